@@ -1,0 +1,69 @@
+"""Pool-based acquisition: a sampler picks pool items, the teacher labels them."""
+
+import time
+
+import numpy as np
+
+from ._state import Acquisition
+from ._validation import is_text_items
+from .sampling._base import take
+from .teachers._base import check_teacher_labels
+
+__all__ = ["PoolStrategy"]
+
+
+class PoolStrategy:
+    """Adapt a sampler (``select``) to the loop's strategy protocol."""
+
+    def __init__(self, sampler):
+        self.sampler = sampler
+
+    @property
+    def batch_size(self):
+        return self.sampler.batch_size
+
+    def acquire(self, state):
+        candidates = state.candidates
+        if len(candidates) == 0:
+            return None
+        start = time.perf_counter()
+        chosen = self.sampler.select(
+            state.estimator, state.X_pool, candidates, state.n_wanted, state.rng
+        )
+        select_seconds = time.perf_counter() - start
+        chosen = self._check_selection(chosen, state)
+        items = take(state.X_pool, chosen)
+        result = state.teacher.label(_for_teacher(items), list(state.classes))
+        labels = check_teacher_labels(
+            getattr(result, "labels", None), len(chosen), _name(state.teacher)
+        )
+        stats = dict(getattr(self.sampler, "last_stats_", {}))
+        stats["select_seconds"] = select_seconds
+        stats.pop("seconds", None)
+        return Acquisition(items, labels, "teacher", chosen, result, stats)
+
+    def _check_selection(self, chosen, state):
+        chosen = np.asarray(chosen, dtype=np.intp).ravel()
+        name = type(self.sampler).__name__
+        if len(chosen) > state.n_wanted:
+            raise ValueError(
+                f"sampler {name} returned {len(chosen)} indices; expected at "
+                f"most n_samples={state.n_wanted}."
+            )
+        if len(np.unique(chosen)) != len(chosen):
+            raise ValueError(f"sampler {name} returned duplicate indices.")
+        if len(chosen) and not state.unlabeled[chosen].all():
+            raise ValueError(
+                f"sampler {name} returned indices that are not unlabelled "
+                "candidates."
+            )
+        return chosen
+
+
+def _for_teacher(items):
+    """Texts go to teachers as a plain list; other items as they are."""
+    return items.tolist() if is_text_items(items) else items
+
+
+def _name(teacher):
+    return type(teacher).__name__

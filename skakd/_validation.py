@@ -1,0 +1,109 @@
+"""Input checks for the items a student is trained on: texts, rows, matrices."""
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import check_array
+from sklearn.utils.validation import _num_samples
+
+__all__ = ["check_items", "is_text_items", "n_items"]
+
+
+def check_items(X, name, *, allow_nan=False, n_features=None):
+    """Validate a collection of items and return it in an indexable form.
+
+    * 1-D sequences of objects (texts, dicts...) are returned as a 1-D object
+      array; ``None``/NaN items are refused and, when any item is a ``str``,
+      every item must be one.
+    * numeric data must be 2-D and finite (unless ``allow_nan``) and, when
+      ``n_features`` is given, have that many columns.
+    * sparse matrices and pandas DataFrames pass through ``check_array``'s
+      checks unchanged in type.
+
+    Errors name ``name``, what was received and what was expected.
+    """
+    if X is None:
+        raise ValueError(f"{name} is None; expected a collection of items.")
+    if sp.issparse(X) or hasattr(X, "iloc"):
+        checked = X if hasattr(X, "iloc") else _check_numeric(X, name, allow_nan)
+        _check_n_features(checked, name, n_features)
+        return checked
+    if isinstance(X, (str, bytes)):
+        raise TypeError(
+            f"{name} is a single {type(X).__name__}; expected a sequence of "
+            "items (e.g. a list of texts)."
+        )
+    array = X if isinstance(X, np.ndarray) else _as_array(X)
+    if array.ndim == 1 and array.dtype.kind in "OUS":
+        items = array.astype(object) if array.dtype.kind != "O" else array
+        _check_object_items(items, name)
+        return items
+    checked = _check_numeric(array, name, allow_nan)
+    _check_n_features(checked, name, n_features)
+    return checked
+
+
+def is_text_items(X):
+    """Whether ``X`` (as returned by :func:`check_items`) is a 1-D item array."""
+    return isinstance(X, np.ndarray) and X.ndim == 1 and X.dtype == object
+
+
+def n_items(X):
+    return _num_samples(X)
+
+
+def _as_array(X):
+    try:
+        return np.asarray(X)
+    except ValueError:  # ragged nested sequences: treat as opaque items
+        array = np.empty(len(X), dtype=object)
+        array[:] = list(X)
+        return array
+
+
+def _check_numeric(X, name, allow_nan):
+    try:
+        return check_array(
+            X,
+            accept_sparse=["csr", "csc"],
+            ensure_all_finite="allow-nan" if allow_nan else True,
+            input_name=name,
+        )
+    except ValueError as exc:
+        if "Expected 2D array" in str(exc):
+            raise ValueError(
+                f"{name} must be a 2-D array of numeric features or a 1-D "
+                f"sequence of texts; got a 1-D numeric array. {exc}"
+            ) from exc
+        raise
+
+
+def _check_n_features(X, name, n_features):
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {X.shape[1]} features, but ActiveDistillationClassifier "
+            f"is expecting {n_features} features as input."
+        )
+
+
+def _check_object_items(items, name):
+    if len(items) == 0:
+        return
+    missing = [i for i, item in enumerate(items) if _is_missing(item)]
+    if missing:
+        raise ValueError(
+            f"{name} contains missing items (None or NaN) at positions "
+            f"{missing[:5]}; expected a text (or other item) at every position."
+        )
+    is_str = np.fromiter((isinstance(item, str) for item in items), bool, len(items))
+    if is_str.any() and not is_str.all():
+        bad = int(np.flatnonzero(~is_str)[0])
+        raise TypeError(
+            f"{name} mixes texts with other objects: item {bad} is "
+            f"{type(items[bad]).__name__} ({items[bad]!r:.40}); expected str."
+        )
+
+
+def _is_missing(item):
+    return item is None or (isinstance(item, numbers.Real) and np.isnan(item))

@@ -1,0 +1,154 @@
+"""Callbacks: hooks into the distillation loop, in the spirit of skorch.
+
+A callback is a small scikit-learn style object (it clones and
+grid-searches) with three hooks that receive the classifier being fitted:
+
+* ``on_fit_begin(clf)`` once the seed student is trained (``clf.history_``
+  already holds round 0);
+* ``on_round_end(clf, record)`` after each teacher round, with the record
+  about to be appended to ``history_``; it may add keys to ``record`` and
+  returns ``True`` to stop the loop (``termination_condition_`` is then
+  ``"early_stopping"``);
+* ``on_fit_end(clf)`` once the loop is over (also after a teacher failure).
+"""
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.metrics import get_scorer
+
+__all__ = ["Callback", "EarlyStopping", "ProgressBar", "Scoring"]
+
+
+class Callback(BaseEstimator):
+    """Base class for callbacks; every hook does nothing by default."""
+
+    def on_fit_begin(self, clf):
+        """Called after the student was fitted on the seed."""
+
+    def on_round_end(self, clf, record):
+        """Called after each teacher round; return ``True`` to stop."""
+        return False
+
+    def on_fit_end(self, clf):
+        """Called when the loop is over."""
+
+
+class Scoring(Callback):
+    """Score the student on held-out data after every round.
+
+    Adds ``record[name]`` to each round of ``history_`` (round 0 included),
+    which turns ``history_`` into a learning curve: score versus
+    ``n_labeled``.
+
+    Parameters
+    ----------
+    X, y : array-like
+        Held-out items and their true labels.
+    scoring : str or callable, default="accuracy"
+        A scikit-learn scorer name or ``scorer(estimator, X, y)``.
+    name : str or None, default=None
+        Key in ``history_``; defaults to ``scoring`` when it is a string,
+        else ``"score"``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skakd import ActiveDistillationClassifier
+    >>> from skakd.callbacks import Scoring
+    >>> X, y = make_classification(n_samples=400, random_state=0)
+    >>> clf = ActiveDistillationClassifier(
+    ...     LogisticRegression(), teacher=lambda rows: [None] * len(rows),
+    ...     max_iter=1, callbacks=[Scoring(X[300:], y[300:])], random_state=0)
+    >>> clf = clf.fit(X[:20], y[:20], X_pool=X[20:300])
+    >>> sorted(clf.history_[0])[:3]
+    ['acceptance_rate', 'accuracy', 'n_labeled']
+    """
+
+    def __init__(self, X, y, scoring="accuracy", name=None):
+        self.X = X
+        self.y = y
+        self.scoring = scoring
+        self.name = name
+
+    def on_fit_begin(self, clf):
+        clf.history_[0][self._key] = self._score(clf)
+
+    def on_round_end(self, clf, record):
+        record[self._key] = self._score(clf)
+        return False
+
+    @property
+    def _key(self):
+        if self.name is not None:
+            return self.name
+        return self.scoring if isinstance(self.scoring, str) else "score"
+
+    def _score(self, clf):
+        scorer = get_scorer(self.scoring) if isinstance(self.scoring, str) else self.scoring
+        return float(scorer(clf.estimator_, self.X, self.y))
+
+
+class EarlyStopping(Callback):
+    """Stop when a score in ``history_`` has not improved for a while.
+
+    Parameters
+    ----------
+    monitor : str, default="accuracy"
+        Key of ``history_`` to watch (written by e.g. :class:`Scoring`,
+        which must come first in ``callbacks``).
+    patience : int, default=5
+        Rounds without improvement before stopping.
+    min_delta : float, default=0.0
+        Smallest increase that counts as an improvement.
+    """
+
+    def __init__(self, monitor="accuracy", patience=5, min_delta=0.0):
+        self.monitor = monitor
+        self.patience = patience
+        self.min_delta = min_delta
+
+    def on_fit_begin(self, clf):
+        self.best_ = clf.history_[0].get(self.monitor, -np.inf)
+        self.wait_ = 0
+
+    def on_round_end(self, clf, record):
+        if self.monitor not in record:
+            raise KeyError(
+                f"EarlyStopping(monitor={self.monitor!r}): history_ has no "
+                f"{self.monitor!r}; add a callback that records it (e.g. "
+                "Scoring) before EarlyStopping in callbacks."
+            )
+        if record[self.monitor] > self.best_ + self.min_delta:
+            self.best_, self.wait_ = record[self.monitor], 0
+            return False
+        self.wait_ += 1
+        return self.wait_ >= self.patience
+
+
+class ProgressBar(Callback):
+    """A tqdm progress bar over teacher rounds (added when ``verbose > 0``).
+
+    Shows the round, labelled-set size, teacher cost so far and, when a
+    :class:`Scoring` callback records it, the latest score.
+    """
+
+    def on_fit_begin(self, clf):
+        from tqdm.auto import tqdm
+
+        self.bar_ = tqdm(total=clf.max_iter, desc="distilling", unit="round")
+
+    def on_round_end(self, clf, record):
+        postfix = {
+            "labeled": record["n_labeled"],
+            "cost": f"${record['teacher_cost_total']:.4f}",
+        }
+        for key in ("accuracy", "score", "val_accuracy"):
+            if key in record:
+                postfix[key] = f"{record[key]:.3f}"
+        self.bar_.set_postfix(postfix)
+        self.bar_.update(1)
+        return False
+
+    def on_fit_end(self, clf):
+        self.bar_.close()

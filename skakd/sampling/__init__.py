@@ -1,0 +1,15 @@
+"""Pool samplers: which unlabelled items the teacher should label next."""
+
+from ._base import BaseSampler
+from ._mraru import MRARU
+from ._random import RandomSampler
+from ._scores import uncertainty_score
+from ._uncertainty import UncertaintySampler
+
+__all__ = [
+    "MRARU",
+    "BaseSampler",
+    "RandomSampler",
+    "UncertaintySampler",
+    "uncertainty_score",
+]

@@ -1,0 +1,201 @@
+"""M-RARU: multi-class randomized accept/reject uncertainty sampling."""
+
+import time
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import BaseSampler, check_candidates, take
+from ._scores import uncertainty_score
+
+__all__ = ["MRARU"]
+
+
+class MRARU(BaseSampler):
+    """Multi-class Randomized Accept/Reject Uncertainty sampling.
+
+    Visits random unlabelled pool items one after another and accepts each
+    with probability equal to its normalised uncertainty
+    ``u(x) = (1 - max_k p_k(x)) / (1 - 1/K)`` under the current student,
+    until ``batch_size`` items are accepted. Unlike exhaustive uncertainty
+    sampling it never scores the whole pool: the cost of a selection grows
+    with ``batch_size / acceptance rate``, not with the pool size.
+
+    Visited items are scored in vectorised chunks; accept/reject decisions
+    follow exactly the distribution of one-at-a-time visits (items visited
+    after the batch filled are discarded unseen).
+
+    Parameters
+    ----------
+    batch_size : int, default=25
+        Items to accept per round (the paper's AL batch size).
+    temperature : float > 0, default=1.0
+        Probabilities are softened as ``p ** (1 / temperature)`` (then
+        renormalised) before computing ``u``. Overconfident students, such as
+        LDA with acceptance rates near 0.2% in the paper, visit a large part
+        of the pool per batch; ``temperature > 1`` raises their acceptance
+        rate while keeping the ranking of items by uncertainty.
+    max_visits : int or None, default=None
+        Largest number of items visited per batch. ``None`` visits until the
+        batch is full or every candidate was visited (the paper's rule).
+    fallback : {"most_uncertain", "random", "none"}, default="most_uncertain"
+        How to fill the batch when ``max_visits`` (or the pool) runs out
+        before ``batch_size`` items were accepted: with the most uncertain
+        visited-but-rejected items (already scored, so free), with random
+        unvisited items, or not at all (a smaller batch). The number of items
+        chosen this way is ``last_stats_["n_fallback"]``.
+    chunk_size : int, default=2048
+        Largest number of visited items scored in one ``predict_proba`` call.
+
+    Attributes
+    ----------
+    last_stats_ : dict
+        About the last :meth:`select`: ``n_visited``, ``n_accepted``,
+        ``n_fallback``, ``acceptance_rate`` (accepted / visited), ``seconds``.
+
+    See Also
+    --------
+    UncertaintySampler : Exhaustive uncertainty sampling over the whole pool.
+    RandomSampler : Uniform random sampling, the usual baseline.
+
+    References
+    ----------
+    .. [1] "LLM on a Budget: Active Knowledge Distillation for Efficient
+       Classification of Large Text Corpora", arXiv:2511.11574.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skakd.sampling import MRARU
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(1000, 2))
+    >>> student = LogisticRegression().fit(X[:20], X[:20, 0] > 0)
+    >>> sampler = MRARU(batch_size=5)
+    >>> chosen = sampler.select(student, X, np.arange(20, 1000), 5, random_state=0)
+    >>> len(chosen), sampler.last_stats_["n_accepted"]
+    (5, 5)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseSampler._parameter_constraints,
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "max_visits": [Interval(Integral, 1, None, closed="left"), None],
+        "fallback": [StrOptions({"most_uncertain", "random", "none"})],
+        "chunk_size": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, batch_size=25, *, temperature=1.0, max_visits=None,
+                 fallback="most_uncertain", chunk_size=2048):
+        super().__init__(batch_size=batch_size)
+        self.temperature = temperature
+        self.max_visits = max_visits
+        self.fallback = fallback
+        self.chunk_size = chunk_size
+
+    def select(self, estimator, X_pool, candidates, n_samples, random_state):
+        self._validate_params()
+        start = time.perf_counter()
+        rng = np.random.default_rng(random_state)
+        candidates = check_candidates(candidates)
+        n_samples = min(int(n_samples), len(candidates))
+        visit_limit = len(candidates)
+        if self.max_visits is not None:
+            visit_limit = min(visit_limit, self.max_visits)
+
+        order = _LazyPermutation(len(candidates), rng)
+        accepted, rejected, rejected_u = [], [], []
+        n_visited = 0
+        while len(accepted) < n_samples and n_visited < visit_limit:
+            needed = n_samples - len(accepted)
+            size = self._next_chunk(needed, len(accepted), n_visited)
+            positions = order.take(min(size, visit_limit - n_visited))
+            u = uncertainty_score(
+                estimator.predict_proba(take(X_pool, candidates[positions])),
+                temperature=self.temperature,
+            )
+            accept = rng.random(len(positions)) < u
+            hits = np.flatnonzero(accept)
+            if len(hits) >= needed:  # discard visits after the batch filled
+                stop = hits[needed - 1] + 1
+                positions, accept, u = positions[:stop], accept[:stop], u[:stop]
+            n_visited += len(positions)
+            accepted.extend(positions[accept].tolist())
+            rejected.extend(positions[~accept].tolist())
+            rejected_u.extend(u[~accept].tolist())
+
+        n_accepted = len(accepted)
+        filler = self._fill(n_samples - n_accepted, rejected, rejected_u, order)
+        chosen = candidates[np.asarray(accepted + filler, dtype=np.intp)]
+        self.last_stats_ = {
+            "n_visited": n_visited,
+            "n_accepted": n_accepted,
+            "n_fallback": len(filler),
+            "acceptance_rate": n_accepted / n_visited if n_visited else 0.0,
+            "seconds": time.perf_counter() - start,
+        }
+        return chosen
+
+    def _next_chunk(self, needed, n_accepted, n_visited):
+        # Expected visits to fill the batch at the acceptance rate seen so far
+        # (optimistic before any acceptance), with a little slack.
+        rate = (n_accepted + 1) / (n_visited + 1)
+        expected = int(np.ceil(1.25 * needed / rate))
+        return int(np.clip(expected, needed, self.chunk_size))
+
+    def _fill(self, n_missing, rejected, rejected_u, order):
+        if n_missing <= 0 or self.fallback == "none":
+            return []
+        if self.fallback == "most_uncertain":
+            best = np.argsort(-np.asarray(rejected_u), kind="stable")[:n_missing]
+            picked = [rejected[i] for i in best]
+            if len(picked) == n_missing:
+                return picked
+            n_missing -= len(picked)
+        else:
+            picked = []
+        return picked + order.take(n_missing).tolist()
+
+
+class _LazyPermutation:
+    """A uniformly random order of ``range(n)``, drawn only as far as needed.
+
+    Drawing with replacement and skipping repeats yields each next element
+    uniformly among those not drawn yet, so a prefix costs O(prefix), not
+    O(n). Once a large share of ``range(n)`` is wanted, an explicit
+    permutation of the remaining elements is cheaper and equally uniform.
+    """
+
+    def __init__(self, n, rng):
+        self.n = n
+        self.rng = rng
+        self.seen = set()
+        self.rest = None
+
+    def take(self, k):
+        k = min(k, self.n - len(self.seen) - self._taken_from_rest())
+        if k <= 0:
+            return np.empty(0, dtype=np.intp)
+        if self.rest is None and 4 * (len(self.seen) + k) > self.n:
+            seen = np.fromiter(self.seen, dtype=np.intp, count=len(self.seen))
+            remaining = np.setdiff1d(np.arange(self.n, dtype=np.intp), seen)
+            self.rest = self.rng.permutation(remaining)
+            self.rest_offset = 0
+        if self.rest is not None:
+            out = self.rest[self.rest_offset : self.rest_offset + k]
+            self.rest_offset += len(out)
+            return out
+        out = []
+        while len(out) < k:
+            for value in self.rng.integers(0, self.n, size=2 * (k - len(out))):
+                value = int(value)
+                if value not in self.seen:
+                    self.seen.add(value)
+                    out.append(value)
+                    if len(out) == k:
+                        break
+        return np.asarray(out, dtype=np.intp)
+
+    def _taken_from_rest(self):
+        return 0 if self.rest is None else self.rest_offset

@@ -1,0 +1,70 @@
+"""Uncertainty scores computed from predicted class probabilities."""
+
+import numpy as np
+
+__all__ = ["STRATEGIES", "uncertainty_score"]
+
+STRATEGIES = ("least_confidence", "margin", "entropy")
+
+
+def uncertainty_score(proba, strategy="least_confidence", temperature=1.0):
+    """Score how uncertain a classifier is about each row, in ``[0, 1]``.
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n_samples, n_classes)
+        Predicted class probabilities.
+    strategy : {"least_confidence", "margin", "entropy"}, default="least_confidence"
+        ``least_confidence`` is ``(1 - max_k p_k) / (1 - 1/K)``, the
+        normalised uncertainty that M-RARU uses as an acceptance probability;
+        ``margin`` is ``1 - (p_(1) - p_(2))``, one minus the gap between the
+        two most likely classes; ``entropy`` is ``-sum_k p_k log p_k / log K``.
+        Each equals 1 for a uniform prediction and 0 for a certain one.
+    temperature : float > 0, default=1.0
+        Probabilities are sharpened (< 1) or softened (> 1) as
+        ``p_k ** (1 / temperature)``, renormalised, before scoring. Softening
+        counteracts overconfident students.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skakd.sampling import uncertainty_score
+    >>> uncertainty_score(np.array([[0.5, 0.5], [1.0, 0.0], [0.75, 0.25]]))
+    array([1. , 0. , 0.5])
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim != 2:
+        raise ValueError(
+            f"proba must be 2-D (n_samples, n_classes), got shape {proba.shape}."
+        )
+    n_classes = proba.shape[1]
+    if n_classes < 2:
+        return np.zeros(proba.shape[0])
+    if temperature != 1.0:
+        proba = _soften(proba, temperature)
+    if strategy == "least_confidence":
+        score = (1.0 - proba.max(axis=1)) / (1.0 - 1.0 / n_classes)
+    elif strategy == "margin":
+        top2 = -np.partition(-proba, 1, axis=1)[:, :2]
+        score = 1.0 - (top2[:, 0] - top2[:, 1])
+    elif strategy == "entropy":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            plogp = np.where(proba > 0, proba * np.log(proba), 0.0)
+        score = -plogp.sum(axis=1) / np.log(n_classes)
+    else:
+        raise ValueError(
+            f"strategy must be one of {STRATEGIES}, got {strategy!r}."
+        )
+    return np.clip(score, 0.0, 1.0)
+
+
+def _soften(proba, temperature):
+    with np.errstate(divide="ignore"):
+        logits = np.log(proba) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    scaled = np.exp(logits)
+    return scaled / scaled.sum(axis=1, keepdims=True)

@@ -1,0 +1,91 @@
+"""Exhaustive uncertainty sampling: score every candidate, keep the top."""
+
+import time
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import BaseSampler, check_candidates, take
+from ._scores import STRATEGIES, uncertainty_score
+
+__all__ = ["UncertaintySampler"]
+
+
+class UncertaintySampler(BaseSampler):
+    """Label the pool items the student is least sure about.
+
+    The classic active-learning baseline: every unlabelled candidate is
+    scored with the current student and the ``batch_size`` most uncertain are
+    chosen. The pool is scored in chunks of ``chunk_size`` items and only the
+    running top ``batch_size`` is kept, so memory stays bounded by the chunk,
+    but time grows linearly with the pool (see :class:`MRARU` for the
+    sub-linear alternative).
+
+    Parameters
+    ----------
+    batch_size : int, default=25
+        Items to label per round.
+    strategy : {"least_confidence", "margin", "entropy"}, default="least_confidence"
+        Uncertainty measure, see :func:`skakd.sampling.uncertainty_score`.
+    chunk_size : int, default=10000
+        Candidates scored per ``predict_proba`` call.
+
+    Attributes
+    ----------
+    last_stats_ : dict
+        ``n_visited`` (= candidates scored), ``acceptance_rate``
+        (batch / visited) and ``seconds`` of the last :meth:`select`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skakd.sampling import UncertaintySampler
+    >>> X = np.linspace(-3, 3, 61).reshape(-1, 1)
+    >>> student = LogisticRegression().fit(X, X[:, 0] > 0)
+    >>> chosen = UncertaintySampler(strategy="margin").select(
+    ...     student, X, np.arange(61), 2, random_state=0)
+    >>> sorted(X[chosen, 0].round(1).tolist())
+    [-0.1, 0.0]
+    """
+
+    _parameter_constraints: dict = {
+        **BaseSampler._parameter_constraints,
+        "strategy": [StrOptions(set(STRATEGIES))],
+        "chunk_size": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, batch_size=25, *, strategy="least_confidence",
+                 chunk_size=10_000):
+        super().__init__(batch_size=batch_size)
+        self.strategy = strategy
+        self.chunk_size = chunk_size
+
+    def select(self, estimator, X_pool, candidates, n_samples, random_state):
+        self._validate_params()
+        start = time.perf_counter()
+        rng = np.random.default_rng(random_state)
+        candidates = check_candidates(candidates)
+        n_samples = min(int(n_samples), len(candidates))
+        best_idx = np.empty(0, dtype=np.intp)
+        best_score = np.empty(0)
+        best_tie = np.empty(0)
+        for begin in range(0, len(candidates), self.chunk_size):
+            idx = candidates[begin : begin + self.chunk_size]
+            score = uncertainty_score(
+                estimator.predict_proba(take(X_pool, idx)), self.strategy
+            )
+            # A random tie-breaker keeps equal scores from favouring pool order.
+            tie = rng.random(len(idx))
+            best_idx = np.concatenate([best_idx, idx])
+            best_score = np.concatenate([best_score, score])
+            best_tie = np.concatenate([best_tie, tie])
+            keep = np.lexsort((best_tie, -best_score))[:n_samples]
+            best_idx, best_score, best_tie = best_idx[keep], best_score[keep], best_tie[keep]
+        self.last_stats_ = {
+            "n_visited": len(candidates),
+            "acceptance_rate": n_samples / len(candidates) if len(candidates) else 0.0,
+            "seconds": time.perf_counter() - start,
+        }
+        return best_idx
