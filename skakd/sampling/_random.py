@@ -28,7 +28,7 @@ class RandomSampler(BaseSampler):
     >>> import numpy as np
     >>> from skakd.sampling import RandomSampler
     >>> RandomSampler().select(None, None, np.arange(10), 3, random_state=0)
-    array([8, 6, 5])
+    array([5, 9, 6])
     """
 
     def select(self, estimator, X_pool, candidates, n_samples, random_state):

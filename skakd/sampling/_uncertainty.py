@@ -47,7 +47,7 @@ class UncertaintySampler(BaseSampler):
     >>> chosen = UncertaintySampler(strategy="margin").select(
     ...     student, X, np.arange(61), 2, random_state=0)
     >>> sorted(X[chosen, 0].round(1).tolist())
-    [-0.1, 0.0]
+    [0.0, 0.1]
     """
 
     _parameter_constraints: dict = {
@@ -82,7 +82,8 @@ class UncertaintySampler(BaseSampler):
             best_score = np.concatenate([best_score, score])
             best_tie = np.concatenate([best_tie, tie])
             keep = np.lexsort((best_tie, -best_score))[:n_samples]
-            best_idx, best_score, best_tie = best_idx[keep], best_score[keep], best_tie[keep]
+            best_idx, best_score = best_idx[keep], best_score[keep]
+            best_tie = best_tie[keep]
         self.last_stats_ = {
             "n_visited": len(candidates),
             "acceptance_rate": n_samples / len(candidates) if len(candidates) else 0.0,
