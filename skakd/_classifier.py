@@ -33,7 +33,7 @@ from ._history import History
 from ._labeled import LabeledSet
 from ._pool_strategy import PoolStrategy
 from ._state import DistillationState
-from ._validation import check_items, is_text_items, n_items
+from ._validation import check_items, is_empty, is_text_items, n_items
 from .callbacks import ProgressBar
 from .pool import Pool, unwrap_pool
 from .sampling import MRARU
@@ -269,12 +269,14 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         strategy = self._make_strategy(X_pool)
         teacher = self._make_teacher(strategy, X_pool)
         self.callbacks_ = self._make_callbacks()
+        student = self._make_student(X)
+        self._check_student_fits_sampler(student)
 
         self._seeds = self._seed_sequence()
         labeled = LabeledSet()
         labeled.add(X, y, "seed", 0)
         state = DistillationState(
-            estimator=self._make_student(X),
+            estimator=student,
             teacher=teacher,
             classes=classes,
             labeled=labeled,
@@ -363,14 +365,25 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
                 return 0, "max_labels"
         if self.max_cost is not None:
             left = self.max_cost - self.teacher_cost_
+            per_item = self._cost_per_item(state, n_wanted)
             if left <= 0:
                 return 0, "max_cost"
-            if self.teacher_cost_ > 0:
-                per_item = self.teacher_cost_ / self._labels_used
-                n_wanted = min(n_wanted, int(left // per_item))
+            if per_item > 0:
+                # The epsilon keeps float rounding (0.05 / 0.01 = 4.999...)
+                # from losing an affordable item.
+                n_wanted = min(n_wanted, int(left / per_item + 1e-9))
                 if n_wanted <= 0:
                     return 0, "max_cost"
         return n_wanted, None
+
+    def _cost_per_item(self, state, n_wanted):
+        """Expected USD per item: the average so far, else the teacher's estimate."""
+        if self.teacher_cost_ > 0:
+            return self.teacher_cost_ / self._labels_used
+        estimate = getattr(state.teacher, "estimate_cost", None)
+        if estimate is None or n_wanted == 0:
+            return 0.0
+        return float(estimate(n_wanted, classes=list(state.classes))) / n_wanted
 
     def _absorb(self, acquisition, state):
         """Add a round's answers to the labelled set; return its record."""
@@ -503,17 +516,17 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         X_pool = unwrap_pool(X_pool)
         if X_pool is None:
             return None
+        if is_empty(X_pool):
+            raise ValueError(
+                "X_pool is empty; expected unlabelled items for the teacher, or "
+                "X_pool=None to train on the seed alone."
+            )
         X_pool = check_items(
             X_pool,
             "X_pool",
             allow_nan=self._allows_nan(),
             n_features=getattr(self, "n_features_in_", None),
         )
-        if n_items(X_pool) == 0:
-            raise ValueError(
-                "X_pool is empty; expected unlabelled items for the teacher, or "
-                "X_pool=None to train on the seed alone."
-            )
         if is_text_items(X) != is_text_items(X_pool):
             raise TypeError(
                 "X_pool and X must hold the same kind of items: got "
@@ -544,9 +557,23 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             )
         return classes
 
+    def _check_student_fits_sampler(self, student):
+        if getattr(self.sampler_, "_needs_proba", False) and not hasattr(
+            student, "predict_proba"
+        ):
+            raise TypeError(
+                f"sampler {type(self.sampler_).__name__} scores pool items with "
+                f"predict_proba, but estimator {type(student).__name__} has no "
+                "predict_proba; use a probabilistic student (e.g. wrap it in "
+                "sklearn.calibration.CalibratedClassifierCV) or RandomSampler."
+            )
+
     def _allows_nan(self):
-        student = self.estimator if self.estimator is not None else LogisticRegression()
-        return get_tags(student).input_tags.allow_nan
+        return get_tags(self._student_template()).input_tags.allow_nan
+
+    def _student_template(self):
+        """The student as configured; the numeric default stands for ``None``."""
+        return self.estimator if self.estimator is not None else LogisticRegression()
 
     # -- building parts ---------------------------------------------------
 
@@ -712,7 +739,6 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         -------
         routing : MetadataRouter
         """
-        student = self.estimator if self.estimator is not None else LogisticRegression()
         mapping = MethodMapping().add(caller="fit", callee="fit")
         for method in ("predict", "predict_proba", "predict_log_proba",
                        "decision_function", "transform", "score"):
@@ -720,15 +746,14 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         return (
             MetadataRouter(owner=self)
             .add_self_request(self)
-            .add(estimator=student, method_mapping=mapping)
+            .add(estimator=self._student_template(), method_mapping=mapping)
         )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        if self.estimator is not None:
-            student = get_tags(self.estimator).input_tags
-            for tag in ("sparse", "allow_nan", "string", "two_d_array", "dict"):
-                setattr(tags.input_tags, tag, getattr(student, tag))
+        student = get_tags(self._student_template()).input_tags
+        for tag in ("sparse", "allow_nan", "string", "two_d_array", "dict"):
+            setattr(tags.input_tags, tag, getattr(student, tag))
         return tags
 
     def __getstate__(self):

@@ -25,6 +25,8 @@ def check_items(X, name, *, allow_nan=False, n_features=None):
     """
     if X is None:
         raise ValueError(f"{name} is None; expected a collection of items.")
+    if is_empty(X):
+        raise ValueError(f"{name} is empty; expected at least one item.")
     if sp.issparse(X) or hasattr(X, "iloc"):
         checked = X if hasattr(X, "iloc") else _check_numeric(X, name, allow_nan)
         _check_n_features(checked, name, n_features)
@@ -53,13 +55,33 @@ def n_items(X):
     return _num_samples(X)
 
 
-def _as_array(X):
+def is_empty(X):
+    """Whether ``X`` has no items (``False`` when its length is unknown)."""
+    if isinstance(X, (str, bytes)):
+        return False
     try:
+        return _num_samples(X) == 0
+    except TypeError:
+        return False
+
+
+def _as_array(X):
+    if hasattr(X, "__array__"):
         return np.asarray(X)
+    items = list(X)
+    # numpy would silently turn [text, 3] into strings, hiding the 3.
+    if any(isinstance(item, (str, bytes)) or item is None for item in items):
+        return _object_array(items)
+    try:
+        return np.asarray(items)
     except ValueError:  # ragged nested sequences: treat as opaque items
-        array = np.empty(len(X), dtype=object)
-        array[:] = list(X)
-        return array
+        return _object_array(items)
+
+
+def _object_array(items):
+    array = np.empty(len(items), dtype=object)
+    array[:] = items
+    return array
 
 
 def _check_numeric(X, name, allow_nan):

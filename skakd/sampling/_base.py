@@ -28,6 +28,10 @@ class BaseSampler(BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
     }
 
+    # Whether select() calls estimator.predict_proba; checked at fit time so a
+    # student without probabilities fails before the teacher is paid.
+    _needs_proba = False
+
     def __init__(self, batch_size=25):
         self.batch_size = batch_size
 

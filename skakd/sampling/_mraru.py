@@ -78,6 +78,8 @@ class MRARU(BaseSampler):
     (5, 5)
     """
 
+    _needs_proba = True
+
     _parameter_constraints: dict = {
         **BaseSampler._parameter_constraints,
         "temperature": [Interval(Real, 0, None, closed="neither")],

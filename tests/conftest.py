@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+
+
+@pytest.fixture
+def blobs():
+    """A 3-class problem split into seed, pool and test parts."""
+    X, y = make_classification(
+        n_samples=900, n_features=6, n_informative=4, n_classes=3,
+        n_clusters_per_class=1, class_sep=0.7, random_state=0,
+    )
+    seed = np.concatenate([np.flatnonzero(y == c)[:3] for c in range(3)])
+    rest = np.setdiff1d(np.arange(600), seed)
+    return {
+        "X": X, "y": y,
+        "X_seed": X[seed], "y_seed": y[seed],
+        "X_pool": X[rest], "y_pool": y[rest],
+        "X_test": X[600:], "y_test": y[600:],
+    }
+
+
+@pytest.fixture
+def texts():
+    """A small two-topic text problem."""
+    rng = np.random.default_rng(0)
+    sport = ["match", "goal", "team", "score", "league", "coach", "stadium"]
+    money = ["bank", "loan", "rate", "stock", "market", "price", "fund"]
+    X, y = [], []
+    for i in range(240):
+        words, label = (sport, "sport") if i % 2 else (money, "money")
+        X.append(" ".join(rng.choice(words, size=5)))
+        y.append(label)
+    return np.array(X, dtype=object), np.array(y)
