@@ -757,7 +757,8 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         return tags
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # A copy: object.__getstate__ returns the live __dict__ itself.
+        state = dict(super().__getstate__())
         if state.get("teacher") is not None and not _picklable(state["teacher"]):
             warnings.warn(
                 f"the teacher ({type(self.teacher).__name__}) cannot be pickled "

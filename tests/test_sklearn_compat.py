@@ -6,7 +6,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skakd import ActiveDistillationClassifier
 from skakd.sampling import MRARU, RandomSampler, UncertaintySampler
 
-
 # n_iter_ counts teacher rounds, and sklearn's checks fit without a pool, so
 # there are none; scikit-learn marks the same check for SelfTrainingClassifier.
 EXPECTED_FAILED = {"check_non_transformer_estimators_n_iter": "n_iter_ can be 0."}

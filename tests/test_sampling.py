@@ -1,0 +1,176 @@
+"""Samplers: M-RARU's accept/reject rule, exhaustive uncertainty, random."""
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+
+from skakd.sampling import MRARU, RandomSampler, UncertaintySampler, uncertainty_score
+from skakd.sampling._mraru import _LazyPermutation
+
+
+class KnownUncertainty(ClassifierMixin, BaseEstimator):
+    """A student whose 2-class probabilities are the item's first feature.
+
+    Lets the tests set each item's normalised uncertainty exactly:
+    ``p = (1 - u/2, u/2)`` gives ``u(x) = u``.
+    """
+
+    def fit(self, X, y):
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X):
+        u = np.asarray(X)[:, 0]
+        return np.column_stack([1 - u / 2, u / 2])
+
+
+def pool_with_uncertainty(values):
+    return np.asarray(values, dtype=float).reshape(-1, 1)
+
+
+def test_uncertainty_scores():
+    proba = np.array([[0.5, 0.5], [1.0, 0.0], [0.75, 0.25]])
+    np.testing.assert_allclose(uncertainty_score(proba), [1, 0, 0.5])
+    np.testing.assert_allclose(uncertainty_score(proba, "margin"), [1, 0, 0.5])
+    entropy = -(0.75 * np.log(0.75) + 0.25 * np.log(0.25)) / np.log(2)
+    np.testing.assert_allclose(uncertainty_score(proba, "entropy"), [1, 0, entropy])
+    three = np.array([[1 / 3] * 3, [0.6, 0.3, 0.1]])
+    np.testing.assert_allclose(uncertainty_score(three), [1, 0.4 / (2 / 3)])
+    with pytest.raises(ValueError, match="strategy"):
+        uncertainty_score(proba, "biggest")
+
+
+def test_temperature_softens_without_reordering():
+    proba = np.array([[0.999, 0.001], [0.99, 0.01], [0.9, 0.1]])
+    cold, warm = uncertainty_score(proba), uncertainty_score(proba, temperature=4)
+    assert (warm > cold).all()
+    np.testing.assert_array_equal(np.argsort(cold), np.argsort(warm))
+
+
+def test_mraru_accepts_with_probability_equal_to_uncertainty():
+    # Half the pool is certain (u=0), half has u=0.3. Visiting with
+    # acceptance probability u means only u=0.3 items are ever accepted, and
+    # it takes batch / (0.5 * 0.3) visits on average.
+    X = pool_with_uncertainty([0.0, 0.3] * 5000)
+    student = KnownUncertainty().fit(X, None)
+    visited, accepted = 0, 0
+    for seed in range(40):
+        sampler = MRARU(batch_size=20)
+        chosen = sampler.select(student, X, np.arange(len(X)), 20, random_state=seed)
+        assert (X[chosen, 0] == 0.3).all()
+        visited += sampler.last_stats_["n_visited"]
+        accepted += sampler.last_stats_["n_accepted"]
+    rate = accepted / visited
+    # 40 * 20 = 800 acceptances: a binomial rate of 0.15 is within +-0.025.
+    assert rate == pytest.approx(0.15, abs=0.025)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 4096])
+def test_chunked_scoring_follows_one_at_a_time_visits(chunk_size):
+    X = pool_with_uncertainty(np.linspace(0, 1, 2000))
+    student = KnownUncertainty().fit(X, None)
+    means = []
+    for seed in range(60):
+        chosen = MRARU(10, chunk_size=chunk_size).select(
+            student, X, np.arange(len(X)), 10, random_state=seed)
+        means.append(X[chosen, 0].mean())
+    # Accepted items are drawn with density proportional to u on [0, 1]:
+    # their mean uncertainty is 2/3 (sd of a 600-item mean ~ 0.01).
+    assert np.mean(means) == pytest.approx(2 / 3, abs=0.03)
+
+
+def test_mraru_touches_only_what_it_visits():
+    X = pool_with_uncertainty(np.full(1_000_000, 0.5))
+    student = KnownUncertainty().fit(X[:2], None)
+    sampler = MRARU(batch_size=25)
+    chosen = sampler.select(student, X, np.arange(len(X)), 25, random_state=0)
+    assert len(chosen) == 25
+    assert sampler.last_stats_["n_visited"] < 200
+
+
+def test_selection_is_a_deterministic_subset_of_candidates():
+    X = pool_with_uncertainty(np.random.default_rng(0).random(500))
+    student = KnownUncertainty().fit(X, None)
+    candidates = np.arange(0, 500, 3)
+    a = MRARU(15).select(student, X, candidates, 15, random_state=5)
+    b = MRARU(15).select(student, X, candidates, 15, random_state=5)
+    np.testing.assert_array_equal(a, b)
+    assert set(a) <= set(candidates) and len(set(a)) == 15
+
+
+def test_overconfident_student_fallbacks():
+    X = pool_with_uncertainty(np.r_[np.zeros(990), np.full(10, 1e-9)])
+    student = KnownUncertainty().fit(X, None)
+    everything = np.arange(len(X))
+
+    sampler = MRARU(5, max_visits=100)
+    chosen = sampler.select(student, X, everything, 5, random_state=0)
+    assert sampler.last_stats_["n_visited"] == 100
+    assert sampler.last_stats_["n_fallback"] == 5 and len(chosen) == 5
+
+    sampler = MRARU(5, max_visits=1000, fallback="most_uncertain")
+    chosen = sampler.select(student, X, everything, 5, random_state=0)
+    assert (X[chosen, 0] > 0).all()  # the least certain of everything visited
+
+    sampler = MRARU(5, max_visits=100, fallback="none")
+    assert len(sampler.select(student, X, everything, 5, random_state=0)) == 0
+
+    sampler = MRARU(5, max_visits=100, fallback="random")
+    chosen = sampler.select(student, X, everything, 5, random_state=0)
+    assert len(set(chosen)) == 5 and sampler.last_stats_["n_visited"] == 100
+
+
+def test_temperature_raises_the_acceptance_rate_of_an_overconfident_student():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 2)) * 6
+    student = LogisticRegression(C=100).fit(X, X[:, 0] > 0)
+    rates = []
+    for temperature in (1, 5):
+        sampler = MRARU(25, temperature=temperature)
+        sampler.select(student, X, np.arange(3000), 25, random_state=0)
+        rates.append(sampler.last_stats_["acceptance_rate"])
+    assert rates[1] > 2 * rates[0]
+
+
+def test_lazy_permutation_is_uniform_and_without_repeats():
+    firsts = np.zeros(10)
+    for seed in range(3000):
+        order = _LazyPermutation(10, np.random.default_rng(seed))
+        drawn = np.concatenate([order.take(3), order.take(7)])
+        assert sorted(drawn) == list(range(10))
+        firsts[drawn[0]] += 1
+    assert firsts.min() > 240 and firsts.max() < 360  # 300 expected each
+
+
+@pytest.mark.parametrize("strategy", ["least_confidence", "margin", "entropy"])
+def test_exhaustive_sampler_picks_the_top_scores_in_any_chunking(strategy):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(700, 3))
+    student = LogisticRegression().fit(X, rng.integers(0, 3, 700))
+    candidates = np.arange(50, 700)
+    scores = uncertainty_score(student.predict_proba(X[candidates]), strategy)
+    expected = set(candidates[np.argsort(-scores)[:20]])
+    for chunk_size in (13, 10_000):
+        chosen = UncertaintySampler(20, strategy=strategy, chunk_size=chunk_size).select(
+            student, X, candidates, 20, random_state=0)
+        assert set(chosen) == expected
+
+
+def test_random_sampler_is_uniform_and_deterministic():
+    counts = np.zeros(20)
+    for seed in range(2000):
+        chosen = RandomSampler(5).select(None, None, np.arange(20), 5, random_state=seed)
+        assert len(set(chosen)) == 5
+        counts[chosen] += 1
+    assert counts.min() > 420 and counts.max() < 580  # 500 expected each
+    a = RandomSampler().select(None, None, np.arange(100), 5, random_state=3)
+    np.testing.assert_array_equal(
+        a, RandomSampler().select(None, None, np.arange(100), 5, random_state=3))
+
+
+def test_asking_for_more_than_the_candidates():
+    X = pool_with_uncertainty([0.5, 0.9, 0.1])
+    student = KnownUncertainty().fit(X, None)
+    for sampler in (MRARU(10), RandomSampler(10), UncertaintySampler(10)):
+        assert sorted(sampler.select(student, X, np.arange(3), 10, 0)) == [0, 1, 2]
