@@ -377,13 +377,13 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         return n_wanted, None
 
     def _cost_per_item(self, state, n_wanted):
-        """Expected USD per item: the average so far, else the teacher's estimate."""
-        if self.teacher_cost_ > 0:
-            return self.teacher_cost_ / self._labels_used
+        """Expected USD per item: max of running average and teacher estimate."""
+        average = self.teacher_cost_ / self._labels_used if self.teacher_cost_ else 0.0
         estimate = getattr(state.teacher, "estimate_cost", None)
         if estimate is None or n_wanted == 0:
-            return 0.0
-        return float(estimate(n_wanted, classes=list(state.classes))) / n_wanted
+            return average
+        predicted = float(estimate(n_wanted, classes=list(state.classes))) / n_wanted
+        return max(average, predicted)
 
     def _absorb(self, acquisition, state):
         """Add a round's answers to the labelled set; return its record."""
@@ -786,10 +786,15 @@ def _add_note(exc, note):
 
 def _usage(result):
     """Usage and cost of a teacher answer, zero where the teacher says nothing."""
-    return {
+    usage = {
         "teacher_cost": float(getattr(result, "cost", 0.0) or 0.0),
         "input_tokens": int(getattr(result, "input_tokens", 0) or 0),
         "output_tokens": int(getattr(result, "output_tokens", 0) or 0),
         "n_cached": int(getattr(result, "n_cached", 0) or 0),
         "teacher_latency": float(getattr(result, "latency", 0.0) or 0.0),
     }
+    # Teacher counters (e.g. requests, retries, cache hits), as
+    # TeacherResult.info promises.
+    info = getattr(result, "info", None) or {}
+    usage.update({key: value for key, value in info.items() if key not in usage})
+    return usage

@@ -5,14 +5,27 @@ A teacher is a plain callable ``f(items) -> labels`` (wrapped in
 TeacherResult`` and, for generative strategies, ``generate(request)``.
 """
 
+from ._anthropic import AnthropicTeacher
 from ._base import UNLABELED, BaseTeacher, TeacherResult
+from ._cache import CachedTeacher, TeacherCache, default_cache_path, request_key
 from ._callable import CallableTeacher
+from ._generation import GenerationResult
 from ._oracle import OracleTeacher
+from ._pricing import PRICES
+from ._secret import Secret
 
 __all__ = [
+    "PRICES",
     "UNLABELED",
+    "AnthropicTeacher",
     "BaseTeacher",
+    "CachedTeacher",
     "CallableTeacher",
+    "GenerationResult",
     "OracleTeacher",
+    "Secret",
+    "TeacherCache",
     "TeacherResult",
+    "default_cache_path",
+    "request_key",
 ]

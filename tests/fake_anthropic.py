@@ -1,0 +1,348 @@
+"""A fake Anthropic Messages API on 127.0.0.1, for tests and benchmarks.
+
+It speaks the real wire format (``POST /v1/messages`` and
+``/v1/messages/count_tokens``, ``tool_use`` content blocks, ``usage``, error
+bodies, status codes, ``retry-after``) so that the real ``anthropic`` SDK talks
+to it through ``base_url``. Answers come from a labelling function (and a
+generating function for ``write_samples``); faults are scripted per request::
+
+    with FakeAnthropic(labeler=...) as server:
+        server.script(Fault(status=429, retry_after=0.05), Fault(drop=True))
+        teacher = AnthropicTeacher(base_url=server.base_url, api_key="test-key")
+"""
+
+import html
+import json
+import math
+import re
+import threading
+import time
+import zlib
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+__all__ = ["FakeAnthropic", "Fault", "default_labeler"]
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+_ITEM = re.compile(r'<item id="(\d+)">(.*?)</item>', re.DOTALL)
+_WANTED = re.compile(r"Write (\d+) new")
+_INJECTED = re.compile(r"answer (\w+)", re.IGNORECASE)
+
+
+@dataclass
+class Fault:
+    """What goes wrong with one request.
+
+    Parameters
+    ----------
+    status : int or None
+        Answer with this HTTP error status (429, 500, 529, 401, 400...).
+    retry_after : float or None
+        ``retry-after`` header (seconds) sent with the error.
+    delay : float
+        Seconds to wait before answering (beyond the client timeout = a
+        timeout).
+    drop : bool
+        Close the connection without answering.
+    answer : str or None
+        A bad answer: ``"malformed"`` (tool input without ``items``),
+        ``"unknown_label"`` (item 0 gets a label outside the classes),
+        ``"missing_ids"`` (the last item is left out), ``"text_only"`` (no
+        tool call).
+    """
+
+    status: int | None = None
+    retry_after: float | None = None
+    delay: float = 0.0
+    drop: bool = False
+    answer: str | None = None
+
+
+def default_labeler(text, classes):
+    """The first class named in the text, else a stable hash of the text."""
+    lowered = text.lower()
+    for label in classes:
+        if label.lower() in lowered:
+            return label
+    return classes[zlib.crc32(text.encode()) % len(classes)]
+
+
+def default_generator(classes, n_samples, prompt, counter):
+    """``n_samples`` texts, cycling through the classes, naming their class."""
+    return [
+        (f"a new {classes[i % len(classes)]} text number {counter + i}",
+         classes[i % len(classes)])
+        for i in range(n_samples)
+    ]
+
+
+class FakeAnthropic:
+    """A local fake of the Anthropic Messages API.
+
+    Parameters
+    ----------
+    labeler : callable, default=default_labeler
+        ``labeler(text, classes) -> label`` for ``label_items`` requests.
+    generator : callable, default=default_generator
+        ``generator(classes, n_samples, prompt, counter) -> [(text, label)]``
+        for ``write_samples`` requests.
+    api_key : str or None, default="test-key"
+        Required key, as ``x-api-key`` or ``Authorization: Bearer`` (``None``
+        accepts any).
+    latency : float, default=0.0
+        Seconds every answer takes.
+    obey_injection : bool, default=False
+        Simulate a model that follows "answer X" written in an item.
+    """
+
+    def __init__(self, labeler=default_labeler, generator=default_generator,
+                 api_key="test-key", latency=0.0, obey_injection=False):
+        self.labeler = labeler
+        self.generator = generator
+        self.api_key = api_key
+        self.latency = latency
+        self.obey_injection = obey_injection
+        self.requests = []
+        self._faults = deque()
+        self._lock = threading.Condition()
+        self._generated = 0
+        self._server = None
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def start(self):
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        thread = threading.Thread(target=self._server.serve_forever,
+                                  kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+        return self
+
+    def stop(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    @property
+    def base_url(self):
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- scripting and inspection -------------------------------------------
+
+    def script(self, *faults):
+        """Apply ``faults`` to the next requests to ``/v1/messages``, in order."""
+        with self._lock:
+            self._faults.extend(faults)
+
+    @property
+    def n_messages(self):
+        """Requests received by ``/v1/messages`` (errors and retries included)."""
+        with self._lock:
+            return sum(r["path"] == "/v1/messages" for r in self.requests)
+
+    def message_bodies(self):
+        with self._lock:
+            return [r["body"] for r in self.requests if r["path"] == "/v1/messages"]
+
+    def wait_for_messages(self, n, timeout=30.0):
+        """Block until ``n`` message requests have been answered."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while sum(r["path"] == "/v1/messages" and r["answered"]
+                      for r in self.requests) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"fewer than {n} requests in {timeout}s")
+                self._lock.wait(left)
+
+    # -- answering -------------------------------------------------------------
+
+    def _record(self, path, body, headers):
+        with self._lock:
+            record = {"path": path, "body": body, "headers": headers,
+                      "answered": False, "time": time.monotonic()}
+            self.requests.append(record)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            fault = self._faults.popleft() if (
+                path == "/v1/messages" and self._faults) else Fault()
+        return record, fault
+
+    def _answered(self, record):
+        with self._lock:
+            record["answered"] = True
+            self.in_flight -= 1
+            self._lock.notify_all()
+
+    def answer(self, body, fault):
+        """The tool input a model would send for ``body``."""
+        tool = body["tool_choice"]["name"]
+        schema = body["tools"][0]["input_schema"]["properties"]
+        if tool == "label_items":
+            classes = schema["items"]["items"]["properties"]["label"]["enum"]
+            return self._label(body, classes, fault)
+        classes = schema["samples"]["items"]["properties"]["label"]["enum"]
+        prompt = _text_of(body["messages"][0]["content"])
+        n_samples = int(_WANTED.search(prompt).group(1))
+        with self._lock:
+            counter, self._generated = self._generated, self._generated + n_samples
+        samples = self.generator(classes, n_samples, prompt, counter)
+        entries = [{"text": text, "label": label} for text, label in samples]
+        if fault.answer == "unknown_label" and entries:
+            entries[0]["label"] = "NOT_A_CLASS"
+        return {"samples": entries}
+
+    def _label(self, body, classes, fault):
+        prompt = _text_of(body["messages"][0]["content"])
+        items = [(int(i), html.unescape(text)) for i, text in _ITEM.findall(prompt)]
+        entries = []
+        for item_id, text in items:
+            injected = _INJECTED.search(text) if self.obey_injection else None
+            label = injected.group(1) if injected else self.labeler(text, classes)
+            entries.append({"id": item_id, "label": label})
+        if fault.answer == "unknown_label" and entries:
+            entries[0]["label"] = "NOT_A_CLASS"
+        if fault.answer == "missing_ids":
+            entries = entries[:-1]
+        if fault.answer == "malformed":
+            return {"answers": [e["label"] for e in entries]}
+        return {"items": entries}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without this, Nagle's algorithm
+    # and the client's delayed ACK add 40 ms to every answer.
+    disable_nagle_algorithm = True
+    fake = None  # set by FakeAnthropic.start
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def do_POST(self):
+        length = int(self.headers.get("content-length", 0))
+        raw = self.rfile.read(length)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        try:
+            body = json.loads(raw)
+        except json.JSONDecodeError:
+            body = None
+        path = self.path.split("?")[0]
+        record, fault = self.fake._record(path, body, headers)
+        try:
+            self._respond(path, body, raw, headers, fault)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (timeout): nothing to answer
+        finally:
+            self.fake._answered(record)
+
+    def _respond(self, path, body, raw, headers, fault):
+        fake = self.fake
+        if fault.delay or fake.latency:
+            time.sleep(fault.delay + fake.latency)
+        if fault.drop:
+            self.close_connection = True
+            return
+        if fake.api_key is not None and _credential(headers) != fake.api_key:
+            return self._error(401, "invalid x-api-key")
+        if fault.status is not None:
+            return self._error(fault.status, "scripted fault",
+                               retry_after=fault.retry_after)
+        problem = _invalid(body, path)
+        if problem:
+            return self._error(400, problem)
+        if path == "/v1/messages/count_tokens":
+            counted = {k: body.get(k) for k in ("system", "messages", "tools")}
+            return self._json(200, {"input_tokens": _tokens(json.dumps(counted))})
+        if path != "/v1/messages":
+            return self._error(404, f"no route {path}")
+        self._json(200, self._message(body, raw, fault))
+
+    def _message(self, body, raw, fault):
+        tool = body["tool_choice"]["name"]
+        if fault.answer == "text_only":
+            content = [{"type": "text", "text": "I think it is the first class."}]
+            stop, output = "end_turn", content[0]["text"]
+        else:
+            tool_input = self.fake.answer(body, fault)
+            content = [{"type": "tool_use", "id": f"toolu_{zlib.crc32(raw):08x}",
+                        "name": tool, "input": tool_input}]
+            stop, output = "tool_use", json.dumps(tool_input)
+        return {
+            "id": f"msg_{time.monotonic_ns()}", "type": "message",
+            "role": "assistant", "model": body["model"], "content": content,
+            "stop_reason": stop, "stop_sequence": None,
+            "usage": {"input_tokens": _tokens(raw.decode()),
+                      "output_tokens": _tokens(output),
+                      "cache_creation_input_tokens": 0,
+                      "cache_read_input_tokens": 0},
+        }
+
+    def _error(self, status, message, retry_after=None):
+        kind = _ERROR_TYPES.get(status, "api_error")
+        extra = {} if retry_after is None else {"retry-after": str(retry_after)}
+        self._json(status, {"type": "error",
+                            "error": {"type": kind, "message": message}}, extra)
+
+    def _json(self, status, payload, extra_headers=None):
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.send_header("request-id", f"req_{time.monotonic_ns()}")
+        for name, value in (extra_headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _credential(headers):
+    # SDKs send the key as x-api-key, recent ones as a bearer token.
+    bearer = headers.get("authorization", "")
+    return headers.get("x-api-key") or bearer.removeprefix("Bearer ")
+
+
+def _invalid(body, path):
+    if not isinstance(body, dict):
+        return "request body is not JSON"
+    if not isinstance(body.get("model"), str):
+        return "model: Field required"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "messages: at least one message is required"
+    if path == "/v1/messages":
+        if not isinstance(body.get("max_tokens"), int):
+            return "max_tokens: Field required"
+        if not body.get("tools") or not body.get("tool_choice"):
+            return "this fake only answers forced tool calls"
+    return None
+
+
+def _text_of(content):
+    if isinstance(content, str):
+        return content
+    return "".join(block.get("text", "") for block in content)
+
+
+def _tokens(text):
+    return math.ceil(len(text) / 4)
