@@ -203,7 +203,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
 
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "predict"]), None],
-        "teacher": [HasMethods(["label"]), callable, None],
+        "teacher": [HasMethods(["label"]), HasMethods(["generate"]), callable, None],
         "sampler": [HasMethods(["select"]), HasMethods(["acquire"]), None],
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
         "max_labels": [Interval(Integral, 1, None, closed="left"), None],
@@ -294,7 +294,10 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             strategy.prepare(state)
         fit_seconds = self._fit_student(state)
         self.estimator_ = state.estimator
-        self.history_ = History([self._seed_record(state, fit_seconds)])
+        seed_record = self._seed_record(state, fit_seconds)
+        if hasattr(strategy, "evaluate"):
+            seed_record.update(strategy.evaluate(state)[0])
+        self.history_ = History([seed_record])
         for callback in self.callbacks_:
             callback.on_fit_begin(self)
 
@@ -603,7 +606,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
                     "set_params(teacher=...) before refitting."
                 )
             return None
-        if hasattr(self.teacher, "label"):
+        if hasattr(self.teacher, "label") or hasattr(self.teacher, "generate"):
             return self.teacher
         return CallableTeacher(self.teacher)
 
