@@ -7,6 +7,8 @@ import scipy.sparse as sp
 from sklearn.utils import check_array
 from sklearn.utils.validation import _num_samples
 
+from .pools import BasePool
+
 __all__ = ["check_items", "is_text_items", "n_items"]
 
 
@@ -27,6 +29,11 @@ def check_items(X, name, *, allow_nan=False, n_features=None):
         raise ValueError(f"{name} is None; expected a collection of items.")
     if is_empty(X):
         raise ValueError(f"{name} is empty; expected at least one item.")
+    if isinstance(X, (BasePool, np.memmap)):
+        # Out of core: checking every row here would read the whole file.
+        # Rows are checked as they are read, by the student's own validation.
+        _check_n_features(X, name, n_features)
+        return X
     if sp.issparse(X) or hasattr(X, "iloc"):
         checked = X if hasattr(X, "iloc") else _check_numeric(X, name, allow_nan)
         _check_n_features(checked, name, n_features)
@@ -48,7 +55,8 @@ def check_items(X, name, *, allow_nan=False, n_features=None):
 
 def is_text_items(X):
     """Whether ``X`` (as returned by :func:`check_items`) is a 1-D item array."""
-    return isinstance(X, np.ndarray) and X.ndim == 1 and X.dtype == object
+    return (isinstance(X, (np.ndarray, BasePool)) and X.ndim == 1
+            and X.dtype == object)
 
 
 def n_items(X):
@@ -102,7 +110,7 @@ def _check_numeric(X, name, allow_nan):
 
 
 def _check_n_features(X, name, n_features):
-    if n_features is not None and X.shape[1] != n_features:
+    if n_features is not None and len(X.shape) == 2 and X.shape[1] != n_features:
         raise ValueError(
             f"{name} has {X.shape[1]} features, but ActiveDistillationClassifier "
             f"is expecting {n_features} features as input."

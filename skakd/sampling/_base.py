@@ -62,7 +62,10 @@ class BaseSampler(BaseEstimator):
 
 def take(X, indices):
     """Rows ``indices`` of ``X`` (array, sparse matrix, list or lazy pool)."""
-    return _safe_indexing(X, np.asarray(indices, dtype=np.intp))
+    indices = np.asarray(indices, dtype=np.intp)
+    if isinstance(X, np.ndarray):  # the common case, without the dispatch cost
+        return X[indices]
+    return _safe_indexing(X, indices)
 
 
 def check_candidates(candidates):

@@ -140,9 +140,11 @@ class MRARU(BaseSampler):
         return chosen
 
     def _next_chunk(self, needed, n_accepted, n_visited):
-        # Expected visits to fill the batch at the acceptance rate seen so far
-        # (optimistic before any acceptance), with a little slack.
-        rate = (n_accepted + 1) / (n_visited + 1)
+        # Expected visits to fill the batch at the acceptance rate seen so far,
+        # with a little slack. The prior (one acceptance in four visits) keeps
+        # the first chunk from being a handful of rows: each predict_proba
+        # call costs ~0.3 ms of input validation whatever its size.
+        rate = (n_accepted + 1) / (n_visited + 4)
         expected = int(np.ceil(1.25 * needed / rate))
         return int(np.clip(expected, needed, self.chunk_size))
 

@@ -6,7 +6,8 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import BaseSampler, check_candidates, take
+from ..parallel import map_chunks
+from ._base import BaseSampler, check_candidates
 from ._scores import STRATEGIES, uncertainty_score
 
 __all__ = ["UncertaintySampler"]
@@ -30,6 +31,11 @@ class UncertaintySampler(BaseSampler):
         Uncertainty measure, see :func:`skakd.sampling.uncertainty_score`.
     chunk_size : int, default=10000
         Candidates scored per ``predict_proba`` call.
+    n_jobs : int or None, default=None
+        Workers scoring chunks in parallel through joblib (see
+        :mod:`skakd.parallel`); ``None`` means 1 unless inside a
+        ``joblib.parallel_backend`` context such as ``"dask"``. The selection
+        does not depend on it.
 
     Attributes
     ----------
@@ -50,17 +56,21 @@ class UncertaintySampler(BaseSampler):
     [0.0, 0.1]
     """
 
+    _needs_proba = True
+
     _parameter_constraints: dict = {
         **BaseSampler._parameter_constraints,
         "strategy": [StrOptions(set(STRATEGIES))],
         "chunk_size": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(self, batch_size=25, *, strategy="least_confidence",
-                 chunk_size=10_000):
+                 chunk_size=10_000, n_jobs=None):
         super().__init__(batch_size=batch_size)
         self.strategy = strategy
         self.chunk_size = chunk_size
+        self.n_jobs = n_jobs
 
     def select(self, estimator, X_pool, candidates, n_samples, random_state):
         self._validate_params()
@@ -71,11 +81,11 @@ class UncertaintySampler(BaseSampler):
         best_idx = np.empty(0, dtype=np.intp)
         best_score = np.empty(0)
         best_tie = np.empty(0)
-        for begin in range(0, len(candidates), self.chunk_size):
-            idx = candidates[begin : begin + self.chunk_size]
-            score = uncertainty_score(
-                estimator.predict_proba(take(X_pool, idx)), self.strategy
-            )
+        chunks = [candidates[begin : begin + self.chunk_size]
+                  for begin in range(0, len(candidates), self.chunk_size)]
+        scores = map_chunks(_score, X_pool, chunks, n_jobs=self.n_jobs,
+                            args=(estimator, self.strategy))
+        for idx, score in zip(chunks, scores):
             # A random tie-breaker keeps equal scores from favouring pool order.
             tie = rng.random(len(idx))
             best_idx = np.concatenate([best_idx, idx])
@@ -90,3 +100,7 @@ class UncertaintySampler(BaseSampler):
             "seconds": time.perf_counter() - start,
         }
         return best_idx
+
+
+def _score(rows, estimator, strategy):
+    return uncertainty_score(estimator.predict_proba(rows), strategy)
