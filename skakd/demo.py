@@ -68,7 +68,9 @@ def labels_to_reach(history, target):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="skakd demo", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=25)
     parser.add_argument("--target", type=float, default=0.70,

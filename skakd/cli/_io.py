@@ -1,0 +1,207 @@
+"""The command line's tables: CSV and JSON Lines, read and written as streams.
+
+Rows are read one at a time (never the whole file), so scoring a file larger
+than memory keeps memory constant. Every problem with the user's files is an
+:class:`InputError` naming the file, the line and what was expected.
+"""
+
+import codecs
+import csv
+import json
+from pathlib import Path
+
+__all__ = ["InputError", "RowWriter", "iter_chunks", "read_table"]
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+
+
+class InputError(Exception):
+    """A problem with the user's input: reported in one line, no traceback."""
+
+
+def is_jsonl(path):
+    return Path(path).suffix.lower() in JSONL_SUFFIXES
+
+
+def read_table(path, text_column, label_column=None, *, encoding="utf-8-sig"):
+    """Read a whole (small) table: its texts, and labels if asked for.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.csv`` file with a header row, or a ``.jsonl`` file of objects.
+    text_column : str
+        Column holding the texts.
+    label_column : str or None
+        Column holding the labels; ``None`` reads texts only.
+    encoding : str, default="utf-8-sig"
+        Text encoding (UTF-8, with or without a byte-order mark).
+
+    Returns
+    -------
+    texts : list of str
+    labels : list of str or None
+        Labels as strings (JSON numbers become their text, so that a CSV and
+        a JSONL version of the same data give the same classes).
+    """
+    texts, labels = [], []
+    for line, record in _iter_records(path, encoding):
+        texts.append(_text(record, text_column, path, line))
+        if label_column is not None:
+            labels.append(_label(record, label_column, path, line))
+    if not texts:
+        raise InputError(f"{path} has no rows; expected at least one row of data.")
+    return texts, (labels if label_column is not None else None)
+
+
+def iter_chunks(path, text_column, chunk_size, *, encoding="utf-8-sig"):
+    """Yield ``(records, texts)`` lists of at most ``chunk_size`` rows.
+
+    ``records`` are the rows as dicts (to copy columns into the output),
+    ``texts`` their ``text_column``.
+    """
+    records, texts, n_rows = [], [], 0
+    for line, record in _iter_records(path, encoding):
+        texts.append(_text(record, text_column, path, line))
+        records.append(record)
+        n_rows += 1
+        if len(records) == chunk_size:
+            yield records, texts
+            records, texts = [], []
+    if records:
+        yield records, texts
+    if n_rows == 0:
+        raise InputError(f"{path} has no rows; expected at least one row of data.")
+
+
+def _iter_records(path, encoding):
+    """Yield ``(line_number, record_dict)``, turning every failure into InputError."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file.")
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+    except LookupError:
+        raise InputError(f"--encoding {encoding!r} is not a known encoding.") from None
+    with path.open("rb") as handle:
+        lines = _decoded(handle, decoder, encoding, path)
+        records = _jsonl(lines, path) if is_jsonl(path) else _csv(lines, path)
+        yield from records
+
+
+def _decoded(handle, decoder, encoding, path):
+    """The file's lines as text; names the first line that does not decode."""
+    for number, raw in enumerate(handle, 1):
+        try:
+            yield decoder.decode(raw)
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{path}, line {number}: cannot decode it as {encoding} "
+                f"({exc.reason}, byte {raw[exc.start:exc.start + 1]!r}); save "
+                "the file as UTF-8 or pass its encoding with --encoding."
+            ) from None
+
+
+def _csv(lines, path):
+    reader = csv.DictReader(lines)
+    try:
+        if not reader.fieldnames:
+            raise InputError(
+                f"{path} is empty; expected a header row naming the columns, "
+                "then one row per text."
+            )
+        for record in reader:
+            yield reader.line_num, record
+    except csv.Error as exc:
+        raise InputError(
+            f"{path}, line {reader.line_num}: not valid CSV ({exc})."
+        ) from None
+
+
+def _jsonl(lines, path):
+    for number, text in enumerate(lines, 1):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"{path}, line {number}: not valid JSON ({exc.msg}); expected "
+                "one JSON object per line."
+            ) from None
+        if not isinstance(record, dict):
+            raise InputError(
+                f"{path}, line {number}: got a JSON {type(record).__name__}; "
+                "expected one JSON object per line, e.g. {\"text\": \"...\"}."
+            )
+        yield number, record
+
+
+def _value(record, column, path, line, option):
+    if column not in record:
+        raise InputError(
+            f"{path}, line {line}: no column {column!r} (columns: "
+            f"{', '.join(map(repr, record))}); name the right one with {option}."
+        )
+    value = record[column]
+    if value is None:
+        raise InputError(
+            f"{path}, line {line}: column {column!r} is missing a value; "
+            "expected one on every row."
+        )
+    return value
+
+
+def _text(record, column, path, line):
+    value = _value(record, column, path, line, "--text-column")
+    if not isinstance(value, str):
+        raise InputError(
+            f"{path}, line {line}: column {column!r} holds {value!r}; expected "
+            "a text."
+        )
+    return value
+
+
+def _label(record, column, path, line):
+    value = _value(record, column, path, line, "--label-column")
+    label = value if isinstance(value, str) else json.dumps(value)
+    if label == "":
+        raise InputError(
+            f"{path}, line {line}: column {column!r} is empty; expected a label "
+            "on every row."
+        )
+    return label
+
+
+class RowWriter:
+    """Write dict rows to a CSV file (with a header) or a JSONL file.
+
+    Use as a context manager; rows go to disk as they are written. The
+    format follows ``path``'s suffix unless ``like`` names another path.
+    """
+
+    def __init__(self, path, fieldnames, like=None):
+        self.path = Path(path)
+        self.fieldnames = list(fieldnames)
+        self.like = like
+
+    def __enter__(self):
+        self._handle = self.path.open("w", encoding="utf-8", newline="")
+        if is_jsonl(self.path if self.like is None else self.like):
+            self._writer = None
+        else:
+            self._writer = csv.DictWriter(
+                self._handle, self.fieldnames, restval="", extrasaction="ignore"
+            )
+            self._writer.writeheader()
+        return self
+
+    def write(self, rows):
+        if self._writer is not None:
+            self._writer.writerows(rows)
+            return
+        for row in rows:
+            self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def __exit__(self, *exc_info):
+        self._handle.close()

@@ -1,0 +1,144 @@
+"""``skakd predict``: score a CSV/JSONL file with a model file, chunk by chunk.
+
+Only one chunk of rows is in memory at a time, so files larger than memory
+are scored in constant memory. Output goes to ``<out>.partial`` and is
+renamed to ``--out`` once every row is scored, so a failed run never leaves
+a file that looks complete.
+"""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import joblib
+
+from ..parallel import predict_in_chunks
+from ._io import InputError, RowWriter, iter_chunks
+
+__all__ = ["add_arguments", "load_model", "run"]
+
+
+def add_arguments(parser):
+    parser.add_argument("model", help="model file written by skakd distill "
+                        "(or any joblib-saved classifier of texts)")
+    parser.add_argument("input", help="texts to score (CSV or JSONL)")
+    parser.add_argument("--out", required=True,
+                        help="predictions file to write (CSV or JSONL)")
+    parser.add_argument("--text-column", default="text")
+    parser.add_argument("--proba", action="store_true",
+                        help="add one proba_<class> column per class")
+    parser.add_argument("--keep", default="all",
+                        help="input columns copied to the output: all (default), "
+                        "none, or a comma-separated list")
+    parser.add_argument("--chunk-size", type=int, default=10_000,
+                        help="rows scored at a time (default 10000)")
+    parser.add_argument("--encoding", default="utf-8-sig")
+    parser.add_argument("--n-jobs", type=int, default=None,
+                        help="worker processes scoring each chunk (joblib; "
+                        "-1: all cores; default: this process only)")
+
+
+def load_model(path):
+    """Load a joblib model file and check that it can predict.
+
+    joblib files are pickles: load only model files you trust.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file.")
+    try:
+        model = joblib.load(path)
+    except Exception as exc:  # a pickle can fail in many ways; all mean "not a model"
+        raise InputError(
+            f"{path}: cannot load a model ({type(exc).__name__}: {exc}); expected "
+            "a file written by skakd distill or joblib.dump."
+        ) from None
+    if not hasattr(model, "predict"):
+        raise InputError(
+            f"{path} holds a {type(model).__name__}, which has no predict; "
+            "expected a fitted classifier."
+        )
+    return model
+
+
+def run(args):
+    """Run ``skakd predict``; return the process exit status."""
+    if args.chunk_size < 1:
+        raise InputError(f"--chunk-size is {args.chunk_size}; expected >= 1.")
+    model = load_model(args.model)
+    if args.proba and not hasattr(model, "predict_proba"):
+        raise InputError(
+            f"--proba: the model in {args.model} has no predict_proba."
+        )
+    out = Path(args.out)
+    partial = out.with_name(out.name + ".partial")
+    chunks = iter_chunks(args.input, args.text_column, args.chunk_size,
+                         encoding=args.encoding)
+    start = time.perf_counter()
+    records, texts = next(chunks)
+    rows = _score(model, records, texts, args)
+    n_rows = len(rows)
+    try:
+        with RowWriter(partial, rows[0], like=out) as writer:
+            writer.write(rows)
+            for records, texts in chunks:
+                rows = _score(model, records, texts, args)
+                writer.write(rows)
+                n_rows += len(rows)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, out)
+    seconds = time.perf_counter() - start
+    print(
+        f"skakd predict: scored {n_rows} rows in {seconds:.2f} s "
+        f"({n_rows / max(seconds, 1e-9):,.0f} rows/s); wrote {out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _score(model, records, texts, args):
+    labels = _predict(model, "predict", texts, args.n_jobs)
+    keep = _kept_columns(args.keep, records[0], args.input)
+    rows = [{column: record.get(column, "") for column in keep}
+            for record in records]
+    for row, label in zip(rows, labels):
+        row["prediction"] = label.item() if hasattr(label, "item") else label
+    if args.proba:
+        proba = _predict(model, "predict_proba", texts, args.n_jobs)
+        names = [f"proba_{c}" for c in model.classes_]
+        for row, values in zip(rows, proba):
+            row.update(zip(names, (round(float(v), 6) for v in values)))
+    return rows
+
+
+def _predict(model, method, texts, n_jobs):
+    if n_jobs in (None, 1):
+        return getattr(model, method)(texts)
+    # Split the chunk so each worker gets a few pieces of it.
+    piece_size = max(1, -(-len(texts) // (4 * max(n_jobs, 2))))
+    return predict_in_chunks(model, texts, method, chunk_size=piece_size,
+                             n_jobs=n_jobs)
+
+
+def _kept_columns(keep, first, path):
+    if keep == "all":
+        columns = list(first)
+    elif keep == "none":
+        columns = []
+    else:
+        columns = [c.strip() for c in keep.split(",") if c.strip()]
+        missing = [c for c in columns if c not in first]
+        if missing:
+            raise InputError(
+                f"--keep: {path} has no column {missing[0]!r} (columns: "
+                f"{', '.join(map(repr, first))})."
+            )
+    if "prediction" in columns:
+        raise InputError(
+            f"{path} already has a 'prediction' column; leave it out with "
+            "--keep (e.g. --keep none)."
+        )
+    return columns

@@ -1,0 +1,163 @@
+"""Names the command line accepts for teachers, samplers and students.
+
+Parts that need an optional extra (torch for the text students, the anthropic
+SDK for Claude) are imported only when chosen, so ``skakd --help`` and the
+TF-IDF student work on a bare install, and a missing extra is reported as
+such. ``module:attribute`` (or ``path/to/file.py:attribute``) plugs in your
+own teacher or student.
+"""
+
+import importlib
+import importlib.util
+from pathlib import Path
+
+from sklearn.base import clone
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from ._io import InputError
+
+__all__ = [
+    "SAMPLERS",
+    "STUDENTS",
+    "TEACHERS",
+    "load_attribute",
+    "make_sampler",
+    "make_student",
+    "make_teacher",
+    "optional",
+]
+
+TEACHERS = ("oracle", "anthropic")
+SAMPLERS = ("mraru", "random", "uncertainty", "pgkd")
+STUDENTS = ("tfidf-logreg", "minilm-logreg", "bert")
+
+
+def optional(module, name, extra, what):
+    """``module.name``, or an InputError saying which extra ``what`` needs."""
+    try:
+        found = getattr(importlib.import_module(module), name, None)
+    except ImportError as exc:  # also from a module's lazy __getattr__
+        raise InputError(
+            f"{what} needs the {extra!r} extra: pip install 'skakd[{extra}]' "
+            f"({exc})."
+        ) from None
+    if found is None:
+        raise InputError(
+            f"{what} needs {module}.{name}, which this installation of skakd "
+            "does not provide."
+        )
+    return found
+
+
+def load_attribute(spec, option):
+    """Import ``module:attribute`` or ``file.py:attribute``."""
+    module_name, _, attribute = spec.partition(":")
+    if not attribute:
+        raise InputError(
+            f"{option} {spec!r}: expected a built-in name or "
+            "'module:attribute' (or 'file.py:attribute')."
+        )
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name)
+            module_spec = importlib.util.spec_from_file_location(path.stem, path)
+            if module_spec is None or not path.is_file():
+                raise InputError(f"{option} {spec!r}: {path}: no such file.")
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InputError(f"{option} {spec!r}: cannot import it ({exc}).") from None
+    if not hasattr(module, attribute):
+        raise InputError(f"{option} {spec!r}: {module_name} has no {attribute!r}.")
+    return getattr(module, attribute)
+
+
+def make_student(name, random_state):
+    """The student estimator called ``name`` (unfitted)."""
+    if name == "tfidf-logreg":
+        return make_pipeline(
+            TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1),
+            LogisticRegression(C=10, max_iter=1000),
+        )
+    if name == "minilm-logreg":
+        embedder = optional("skakd.text", "SentenceEmbedder", "text",
+                            "--student minilm-logreg")
+        return make_pipeline(embedder(), LogisticRegression(C=10, max_iter=1000))
+    if name == "bert":
+        bert = optional("skakd.text", "BertClassifier", "text", "--student bert")
+        return bert(random_state=random_state)
+    found = load_attribute(name, "--student")
+    if isinstance(found, type) or not hasattr(found, "fit"):
+        found = found()
+    if not hasattr(found, "fit"):
+        raise InputError(
+            f"--student {name!r} gave a {type(found).__name__}; expected an "
+            "estimator with fit and predict_proba, or a function returning one."
+        )
+    return clone(found)
+
+
+def make_sampler(name, batch_size):
+    """The sampler (or generative strategy) called ``name``."""
+    from ..sampling import MRARU, RandomSampler, UncertaintySampler
+
+    if name == "mraru":
+        return MRARU(batch_size=batch_size)
+    if name == "random":
+        return RandomSampler(batch_size=batch_size)
+    if name == "uncertainty":
+        return UncertaintySampler(batch_size=batch_size)
+    if name == "pgkd":
+        from ..augmentation import PGKD
+
+        return PGKD(batch_size=batch_size)
+    raise InputError(
+        f"--sampler {name!r} is not known; expected one of {', '.join(SAMPLERS)}."
+    )
+
+
+def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
+                 generate=False):
+    """The teacher called ``name``.
+
+    ``oracle`` answers from the pool's own labels (simulation mode; with
+    ``generate``, PGKD's "written" texts are drawn from the labelled pool by
+    :class:`~skakd.augmentation.SimulatedGenerator`); ``anthropic`` asks
+    Claude (``model`` picks which; the key comes from ``ANTHROPIC_API_KEY``);
+    anything else is imported as ``module:attribute``: a teacher object or
+    class, or a function ``items -> labels``.
+    """
+    if name == "oracle":
+        if generate:
+            from ..augmentation import SimulatedGenerator
+
+            return SimulatedGenerator(list(pool_texts), list(pool_labels))
+        from ..teachers import OracleTeacher
+
+        return OracleTeacher(pool_texts, pool_labels)
+    if name == "anthropic":
+        teacher = optional("skakd.teachers", "AnthropicTeacher", "llm",
+                           "--teacher anthropic")
+        # The command line keeps answers in its own per-item cache (--cache).
+        if model is None:
+            return teacher(cache=None)
+        return teacher(model=model, cache=None)
+    found = load_attribute(name, "--teacher")
+    if isinstance(found, type):
+        found = found()
+    if not (hasattr(found, "label") or callable(found)):
+        raise InputError(
+            f"--teacher {name!r} gave a {type(found).__name__}; expected a "
+            "teacher object (with label(items, classes)) or a function "
+            "items -> labels."
+        )
+    if generate and not hasattr(found, "generate"):
+        raise InputError(
+            f"--sampler pgkd: --teacher {name!r} cannot write texts (it has no "
+            "generate(request)); use --teacher anthropic, or oracle to simulate."
+        )
+    return found
