@@ -35,7 +35,18 @@ class MRARU(BaseSampler):
         renormalised) before computing ``u``. Overconfident students, such as
         LDA with acceptance rates near 0.2% in the paper, visit a large part
         of the pool per batch; ``temperature > 1`` raises their acceptance
-        rate while keeping the ranking of items by uncertainty.
+        rate while keeping the ranking of items by uncertainty. Flat
+        students (e.g. LogisticRegression over many classes, acceptance
+        near 50%) accept almost every visit, which makes M-RARU close to
+        random sampling; ``temperature < 1`` makes it more selective. On
+        banking77 (MiniLM embeddings, ``benchmarks/label_efficiency.py``)
+        acceptance rates near 20% worked best: ``temperature=0.5`` for
+        LogisticRegression cut the labels needed for 90% of full-data
+        accuracy from 675 to 550 (random: 875), and ``temperature=20`` for
+        LDA kept its labels (675 vs 650) with 14x cheaper selection. Watch
+        ``last_stats_["acceptance_rate"]`` (``history_`` records it). Exact
+        0/1 probabilities stay at ``u = 0`` at any temperature; bound the
+        cost with ``max_visits`` then.
     max_visits : int or None, default=None
         Largest number of items visited per batch. ``None`` visits until the
         batch is full or every candidate was visited (the paper's rule).
@@ -174,7 +185,7 @@ class _LazyPermutation:
     def __init__(self, n, rng):
         self.n = n
         self.rng = rng
-        self.seen = set()
+        self.seen = np.empty(0, dtype=np.intp)
         self.rest = None
 
     def take(self, k):
@@ -182,24 +193,22 @@ class _LazyPermutation:
         if k <= 0:
             return np.empty(0, dtype=np.intp)
         if self.rest is None and 4 * (len(self.seen) + k) > self.n:
-            seen = np.fromiter(self.seen, dtype=np.intp, count=len(self.seen))
-            remaining = np.setdiff1d(np.arange(self.n, dtype=np.intp), seen)
+            remaining = np.setdiff1d(np.arange(self.n, dtype=np.intp), self.seen)
             self.rest = self.rng.permutation(remaining)
             self.rest_offset = 0
         if self.rest is not None:
             out = self.rest[self.rest_offset : self.rest_offset + k]
             self.rest_offset += len(out)
             return out
-        out = []
-        while len(out) < k:
-            for value in self.rng.integers(0, self.n, size=2 * (k - len(out))):
-                value = int(value)
-                if value not in self.seen:
-                    self.seen.add(value)
-                    out.append(value)
-                    if len(out) == k:
-                        break
-        return np.asarray(out, dtype=np.intp)
+        start = len(self.seen)
+        while len(self.seen) - start < k:
+            missing = k - (len(self.seen) - start)
+            draw = self.rng.integers(0, self.n, size=2 * missing + 8, dtype=np.intp)
+            _, first = np.unique(draw, return_index=True)
+            draw = draw[np.sort(first)]  # drop repeats, keep the drawing order
+            draw = draw[~np.isin(draw, self.seen)][:missing]
+            self.seen = np.concatenate([self.seen, draw])
+        return self.seen[start:]
 
     def _taken_from_rest(self):
         return 0 if self.rest is None else self.rest_offset
