@@ -33,7 +33,13 @@ from ._history import History
 from ._labeled import LabeledSet
 from ._pool_strategy import PoolStrategy
 from ._state import DistillationState
-from ._validation import check_items, is_empty, is_text_items, n_items
+from ._validation import (
+    check_classes,
+    check_items,
+    is_empty,
+    is_text_items,
+    n_items,
+)
 from .callbacks import ProgressBar
 from .parallel import predict_in_chunks
 from .pool import Pool, unwrap_pool
@@ -276,7 +282,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         student_fit_params = self._route_fit_params(X_pool, fit_params)
         X, y = self._check_seed(X, y)
         X_pool = self._check_pool(X_pool, X)
-        classes = self._check_classes(y)
+        classes = check_classes(self.classes, y)
         strategy = self._make_strategy(X_pool)
         teacher = self._make_teacher(strategy, X_pool)
         self.callbacks_ = self._make_callbacks()
@@ -557,19 +563,6 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
                 stacklevel=3,
             )
         return X_pool
-
-    def _check_classes(self, y):
-        if self.classes is None:
-            return np.unique(y)
-        classes = np.unique(np.asarray(self.classes))
-        unknown = np.setdiff1d(np.unique(y), classes)
-        if len(unknown):
-            raise ValueError(
-                f"y has labels {unknown.tolist()[:5]} that are not in classes="
-                f"{classes.tolist()[:10]}; expected the seed labels to be a "
-                "subset of classes."
-            )
-        return classes
 
     def _check_student_fits_sampler(self, student):
         if getattr(self.sampler_, "_needs_proba", False) and not hasattr(

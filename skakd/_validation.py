@@ -9,7 +9,7 @@ from sklearn.utils.validation import _num_samples
 
 from .pools import BasePool
 
-__all__ = ["check_items", "is_text_items", "n_items"]
+__all__ = ["check_classes", "check_items", "is_text_items", "n_items"]
 
 
 def check_items(X, name, *, allow_nan=False, n_features=None):
@@ -51,6 +51,22 @@ def check_items(X, name, *, allow_nan=False, n_features=None):
     checked = _check_numeric(array, name, allow_nan)
     _check_n_features(checked, name, n_features)
     return checked
+
+
+def check_classes(classes, y):
+    """The label set: ``classes`` when given (``y`` must be a subset), else
+    the labels of ``y``; sorted and unique either way."""
+    if classes is None:
+        return np.unique(y)
+    classes = np.unique(np.asarray(classes))
+    unknown = np.setdiff1d(np.unique(y), classes)
+    if len(unknown):
+        raise ValueError(
+            f"y has labels {unknown.tolist()[:5]} that are not in classes="
+            f"{classes.tolist()[:10]}; expected the labels of y to be a subset "
+            "of classes."
+        )
+    return classes
 
 
 def is_text_items(X):

@@ -18,6 +18,7 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset
 from torch.utils.data import Subset
 
+from .._validation import check_classes
 from ._hub import load_tokenizer, quiet_transformers, resolve_model_path, token_limit
 from ._texts import check_texts
 
@@ -255,7 +256,7 @@ class BertClassifier(NeuralNetClassifier):
                 f"X has {len(texts)} texts but y has {len(y)} labels; expected "
                 "one label per text."
             )
-        classes = self._check_classes(y)
+        classes = check_classes(self.classes, y)
         restart = not (self.warm_start and self.initialized_)
         if not restart and not np.array_equal(classes, self.classes_):
             warnings.warn(
@@ -415,18 +416,6 @@ class BertClassifier(NeuralNetClassifier):
                 f"train_split={self.train_split!r} is not used by BertClassifier; "
                 "set validation_fraction instead (train_split=None)."
             )
-
-    def _check_classes(self, y):
-        if self.classes is None:
-            return np.unique(y)
-        classes = np.unique(np.asarray(self.classes))
-        unknown = np.setdiff1d(np.unique(y), classes)
-        if len(unknown):
-            raise ValueError(
-                f"y has labels {unknown.tolist()[:5]} that are not in classes="
-                f"{classes.tolist()[:10]}; expected a subset of classes."
-            )
-        return classes
 
     def _load_tokenizer(self, transformers):
         if isinstance(self.tokenizer, transformers.PreTrainedTokenizerBase):
