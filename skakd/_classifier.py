@@ -51,16 +51,6 @@ __all__ = ["ActiveDistillationClassifier"]
 
 SERVE_CHUNK_SIZE = 10_000
 
-TERMINATION_CONDITIONS = (
-    "max_iter",
-    "max_labels",
-    "max_cost",
-    "pool_exhausted",
-    "early_stopping",
-    "interrupted",
-    "error",
-)
-
 
 def _student_has(attr):
     """Whether the (fitted, given or default) student exposes ``attr``."""
