@@ -174,3 +174,12 @@ def test_asking_for_more_than_the_candidates():
     student = KnownUncertainty().fit(X, None)
     for sampler in (MRARU(10), RandomSampler(10), UncertaintySampler(10)):
         assert sorted(sampler.select(student, X, np.arange(3), 10, 0)) == [0, 1, 2]
+
+
+def test_exhaustive_ties_are_broken_at_random_whatever_the_chunking():
+    X = pool_with_uncertainty(np.full(300, 0.5))
+    student = KnownUncertainty().fit(X, None)
+    picks = [set(UncertaintySampler(10, chunk_size=size).select(
+        student, X, np.arange(300), 10, random_state=4)) for size in (7, 10_000)]
+    assert picks[0] == picks[1]
+    assert max(picks[0]) > 100  # not simply the first rows of the pool

@@ -88,6 +88,7 @@ class UncertaintySampler(BaseSampler):
         for idx, score in zip(chunks, scores):
             # A random tie-breaker keeps equal scores from favouring pool order.
             tie = rng.random(len(idx))
+            idx, score, tie = _at_least_top(n_samples, idx, score, tie)
             best_idx = np.concatenate([best_idx, idx])
             best_score = np.concatenate([best_score, score])
             best_tie = np.concatenate([best_tie, tie])
@@ -100,6 +101,16 @@ class UncertaintySampler(BaseSampler):
             "seconds": time.perf_counter() - start,
         }
         return best_idx
+
+
+def _at_least_top(n, idx, score, tie):
+    """Drop what cannot reach the top ``n``: keeps every score tied with the
+    n-th largest, so the random tie-break still decides among them."""
+    if n == 0 or len(score) <= n:
+        return idx, score, tie
+    kth = np.partition(score, len(score) - n)[len(score) - n]
+    keep = score >= kth
+    return idx[keep], score[keep], tie[keep]
 
 
 def _score(rows, estimator, strategy):
