@@ -20,14 +20,15 @@ from sklearn.pipeline import make_pipeline
 from skakd import ActiveDistillationClassifier
 from skakd.callbacks import Scoring
 from skakd.datasets import load_dataset
+from skakd.demo import one_per_class
 from skakd.sampling import MRARU, RandomSampler
 from skakd.teachers import OracleTeacher
 
 
 def distil(sampler, data, rounds, test_size, pool_size, random_state):
     X, y = np.asarray(data.X_train, dtype=object), data.y_train
+    seed = one_per_class(y, random_state)
     rng = np.random.default_rng(random_state)
-    seed = np.array([rng.choice(np.flatnonzero(y == c)) for c in data.classes])
     pool = rng.permutation(np.setdiff1d(np.arange(len(y)), seed))[:pool_size]
     clf = ActiveDistillationClassifier(
         make_pipeline(TfidfVectorizer(sublinear_tf=True),
