@@ -96,7 +96,9 @@ STUDENTS = {
 EXTRA_SEED = {"lda": 1}
 SAMPLERS = {
     "random": lambda b: RandomSampler(batch_size=b),
-    "mraru": lambda b: MRARU(batch_size=b),
+    # The paper's rule, whatever MRARU's defaults are.
+    "mraru": lambda b: MRARU(batch_size=b, strategy="least_confidence",
+                             target_acceptance=None),
     "lc": lambda b: UncertaintySampler(batch_size=b, strategy="least_confidence"),
     "margin": lambda b: UncertaintySampler(batch_size=b, strategy="margin"),
     "entropy": lambda b: UncertaintySampler(batch_size=b, strategy="entropy"),
@@ -136,17 +138,32 @@ class AutoTemperatureMRARU(MRARU):
         return chosen
 
 
+MRARU_OPTIONS = {  # name part prefix -> MRARU parameter
+    "t": ("temperature", float), "v": ("max_visits", int),
+    "a": ("target_acceptance", float),
+}
+MRARU_STRATEGIES = {"lc": "least_confidence", "margin": "margin",
+                    "entropy": "entropy"}
+
+
 def make_sampler(name, batch_size):
-    """A sampler of :data:`SAMPLERS`, ``mraru_t<T>`` (MRARU at temperature T),
-    ``mraru_v<N>`` (MRARU with ``max_visits=N``) or ``mraru_auto<rate>``
-    (:class:`AutoTemperatureMRARU`)."""
+    """A sampler of :data:`SAMPLERS`, ``mraru_auto<rate>``
+    (:class:`AutoTemperatureMRARU`) or ``mraru_<part>_<part>...`` with parts
+    ``t<T>`` (temperature), ``v<N>`` (max_visits), ``a<rate>``
+    (target_acceptance) and ``lc``/``margin``/``entropy`` (strategy), e.g.
+    ``mraru_margin_a0.1``."""
     if name.startswith("mraru_auto"):
         return AutoTemperatureMRARU(batch_size,
                                     target_acceptance=float(name[len("mraru_auto"):]))
-    if name.startswith("mraru_v"):
-        return MRARU(batch_size=batch_size, max_visits=int(name[len("mraru_v"):]))
-    if name.startswith("mraru_t"):
-        return MRARU(batch_size=batch_size, temperature=float(name[len("mraru_t"):]))
+    if name.startswith("mraru_"):
+        params = {}
+        for part in name.split("_")[1:]:
+            if part in MRARU_STRATEGIES:
+                params["strategy"] = MRARU_STRATEGIES[part]
+            else:
+                key, kind = MRARU_OPTIONS[part[0]]
+                params[key] = kind(part[1:])
+        return MRARU(batch_size=batch_size, **params)
     return SAMPLERS[name](batch_size)
 
 
@@ -158,7 +175,7 @@ def _sampler_name(name):
     except (ValueError, KeyError) as exc:
         raise argparse.ArgumentTypeError(
             f"unknown sampler {name!r}; expected one of {[*SAMPLERS, *PEERS]} or "
-            "mraru_t<temperature>, e.g. mraru_t0.5") from exc
+            "mraru_<parts> such as mraru_t0.5 or mraru_margin_a0.1") from exc
     return name
 
 
@@ -638,9 +655,11 @@ def _parse(argv=None):
                              "or names under ../shared/data")
     parser.add_argument("--students", nargs="+", choices=list(STUDENTS))
     parser.add_argument("--samplers", nargs="+", type=_sampler_name,
-                        help=f"any of {[*SAMPLERS, *PEERS]}, mraru_t<T> "
-                             "(MRARU with temperature T), mraru_v<N> (max_visits"
-                             " N) or mraru_auto<rate> (see AutoTemperatureMRARU)")
+                        help=f"any of {[*SAMPLERS, *PEERS]}, mraru_auto<rate> "
+                             "(see AutoTemperatureMRARU) or MRARU settings joined "
+                             "by '_': t<T> temperature, v<N> max_visits, a<rate> "
+                             "target_acceptance, lc/margin/entropy strategy, "
+                             "e.g. mraru_margin_a0.1")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--noise", type=float, nargs="+", default=[0.0])
     parser.add_argument("--rounds", type=int, default=None)

@@ -202,7 +202,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
     >>> clf.history_[-1, "n_labeled"]
     60
     >>> round(clf.score(X[800:], y[800:]), 2)
-    0.94
+    0.95
     """
 
     _parameter_constraints: dict = {

@@ -25,6 +25,10 @@ class KnownUncertainty(ClassifierMixin, BaseEstimator):
         return np.column_stack([1 - u / 2, u / 2])
 
 
+# The paper's accept/reject rule: accept with probability u (least confidence).
+PAPER_RULE = {"strategy": "least_confidence", "target_acceptance": None}
+
+
 def pool_with_uncertainty(values):
     return np.asarray(values, dtype=float).reshape(-1, 1)
 
@@ -56,7 +60,7 @@ def test_mraru_accepts_with_probability_equal_to_uncertainty():
     student = KnownUncertainty().fit(X, None)
     visited, accepted = 0, 0
     for seed in range(40):
-        sampler = MRARU(batch_size=20)
+        sampler = MRARU(batch_size=20, **PAPER_RULE)
         chosen = sampler.select(student, X, np.arange(len(X)), 20, random_state=seed)
         assert (X[chosen, 0] == 0.3).all()
         visited += sampler.last_stats_["n_visited"]
@@ -72,7 +76,7 @@ def test_chunked_scoring_follows_one_at_a_time_visits(chunk_size):
     student = KnownUncertainty().fit(X, None)
     means = []
     for seed in range(60):
-        chosen = MRARU(10, chunk_size=chunk_size).select(
+        chosen = MRARU(10, chunk_size=chunk_size, **PAPER_RULE).select(
             student, X, np.arange(len(X)), 10, random_state=seed)
         means.append(X[chosen, 0].mean())
     # Accepted items are drawn with density proportional to u on [0, 1]:
@@ -83,10 +87,11 @@ def test_chunked_scoring_follows_one_at_a_time_visits(chunk_size):
 def test_mraru_touches_only_what_it_visits():
     X = pool_with_uncertainty(np.full(1_000_000, 0.5))
     student = KnownUncertainty().fit(X[:2], None)
-    sampler = MRARU(batch_size=25)
-    chosen = sampler.select(student, X, np.arange(len(X)), 25, random_state=0)
-    assert len(chosen) == 25
-    assert sampler.last_stats_["n_visited"] < 200
+    for params, most in ((PAPER_RULE, 200), ({}, 600)):  # u = 0.5; rate 0.1
+        sampler = MRARU(batch_size=25, **params)
+        chosen = sampler.select(student, X, np.arange(len(X)), 25, random_state=0)
+        assert len(chosen) == 25
+        assert sampler.last_stats_["n_visited"] < most
 
 
 def test_selection_is_a_deterministic_subset_of_candidates():
@@ -104,19 +109,19 @@ def test_overconfident_student_fallbacks():
     student = KnownUncertainty().fit(X, None)
     everything = np.arange(len(X))
 
-    sampler = MRARU(5, max_visits=100)
+    sampler = MRARU(5, max_visits=100, **PAPER_RULE)
     chosen = sampler.select(student, X, everything, 5, random_state=0)
     assert sampler.last_stats_["n_visited"] == 100
     assert sampler.last_stats_["n_fallback"] == 5 and len(chosen) == 5
 
-    sampler = MRARU(5, max_visits=1000, fallback="most_uncertain")
+    sampler = MRARU(5, max_visits=1000, fallback="most_uncertain", **PAPER_RULE)
     chosen = sampler.select(student, X, everything, 5, random_state=0)
     assert (X[chosen, 0] > 0).all()  # the least certain of everything visited
 
-    sampler = MRARU(5, max_visits=100, fallback="none")
+    sampler = MRARU(5, max_visits=100, fallback="none", **PAPER_RULE)
     assert len(sampler.select(student, X, everything, 5, random_state=0)) == 0
 
-    sampler = MRARU(5, max_visits=100, fallback="random")
+    sampler = MRARU(5, max_visits=100, fallback="random", **PAPER_RULE)
     chosen = sampler.select(student, X, everything, 5, random_state=0)
     assert len(set(chosen)) == 5 and sampler.last_stats_["n_visited"] == 100
 
@@ -127,10 +132,79 @@ def test_temperature_raises_the_acceptance_rate_of_an_overconfident_student():
     student = LogisticRegression(C=100).fit(X, X[:, 0] > 0)
     rates = []
     for temperature in (1, 5):
-        sampler = MRARU(25, temperature=temperature)
+        sampler = MRARU(25, temperature=temperature, **PAPER_RULE)
         sampler.select(student, X, np.arange(3000), 25, random_state=0)
         rates.append(sampler.last_stats_["acceptance_rate"])
     assert rates[1] > 2 * rates[0]
+
+
+@pytest.mark.parametrize("target", [0.05, 0.2, 0.6])
+def test_target_acceptance_is_reached_on_flat_and_sharp_students(target):
+    # u uniform on [0, 1] (mean acceptance 0.5 under the paper's rule) and
+    # u near 0 (an overconfident student): both are steered to the target.
+    rng = np.random.default_rng(0)
+    for u in (rng.random(20_000), rng.random(20_000) ** 8):
+        X = pool_with_uncertainty(u)
+        student = KnownUncertainty().fit(X, None)
+        visited = accepted = 0
+        for seed in range(20):
+            sampler = MRARU(25, target_acceptance=target)
+            sampler.select(student, X, np.arange(len(X)), 25, random_state=seed)
+            visited += sampler.last_stats_["n_visited"]
+            accepted += sampler.last_stats_["n_accepted"]
+        assert accepted / visited == pytest.approx(target, rel=0.25)
+
+
+def test_target_acceptance_keeps_the_order_by_uncertainty():
+    X = pool_with_uncertainty(np.linspace(0, 1, 5000))
+    student = KnownUncertainty().fit(X, None)
+    means = {}
+    for target in (None, 0.1):
+        chosen = [MRARU(20, target_acceptance=target).select(
+            student, X, np.arange(len(X)), 20, random_state=seed)
+            for seed in range(30)]
+        means[target] = X[np.concatenate(chosen), 0].mean()
+    # u ** g with g > 1 (rate 0.1 < 0.5) favours the most uncertain more.
+    assert means[0.1] > means[None] + 0.1
+    sampler = MRARU(20, target_acceptance=0.1)
+    sampler.select(student, X, np.arange(len(X)), 20, random_state=0)
+    assert sampler.last_stats_["exponent"] > 1
+    plain = MRARU(20, target_acceptance=None)
+    plain.select(student, X, np.arange(len(X)), 20, random_state=0)
+    assert "exponent" not in plain.last_stats_
+
+
+def test_target_acceptance_out_of_reach_takes_what_it_can():
+    # Only 1% of the items are uncertain at all: a 20% rate cannot be
+    # reached, every uncertain item visited is accepted.
+    X = pool_with_uncertainty(np.r_[np.zeros(9900), np.full(100, 0.01)])
+    student = KnownUncertainty().fit(X, None)
+    sampler = MRARU(5, target_acceptance=0.2)
+    chosen = sampler.select(student, X, np.arange(len(X)), 5, random_state=0)
+    assert (X[chosen, 0] > 0).all()
+    assert sampler.last_stats_["exponent"] == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize("strategy", ["margin", "entropy"])
+def test_mraru_accepts_by_the_chosen_uncertainty(strategy):
+    # Rows (0.5, 0.5, 0) are the more uncertain by margin (1 vs 0.6), rows
+    # (0.6, 0.2, 0.2) by entropy (0.86 vs 0.63). Visited equally often,
+    # each kind is accepted in proportion to its score.
+    proba = np.array([[0.5, 0.5, 0.0], [0.6, 0.2, 0.2]])
+
+    class Fixed(KnownUncertainty):
+        def predict_proba(self, X):
+            return proba[np.asarray(X)[:, 0].astype(int)]
+
+    X = pool_with_uncertainty(np.tile([0, 1], 2000))
+    student = Fixed().fit(X, None)
+    scores = uncertainty_score(proba, strategy)
+    chosen = np.concatenate([
+        MRARU(20, strategy=strategy, target_acceptance=None).select(student, X, np.arange(len(X)), 20,
+                                            random_state=seed)
+        for seed in range(20)])
+    share_first = (X[chosen, 0] == 0).mean()
+    assert share_first == pytest.approx(scores[0] / scores.sum(), abs=0.05)
 
 
 def test_lazy_permutation_is_uniform_and_without_repeats():

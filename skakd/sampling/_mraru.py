@@ -4,10 +4,11 @@ import time
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.optimize import brentq
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseSampler, check_candidates, take
-from ._scores import uncertainty_score
+from ._scores import STRATEGIES, uncertainty_score
 
 __all__ = ["MRARU"]
 
@@ -16,11 +17,24 @@ class MRARU(BaseSampler):
     """Multi-class Randomized Accept/Reject Uncertainty sampling.
 
     Visits random unlabelled pool items one after another and accepts each
-    with probability equal to its normalised uncertainty
-    ``u(x) = (1 - max_k p_k(x)) / (1 - 1/K)`` under the current student,
-    until ``batch_size`` items are accepted. Unlike exhaustive uncertainty
-    sampling it never scores the whole pool: the cost of a selection grows
-    with ``batch_size / acceptance rate``, not with the pool size.
+    with a probability that grows with its uncertainty ``u(x)`` under the
+    current student, until ``batch_size`` items are accepted. Unlike
+    exhaustive uncertainty sampling it never scores the whole pool: the cost
+    of a selection grows with ``batch_size / acceptance rate``, not with the
+    pool size.
+
+    The paper's rule accepts with probability equal to the normalised least
+    confidence ``u(x) = (1 - max_k p_k(x)) / (1 - 1/K)``:
+    ``MRARU(strategy="least_confidence", target_acceptance=None)``. The
+    defaults differ: they accept with probability ``margin(x) ** g``, with
+    ``g`` fitted at each selection so that about 10% of visits are accepted.
+    Under the paper's rule a flat student (LogisticRegression over 77
+    classes) accepts about every other visit, so M-RARU is close to random
+    sampling, while an overconfident one (LDA) accepts under 2% and visits a
+    large part of the pool; the fitted exponent makes the first more
+    selective and the second cheaper, keeping the order of items by
+    uncertainty. Measured on banking77 by ``benchmarks/label_efficiency.py``
+    (see the "Label efficiency" benchmark page for the numbers).
 
     Visited items are scored in vectorised chunks; accept/reject decisions
     follow exactly the distribution of one-at-a-time visits (items visited
@@ -32,21 +46,26 @@ class MRARU(BaseSampler):
         Items to accept per round (the paper's AL batch size).
     temperature : float > 0, default=1.0
         Probabilities are softened as ``p ** (1 / temperature)`` (then
-        renormalised) before computing ``u``. Overconfident students, such as
-        LDA with acceptance rates near 0.2% in the paper, visit a large part
-        of the pool per batch; ``temperature > 1`` raises their acceptance
-        rate while keeping the ranking of items by uncertainty. Flat
-        students (e.g. LogisticRegression over many classes, acceptance
-        near 50%) accept almost every visit, which makes M-RARU close to
-        random sampling; ``temperature < 1`` makes it more selective. On
-        banking77 (MiniLM embeddings, ``benchmarks/label_efficiency.py``)
-        acceptance rates near 20% worked best: ``temperature=0.5`` for
-        LogisticRegression cut the labels needed for 90% of full-data
-        accuracy from 675 to 550 (random: 875), and ``temperature=20`` for
-        LDA kept its labels (675 vs 650) with 14x cheaper selection. Watch
-        ``last_stats_["acceptance_rate"]`` (``history_`` records it). Exact
-        0/1 probabilities stay at ``u = 0`` at any temperature; bound the
-        cost with ``max_visits`` then.
+        renormalised) before computing ``u``: ``temperature > 1`` raises the
+        acceptance rate of an overconfident student, ``< 1`` lowers that of
+        a flat one, keeping the ranking of items by uncertainty. With
+        ``target_acceptance`` set the exponent does this job. Exact 0/1
+        probabilities stay at ``u = 0`` at any temperature; bound the cost
+        with ``max_visits`` then.
+    strategy : {"least_confidence", "margin", "entropy"}, default="margin"
+        The uncertainty ``u`` (see :func:`uncertainty_score`); the paper uses
+        least confidence. Margin, one minus the gap between the two most
+        likely classes, looks at the classes the student hesitates between
+        rather than at the whole distribution, which suits many classes.
+    target_acceptance : float in (0, 1] or None, default=0.1
+        Accept with probability ``u ** exponent`` instead of ``u``, where the
+        exponent is fitted at each selection so that the first chunk of
+        visits (at least 256 items) would be accepted at this rate; the
+        fitted exponent is ``last_stats_["exponent"]``. Lower rates are more
+        selective and visit ``batch_size / rate`` items per batch. ``None``
+        accepts with probability ``u``. Items with ``u = 0`` are never
+        accepted, so a rate above the share of items with ``u > 0`` cannot
+        be reached.
     max_visits : int or None, default=None
         Largest number of items visited per batch. ``None`` visits until the
         batch is full or every candidate was visited (the paper's rule).
@@ -63,7 +82,8 @@ class MRARU(BaseSampler):
     ----------
     last_stats_ : dict
         About the last :meth:`select`: ``n_visited``, ``n_accepted``,
-        ``n_fallback``, ``acceptance_rate`` (accepted / visited), ``seconds``.
+        ``n_fallback``, ``acceptance_rate`` (accepted / visited), ``seconds``
+        and, with ``target_acceptance``, ``exponent``.
 
     See Also
     --------
@@ -94,15 +114,20 @@ class MRARU(BaseSampler):
     _parameter_constraints: dict = {
         **BaseSampler._parameter_constraints,
         "temperature": [Interval(Real, 0, None, closed="neither")],
+        "strategy": [StrOptions(set(STRATEGIES))],
+        "target_acceptance": [Interval(Real, 0, 1, closed="right"), None],
         "max_visits": [Interval(Integral, 1, None, closed="left"), None],
         "fallback": [StrOptions({"most_uncertain", "random", "none"})],
         "chunk_size": [Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, batch_size=25, *, temperature=1.0, max_visits=None,
-                 fallback="most_uncertain", chunk_size=2048):
+    def __init__(self, batch_size=25, *, temperature=1.0, strategy="margin",
+                 target_acceptance=0.1,
+                 max_visits=None, fallback="most_uncertain", chunk_size=2048):
         super().__init__(batch_size=batch_size)
         self.temperature = temperature
+        self.strategy = strategy
+        self.target_acceptance = target_acceptance
         self.max_visits = max_visits
         self.fallback = fallback
         self.chunk_size = chunk_size
@@ -119,15 +144,19 @@ class MRARU(BaseSampler):
 
         order = _LazyPermutation(len(candidates), rng)
         accepted, rejected, rejected_u = [], [], []
-        n_visited = 0
+        n_visited, exponent = 0, None
         while len(accepted) < n_samples and n_visited < visit_limit:
             needed = n_samples - len(accepted)
             size = self._next_chunk(needed, len(accepted), n_visited)
             positions = order.take(min(size, visit_limit - n_visited))
             u = uncertainty_score(
                 estimator.predict_proba(take(X_pool, candidates[positions])),
-                temperature=self.temperature,
+                self.strategy, self.temperature,
             )
+            if self.target_acceptance is not None:
+                if exponent is None:
+                    exponent = _exponent_for_rate(u, self.target_acceptance)
+                u = u**exponent
             accept = rng.random(len(positions)) < u
             hits = np.flatnonzero(accept)
             if len(hits) >= needed:  # discard visits after the batch filled
@@ -148,6 +177,8 @@ class MRARU(BaseSampler):
             "acceptance_rate": n_accepted / n_visited if n_visited else 0.0,
             "seconds": time.perf_counter() - start,
         }
+        if exponent is not None:
+            self.last_stats_["exponent"] = exponent
         return chosen
 
     def _next_chunk(self, needed, n_accepted, n_visited):
@@ -155,8 +186,13 @@ class MRARU(BaseSampler):
         # with a little slack. The prior (one acceptance in four visits) keeps
         # the first chunk from being a handful of rows: each predict_proba
         # call costs ~0.3 ms of input validation whatever its size.
-        rate = (n_accepted + 1) / (n_visited + 4)
+        prior = self.target_acceptance or 0.25
+        rate = (n_accepted + 4 * prior) / (n_visited + 4)
         expected = int(np.ceil(1.25 * needed / rate))
+        if self.target_acceptance is not None and n_visited == 0:
+            # The exponent is fitted on this first chunk: a few hundred
+            # items keep the rate it reaches within a few points of target.
+            expected = max(expected, _MIN_CALIBRATION)
         return int(np.clip(expected, needed, self.chunk_size))
 
     def _fill(self, n_missing, rejected, rejected_u, order):
@@ -171,6 +207,31 @@ class MRARU(BaseSampler):
         else:
             picked = []
         return picked + order.take(n_missing).tolist()
+
+
+_MIN_CALIBRATION = 256
+_EXPONENT_RANGE = (1e-3, 1e3)
+
+
+def _exponent_for_rate(u, rate):
+    """The ``g`` at which ``mean(u ** g) == rate``, within ``_EXPONENT_RANGE``.
+
+    ``mean(u ** g)`` falls as ``g`` grows, so the root is unique; at the
+    ends of the range (every ``u`` near 1, or too few ``u > 0``) the rate is
+    out of reach and the nearest end is returned.
+    """
+    with np.errstate(divide="ignore"):
+        log_u = np.log(u)
+
+    def excess(log_g):
+        return np.exp(np.exp(log_g) * log_u).mean() - rate
+
+    low, high = np.log(_EXPONENT_RANGE)
+    if excess(low) <= 0:
+        return _EXPONENT_RANGE[0]
+    if excess(high) >= 0:
+        return _EXPONENT_RANGE[1]
+    return float(np.exp(brentq(excess, low, high, xtol=1e-3)))
 
 
 class _LazyPermutation:
