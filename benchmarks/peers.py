@@ -87,8 +87,10 @@ def selectors(student, pool, batch_size, temperatures=()):
         def predict_proba(self, X, **kwargs):
             return student.predict_proba(X)
 
-    mraru, lc = MRARU(batch_size), UncertaintySampler(batch_size)
-    extra = {f"skakd_mraru_t{t:g}": MRARU(batch_size, temperature=t)
+    # The paper's rule: what the committed results measured.
+    paper_rule = {"strategy": "least_confidence", "target_acceptance": None}
+    mraru, lc = MRARU(batch_size, **paper_rule), UncertaintySampler(batch_size)
+    extra = {f"skakd_mraru_t{t:g}": MRARU(batch_size, temperature=t, **paper_rule)
              for t in temperatures}
     funcs = {
         "skakd_mraru": lambda seed: mraru.select(student, pool, candidates,

@@ -218,7 +218,9 @@ def run_mraru_calibration(data, args):
         )
         clf = ActiveDistillationClassifier(
             student, teacher=OracleTeacher(X_train[pool], y_train[pool]),
-            sampler=MRARU(batch_size=args.mraru_batch),
+            # The paper's rule: what the committed results measured.
+            sampler=MRARU(batch_size=args.mraru_batch, strategy="least_confidence",
+                          target_acceptance=None),
             max_iter=args.mraru_rounds, random_state=args.random_state,
             callbacks=[
                 Scoring(X_eval, y_eval),
