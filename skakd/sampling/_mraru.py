@@ -183,7 +183,8 @@ class MRARU(BaseSampler):
 
     def _next_chunk(self, needed, n_accepted, n_visited):
         # Expected visits to fill the batch at the acceptance rate seen so far,
-        # with a little slack. The prior (one acceptance in four visits) keeps
+        # with a little slack. The prior (the target rate, else one acceptance
+        # in four visits, worth four visits of evidence) keeps
         # the first chunk from being a handful of rows: each predict_proba
         # call costs ~0.3 ms of input validation whatever its size.
         prior = self.target_acceptance or 0.25
