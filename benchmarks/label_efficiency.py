@@ -51,6 +51,7 @@ from skakd.teachers import OracleTeacher
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script
 from _common import (  # noqa: E402
     DEFAULT_DATA,
+    PAPER_RULE,
     RESULTS,
     embed,
     load_csv_folder,
@@ -97,9 +98,7 @@ STUDENTS = {
 EXTRA_SEED = {"lda": 1}
 SAMPLERS = {
     "random": lambda b: RandomSampler(batch_size=b),
-    # The paper's rule, whatever MRARU's defaults are.
-    "mraru": lambda b: MRARU(batch_size=b, strategy="least_confidence",
-                             target_acceptance=None),
+    "mraru": lambda b: MRARU(batch_size=b, **PAPER_RULE),
     "lc": lambda b: UncertaintySampler(batch_size=b, strategy="least_confidence"),
     "margin": lambda b: UncertaintySampler(batch_size=b, strategy="margin"),
     "entropy": lambda b: UncertaintySampler(batch_size=b, strategy="entropy"),

@@ -35,6 +35,7 @@ from skakd.sampling import MRARU, UncertaintySampler
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script
 from _common import (  # noqa: E402
     DEFAULT_DATA,
+    PAPER_RULE,
     RESULTS,
     embed,
     load_csv_folder,
@@ -88,9 +89,8 @@ def selectors(student, pool, batch_size, temperatures=()):
             return student.predict_proba(X)
 
     # The paper's rule: what the committed results measured.
-    paper_rule = {"strategy": "least_confidence", "target_acceptance": None}
-    mraru, lc = MRARU(batch_size, **paper_rule), UncertaintySampler(batch_size)
-    extra = {f"skakd_mraru_t{t:g}": MRARU(batch_size, temperature=t, **paper_rule)
+    mraru, lc = MRARU(batch_size, **PAPER_RULE), UncertaintySampler(batch_size)
+    extra = {f"skakd_mraru_t{t:g}": MRARU(batch_size, temperature=t, **PAPER_RULE)
              for t in temperatures}
     funcs = {
         "skakd_mraru": lambda seed: mraru.select(student, pool, candidates,

@@ -178,10 +178,9 @@ def measure_fit(spec):
     X_seed, y_seed, pool, teacher = _seed_and_pool(spec)
     context, n_jobs = _backend(spec["mode"])
     if spec["task"] == "mraru_fit":
-        # The paper's rule: what the committed results measured.
-        sampler = MRARU(batch_size=25, strategy="least_confidence",
-                        target_acceptance=None)
-        rounds = spec["rounds"]
+        from _common import PAPER_RULE  # what the committed results measured
+
+        sampler, rounds = MRARU(batch_size=25, **PAPER_RULE), spec["rounds"]
     else:
         sampler = UncertaintySampler(batch_size=25, chunk_size=spec["chunk_size"],
                                      n_jobs=n_jobs)

@@ -36,10 +36,10 @@ from threadpoolctl import threadpool_limits
 
 from skakd.sampling import MRARU, UncertaintySampler
 
-MRARU_RULES = {
-    "paper": {"strategy": "least_confidence", "target_acceptance": None},
-    "default": {},
-}
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script
+from _common import PAPER_RULE  # noqa: E402
+
+MRARU_RULES = {"paper": PAPER_RULE, "default": {}}
 RULE_TEXT = {
     "paper": "the paper's rule: accept with probability equal to the "
              "normalised least confidence",

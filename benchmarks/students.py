@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from _common import (
     DEFAULT_DATA,
+    PAPER_RULE,
     RESULTS,
     embed,
     load_csv_folder,
@@ -219,8 +220,7 @@ def run_mraru_calibration(data, args):
         clf = ActiveDistillationClassifier(
             student, teacher=OracleTeacher(X_train[pool], y_train[pool]),
             # The paper's rule: what the committed results measured.
-            sampler=MRARU(batch_size=args.mraru_batch, strategy="least_confidence",
-                          target_acceptance=None),
+            sampler=MRARU(batch_size=args.mraru_batch, **PAPER_RULE),
             max_iter=args.mraru_rounds, random_state=args.random_state,
             callbacks=[
                 Scoring(X_eval, y_eval),
