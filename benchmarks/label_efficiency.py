@@ -29,6 +29,7 @@ import json
 import sys
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -280,44 +281,74 @@ def summarize_run(curve, full_acc):
 def run_grid(args):
     """Run every missing (dataset, student, sampler, seed, noise) combination."""
     runs_path = Path(f"{args.out}_runs.jsonl")
-    done = set()
-    if runs_path.is_file():
-        for line in runs_path.read_text().splitlines():
-            done.add(_key(json.loads(line)))
+    done = {_key(run) for run in read_runs(runs_path)}
     runs_path.parent.mkdir(parents=True, exist_ok=True)
     for data_dir in args.data:
         features = {STUDENTS[s][0] for s in args.students}
         data = load(data_dir, args.max_train, args.max_test, features)
-        full = {}
-        for student in args.students:
-            for noise in args.noise:
-                for seed in range(args.seeds):  # all samplers of a seed first
-                    for sampler in args.samplers:
-                        spec = {"dataset": data["name"], "student": student,
-                                "sampler": sampler, "seed": seed, "noise": noise,
-                                "rounds": args.rounds, "batch_size": args.batch_size,
-                                "n_train": len(data["y"]),
-                                "n_test": len(data["y_test"])}
-                        if _key(spec) in done or (
-                                sampler in PEERS and STUDENTS[student][0] == "text"):
-                            continue  # the peers' datasets hold numeric rows
-                        if student not in full:
-                            full[student] = _cached_full_accuracy(
-                                args.out, data, student)
-                        start = time.perf_counter()
-                        curve = run_one(data, student, sampler, seed, noise,
-                                        args.rounds, args.batch_size)
-                        spec.update(full_accuracy=full[student], curve=curve,
-                                    wall_seconds=time.perf_counter() - start,
-                                    machine=machine_info(),
-                                    **summarize_run(curve, full[student]))
-                        with runs_path.open("a") as handle:
-                            handle.write(json.dumps(spec) + "\n")
-                        print(f"  {student:>8} {sampler:>16} noise={noise} "
-                              f"seed={seed}: "
-                              f"acc {spec['final_accuracy']:.3f}, to90 "
-                              f"{spec['labels_to_90']}, {spec['wall_seconds']:.1f} s",
-                              flush=True)
+        pending = [spec for spec in _grid(args, data) if _key(spec) not in done]
+        full = {student: _cached_full_accuracy(args.out, data, student)
+                for student in dict.fromkeys(s["student"] for s in pending)}
+        for spec in _execute_all(pending, data, args.jobs, args.blas_threads):
+            acc = full[spec["student"]]
+            spec.update(full_accuracy=acc, **summarize_run(spec["curve"], acc))
+            with runs_path.open("a") as handle:
+                handle.write(json.dumps(spec) + "\n")
+            print(f"  {spec['student']:>8} {spec['sampler']:>16} "
+                  f"noise={spec['noise']} seed={spec['seed']}: "
+                  f"acc {spec['final_accuracy']:.3f}, to90 "
+                  f"{spec['labels_to_90']}, {spec['wall_seconds']:.1f} s",
+                  flush=True)
+
+
+def _grid(args, data):
+    """The runs of the grid on one dataset, all samplers of a seed together."""
+    for student in args.students:
+        for noise in args.noise:
+            for seed in range(args.seeds):
+                for sampler in args.samplers:
+                    if sampler in PEERS and STUDENTS[student][0] == "text":
+                        continue  # the peers' datasets hold numeric rows
+                    yield {"dataset": data["name"], "student": student,
+                           "sampler": sampler, "seed": seed, "noise": noise,
+                           "rounds": args.rounds, "batch_size": args.batch_size,
+                           "n_train": len(data["y"]), "n_test": len(data["y_test"])}
+
+
+def _execute(spec, data):
+    start = time.perf_counter()
+    curve = run_one(data, spec["student"], spec["sampler"], spec["seed"],
+                    spec["noise"], spec["rounds"], spec["batch_size"])
+    return {**spec, "curve": curve, "wall_seconds": time.perf_counter() - start,
+            "machine": machine_info()}
+
+
+def _execute_all(specs, data, jobs, blas_threads):
+    """Yield each spec with its curve, in order or as worker processes finish."""
+    if jobs == 1:
+        for spec in specs:
+            yield _execute(spec, data)
+        return
+    # Runs are independent and single-threaded (BLAS capped), so on a machine
+    # with many cores a pool of processes runs the grid that many times faster.
+    with ProcessPoolExecutor(jobs, initializer=_init_worker,
+                             initargs=(data, blas_threads)) as pool:
+        futures = [pool.submit(_execute_in_worker, spec) for spec in specs]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+_WORKER_DATA = {}
+
+
+def _init_worker(data, blas_threads):
+    _WORKER_DATA.update(data)
+    threadpool_limits(blas_threads or None)
+    _quiet_expected_warnings()
+
+
+def _execute_in_worker(spec):
+    return _execute(spec, _WORKER_DATA)
 
 
 # -- report ----------------------------------------------------------------
@@ -664,6 +695,10 @@ def _parse(argv=None):
     parser.add_argument("--noise", type=float, nargs="+", default=[0.0])
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=25)
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs in parallel worker processes (each with "
+                             "--blas-threads threads); finished runs are "
+                             "written as they complete")
     parser.add_argument("--blas-threads", type=int, default=1,
                         help="BLAS threads (0: library default); on a shared "
                              "machine one thread is many times faster")
@@ -700,12 +735,16 @@ def _parse(argv=None):
     return args
 
 
-def main(argv=None):
-    args = _parse(argv)
+def _quiet_expected_warnings():
     # One example per class is the benchmark's starting point by design.
     warnings.filterwarnings("ignore", message="The number of unique classes")
     warnings.filterwarnings("ignore", message="The least populated class")
     warnings.filterwarnings("ignore", message="Variables are collinear")
+
+
+def main(argv=None):
+    args = _parse(argv)
+    _quiet_expected_warnings()
     start = time.perf_counter()
     if not args.summarize:
         with threadpool_limits(args.blas_threads or None):

@@ -37,7 +37,7 @@ def test_benchmark_writes_curves_tables_and_docs(tmp_path):
             "--samplers", "random", "mraru", "--seeds", "2",
             "--rounds", "3", "--batch-size", "5", "--noise", "0", "0.2",
             "--out", str(out), "--docs", str(docs)]
-    label_efficiency.main(argv)
+    label_efficiency.main([*argv, "--jobs", "2"])  # worker processes
 
     runs = [json.loads(line) for line in Path(f"{out}_runs.jsonl").open()]
     assert len(runs) == 2 * 2 * 2
@@ -58,6 +58,16 @@ def test_benchmark_writes_curves_tables_and_docs(tmp_path):
     # Re-running skips finished runs instead of appending them again.
     label_efficiency.main(argv)
     assert sum(1 for _ in Path(f"{out}_runs.jsonl").open()) == len(runs)
+
+    # A worker process gives the curve the same run gives in this process.
+    in_process = tmp_path / "seq"
+    label_efficiency.main([*argv[:-4], "--out", str(in_process), "--docs", "none"])
+    again = {label_efficiency._key(r): r["curve"]
+             for r in map(json.loads, Path(f"{in_process}_runs.jsonl").open())}
+    for run in runs:
+        for mine, theirs in zip(run["curve"], again[label_efficiency._key(run)]):
+            assert mine["accuracy"] == theirs["accuracy"]
+            assert mine["n_labeled"] == theirs["n_labeled"]
 
 
 @pytest.mark.parametrize("sampler", ["mraru", "smalltext_lc", "modal_lc",
