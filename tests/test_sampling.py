@@ -126,6 +126,41 @@ def test_overconfident_student_fallbacks():
     assert len(set(chosen)) == 5 and sampler.last_stats_["n_visited"] == 100
 
 
+def test_default_visits_are_bounded_for_a_student_certain_of_everything():
+    # LDA fitted on fewer rows than dimensions gives exact 0/1 probabilities:
+    # u = 0 everywhere, so no exponent reaches the target rate.
+    X = pool_with_uncertainty(np.zeros(10_000))
+    student = KnownUncertainty().fit(X, None)
+    everything = np.arange(len(X))
+
+    sampler = MRARU(25)  # target_acceptance=0.1: 10 * 25 / 0.1 visits at most
+    chosen = sampler.select(student, X, everything, 25, random_state=0)
+    assert sampler.last_stats_["n_visited"] == 2500
+    assert sampler.last_stats_["n_fallback"] == 25 and len(set(chosen)) == 25
+
+    sampler = MRARU(25, target_acceptance=0.5)
+    sampler.select(student, X, everything, 25, random_state=0)
+    assert sampler.last_stats_["n_visited"] == 500
+
+    for params in ({"max_visits": None}, PAPER_RULE):  # no bound: whole pool
+        sampler = MRARU(25, **params)
+        sampler.select(student, X, everything, 25, random_state=0)
+        assert sampler.last_stats_["n_visited"] == len(X)
+
+
+def test_auto_bound_leaves_a_reachable_rate_alone():
+    # 2% of items uncertain: the 10% target is out of reach, but the batch
+    # fills within the bound (25 / 0.02 = 1,250 visits on average).
+    rng = np.random.default_rng(0)
+    X = pool_with_uncertainty(np.where(rng.random(20_000) < 0.02, 0.5, 0.0))
+    student = KnownUncertainty().fit(X, None)
+    for seed in range(20):
+        sampler = MRARU(25)
+        chosen = sampler.select(student, X, np.arange(len(X)), 25, random_state=seed)
+        assert sampler.last_stats_["n_fallback"] == 0
+        assert (X[chosen, 0] == 0.5).all()
+
+
 def test_temperature_raises_the_acceptance_rate_of_an_overconfident_student():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(3000, 2)) * 6
@@ -176,10 +211,11 @@ def test_target_acceptance_keeps_the_order_by_uncertainty():
 
 def test_target_acceptance_out_of_reach_takes_what_it_can():
     # Only 1% of the items are uncertain at all: a 20% rate cannot be
-    # reached, every uncertain item visited is accepted.
+    # reached, every uncertain item visited is accepted (unbounded visits:
+    # the automatic bound, 250 here, would stop before 5 were found).
     X = pool_with_uncertainty(np.r_[np.zeros(9900), np.full(100, 0.01)])
     student = KnownUncertainty().fit(X, None)
-    sampler = MRARU(5, target_acceptance=0.2)
+    sampler = MRARU(5, target_acceptance=0.2, max_visits=None)
     chosen = sampler.select(student, X, np.arange(len(X)), 5, random_state=0)
     assert (X[chosen, 0] > 0).all()
     assert sampler.last_stats_["exponent"] == pytest.approx(1e-3)

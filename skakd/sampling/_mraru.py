@@ -66,9 +66,15 @@ class MRARU(BaseSampler):
         accepts with probability ``u``. Items with ``u = 0`` are never
         accepted, so a rate above the share of items with ``u > 0`` cannot
         be reached.
-    max_visits : int or None, default=None
+    max_visits : int, "auto" or None, default="auto"
         Largest number of items visited per batch. ``None`` visits until the
         batch is full or every candidate was visited (the paper's rule).
+        ``"auto"`` is ``None`` without ``target_acceptance`` and else ten
+        times the visits the target rate needs, ``10 * batch / rate`` (2,500
+        at the defaults): a student certain of nearly every item (exact 0/1
+        probabilities, ``u = 0`` at any exponent) then costs a bounded
+        number of visits instead of a scan of the whole pool, and the batch
+        is filled by ``fallback``.
     fallback : {"most_uncertain", "random", "none"}, default="most_uncertain"
         How to fill the batch when ``max_visits`` (or the pool) runs out
         before ``batch_size`` items were accepted: with the most uncertain
@@ -116,14 +122,15 @@ class MRARU(BaseSampler):
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "strategy": [StrOptions(set(STRATEGIES))],
         "target_acceptance": [Interval(Real, 0, 1, closed="right"), None],
-        "max_visits": [Interval(Integral, 1, None, closed="left"), None],
+        "max_visits": [Interval(Integral, 1, None, closed="left"),
+                       StrOptions({"auto"}), None],
         "fallback": [StrOptions({"most_uncertain", "random", "none"})],
         "chunk_size": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(self, batch_size=25, *, temperature=1.0, strategy="margin",
                  target_acceptance=0.1,
-                 max_visits=None, fallback="most_uncertain", chunk_size=2048):
+                 max_visits="auto", fallback="most_uncertain", chunk_size=2048):
         super().__init__(batch_size=batch_size)
         self.temperature = temperature
         self.strategy = strategy
@@ -138,9 +145,7 @@ class MRARU(BaseSampler):
         rng = np.random.default_rng(random_state)
         candidates = check_candidates(candidates)
         n_samples = min(int(n_samples), len(candidates))
-        visit_limit = len(candidates)
-        if self.max_visits is not None:
-            visit_limit = min(visit_limit, self.max_visits)
+        visit_limit = min(len(candidates), self._max_visits(n_samples))
 
         order = _LazyPermutation(len(candidates), rng)
         accepted, rejected, rejected_u = [], [], []
@@ -181,6 +186,15 @@ class MRARU(BaseSampler):
             self.last_stats_["exponent"] = exponent
         return chosen
 
+    def _max_visits(self, n_samples):
+        if self.max_visits != "auto":
+            return np.inf if self.max_visits is None else self.max_visits
+        if self.target_acceptance is None:
+            return np.inf
+        # At the target rate a batch needs n / rate visits; needing ten times
+        # that means the rate is out of reach (nearly every u is 0).
+        return int(np.ceil(_AUTO_VISITS_FACTOR * n_samples / self.target_acceptance))
+
     def _next_chunk(self, needed, n_accepted, n_visited):
         # Expected visits to fill the batch at the acceptance rate seen so far,
         # with a little slack. The prior (the target rate, else one acceptance
@@ -211,6 +225,7 @@ class MRARU(BaseSampler):
 
 
 _MIN_CALIBRATION = 256
+_AUTO_VISITS_FACTOR = 10
 _EXPONENT_RANGE = (1e-3, 1e3)
 
 
