@@ -2,7 +2,8 @@
 
 Times one query of ``--batch-size`` items from pools of growing size with the
 same fitted student (LogisticRegression on MiniLM embeddings of banking77, or
-on random features with ``--synthetic``): skakd's ``MRARU`` and exhaustive
+on random features with ``--synthetic``): skakd's ``MRARU`` (the paper's rule
+as ``skakd_mraru``, the defaults as ``skakd_mraru_default``) and exhaustive
 ``UncertaintySampler``, small-text's ``LeastConfidence`` and modAL's
 ``uncertainty_sampling``. Pools larger than the dataset are built by
 resampling its embedding rows with a little Gaussian noise, so every pool row
@@ -88,13 +89,17 @@ def selectors(student, pool, batch_size, temperatures=()):
         def predict_proba(self, X, **kwargs):
             return student.predict_proba(X)
 
-    # The paper's rule: what the committed results measured.
+    # skakd_mraru is the paper's rule (what the first committed results
+    # measured), skakd_mraru_default MRARU's defaults.
     mraru, lc = MRARU(batch_size, **PAPER_RULE), UncertaintySampler(batch_size)
+    default = MRARU(batch_size)
     extra = {f"skakd_mraru_t{t:g}": MRARU(batch_size, temperature=t, **PAPER_RULE)
              for t in temperatures}
     funcs = {
         "skakd_mraru": lambda seed: mraru.select(student, pool, candidates,
                                                  batch_size, seed),
+        "skakd_mraru_default": lambda seed: default.select(
+            student, pool, candidates, batch_size, seed),
         "skakd_lc": lambda seed: lc.select(student, pool, candidates,
                                            batch_size, seed),
         "smalltext_lc": lambda seed: LeastConfidence().query(
@@ -105,7 +110,7 @@ def selectors(student, pool, batch_size, temperatures=()):
     for name, sampler in extra.items():
         funcs[name] = partial(sampler.select, student, pool, candidates,
                               batch_size)
-    return funcs, {"skakd_mraru": mraru, **extra}
+    return funcs, {"skakd_mraru": mraru, "skakd_mraru_default": default, **extra}
 
 
 def time_selection(args):
