@@ -34,13 +34,13 @@ def test_benchmark_writes_curves_tables_and_docs(tmp_path):
     _write_texts(tmp_path / "tiny", 120, np.random.default_rng(0))
     out, docs = tmp_path / "res", tmp_path / "doc.md"
     argv = ["--data", str(tmp_path / "tiny"), "--students", "tfidf_lr",
-            "--samplers", "random", "mraru", "--seeds", "2",
+            "--samplers", "random", "mraru", "mraru_margin_a0.1", "lc", "--seeds", "2",
             "--rounds", "3", "--batch-size", "5", "--noise", "0", "0.2",
             "--out", str(out), "--docs", str(docs)]
     label_efficiency.main([*argv, "--jobs", "2"])  # worker processes
 
     runs = [json.loads(line) for line in Path(f"{out}_runs.jsonl").open()]
-    assert len(runs) == 2 * 2 * 2
+    assert len(runs) == 4 * 2 * 2
     for run in runs:
         labels = [r["n_labeled"] for r in run["curve"]]
         assert labels == [3, 8, 13, 18]  # seed of one per class, then 3 x 5
@@ -51,7 +51,16 @@ def test_benchmark_writes_curves_tables_and_docs(tmp_path):
 
     summary = json.loads(Path(f"{out}.json").read_text())["summary"]
     assert {(r["sampler"], r["noise"]) for r in summary} == {
-        (s, n) for s in ("random", "mraru") for n in (0.0, 0.2)}
+        (s, n) for s in ("random", "mraru", "mraru_margin_a0.1", "lc")
+        for n in (0.0, 0.2)}
+    # The docs/benchmarks.md overview: one row per student, defaults vs the rest.
+    overview = label_efficiency._overview_table(summary)
+    assert len(overview) == 3
+    cells = [cell.strip() for cell in overview[2].strip("| ").split("|")]
+    row = {(r["sampler"], r["noise"]): r for r in summary}
+    assert cells[:3] == ["tiny", "tfidf_lr", "15"]
+    assert cells[4] == label_efficiency._labels(row["mraru_margin_a0.1", 0.0])
+    assert cells[7] == label_efficiency._labels(row["lc", 0.0]) + " (lc)"
     assert Path(f"{out}_tiny_noise0_accuracy.png").stat().st_size > 0
     assert "| tiny | tfidf_lr | 0.2 | mraru | 2 |" in docs.read_text()
 
