@@ -493,18 +493,15 @@ def _plot(out, runs):
             run["sampler"], []).append(run)
     for (dataset, noise), students in sorted(by_panel.items()):
         for metric in ("accuracy", "balanced_accuracy"):
-            fig, axes = plt.subplots(1, len(students), squeeze=False,
-                                     figsize=(4.2 * len(students), 3.6))
-            for ax, (student, samplers) in zip(axes[0], sorted(students.items())):
+            n_cols = min(3, len(students))
+            n_rows = -(-len(students) // n_cols)
+            fig, axes = plt.subplots(n_rows, n_cols, squeeze=False,
+                                     figsize=(4.6 * n_cols, 3.6 * n_rows))
+            for ax in axes.flat[len(students):]:
+                ax.set_visible(False)
+            for ax, (student, samplers) in zip(axes.flat, sorted(students.items())):
                 for sampler, members in sorted(samplers.items()):
-                    curve = mean_curve(members)
-                    style = ("--" if sampler in PEERS
-                             else ":" if sampler.startswith("mraru_") else "-")
-                    ax.plot(curve["labels"], curve[metric], style, label=sampler,
-                            lw=1.3)
-                    low = curve[metric] - curve[metric + "_std"]
-                    high = curve[metric] + curve[metric + "_std"]
-                    ax.fill_between(curve["labels"], low, high, alpha=0.15)
+                    _plot_curve(ax, sampler, mean_curve(members), metric)
                 if metric == "accuracy":
                     full = members[0]["full_accuracy"]
                     ax.axhline(0.9 * full, color="grey", ls="--", lw=0.8)
@@ -518,6 +515,23 @@ def _plot(out, runs):
             plt.close(fig)
             paths.append(path)
     return paths
+
+
+# Fixed colours for the samplers every panel has, so that a colour means the
+# same sampler across panels; variants and peers take the remaining cycle.
+SAMPLER_STYLE = {"random": ("black", "-", 1.3), DEFAULT_MRARU: ("tab:blue", "-", 2.0),
+                 "mraru": ("tab:orange", "-", 1.3), "lc": ("tab:green", "-", 1.3),
+                 "margin": ("tab:purple", "-", 1.3), "entropy": ("tab:brown", "-", 1.3)}
+
+
+def _plot_curve(ax, sampler, curve, metric):
+    color, style, width = SAMPLER_STYLE.get(
+        sampler, (None, "--" if sampler in PEERS else ":", 1.1))
+    line, = ax.plot(curve["labels"], curve[metric], style, color=color, lw=width,
+                    label=sampler)
+    ax.fill_between(curve["labels"], curve[metric] - curve[metric + "_std"],
+                    curve[metric] + curve[metric + "_std"],
+                    color=line.get_color(), alpha=0.12)
 
 
 def _fmt(value, pattern="{:.3f}"):
@@ -778,8 +792,8 @@ def _parse(argv=None):
     defaults = {
         "data": ["banking77"] if quick else ["banking77", "trec", "ag_news"],
         "students": ["lr", "lda"] if quick else list(STUDENTS),
-        "samplers": (["random", "mraru", "lc", "smalltext_lc", "modal_lc"] if quick
-                     else [*SAMPLERS, *PEERS]),
+        "samplers": (["random", DEFAULT_MRARU, "mraru", "lc", "smalltext_lc",
+                      "modal_lc"] if quick else [*SAMPLERS, DEFAULT_MRARU, *PEERS]),
         "rounds": 12 if quick else 60,
         "max_train": 2000 if quick else None,
         "max_test": 1000 if quick else None,
