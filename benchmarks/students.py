@@ -504,11 +504,8 @@ def main(argv=None):
     rows, runs = [], {}
     with threadpool_limits(args.threads):
         for name in args.datasets:
-            caps = (1000, 100) if args.quick else CAPS.get(name, (None, None))
-            if args.no_caps:
-                caps = (None, None)
-            data = subsample(load_csv_folder(args.data / name), *caps,
-                             args.random_state)
+            data = subsample(load_csv_folder(args.data / name),
+                             *_caps(name, args), args.random_state)
             sample = list(np.random.default_rng(args.random_state).choice(
                 np.asarray(data[2], dtype=object), args.throughput_texts,
                 replace=False))
@@ -525,6 +522,13 @@ def main(argv=None):
     save(payload, rows, runs, args, stem, command)
 
 
+def _caps(name, args):
+    """(train, test) texts kept of dataset ``name`` (None: all)."""
+    if args.no_caps:
+        return None, None
+    return (1000, 100) if args.quick else CAPS.get(name, (None, None))
+
+
 def update_students(args, stem, command):
     """Re-measure some embedding students, keeping the rest of the results.
 
@@ -536,9 +540,8 @@ def update_students(args, stem, command):
     rows = payload["rows"]
     with threadpool_limits(args.threads):
         for name in args.datasets:
-            caps = CAPS.get(name, (None, None))
-            data = subsample(load_csv_folder(args.data / name), *caps,
-                             args.random_state)
+            data = subsample(load_csv_folder(args.data / name),
+                             *_caps(name, args), args.random_state)
             rate = payload["embedding"][name]["texts_per_s"]
             for new in run_embedding_students(name, data, args.threads, rate,
                                               args.random_state, args.students):
@@ -547,7 +550,6 @@ def update_students(args, stem, command):
                 payload.setdefault("updated", []).append(
                     {"dataset": name, "student": new["student"],
                      "machine": machine_info()})
-    payload["loadavg_end"] = payload.get("loadavg_end", payload["machine"]["loadavg"])
     write_csv(rows, RESULTS / f"{stem}.csv")
     payload["rows"] = rows
     write_json(RESULTS / f"{stem}.json", payload)
