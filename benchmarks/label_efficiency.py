@@ -404,6 +404,11 @@ def aggregate(runs):
     return rows
 
 
+def _by_group(rows):
+    """Summary rows keyed by (dataset, student, noise, sampler)."""
+    return {tuple(r[k] for k in GROUP): r for r in rows}
+
+
 def mean_curve(members):
     """Mean and standard deviation over seeds, round by round."""
     n = min(len(m["curve"]) for m in members)
@@ -420,7 +425,7 @@ def _add_reductions(rows):
     # Savings against random and the gap to exhaustive least confidence, from
     # the seed-averaged curves; an unreached target counts as "> budget", so
     # the reduction is then a lower bound (flagged by reduction_bound).
-    index = {tuple(r[k] for k in GROUP): r for r in rows}
+    index = _by_group(rows)
     for row in rows:
         key = (row["dataset"], row["student"], row["noise"])
         for target in ("labels_to_90", "labels_to_95"):
@@ -628,7 +633,7 @@ def _write_overview(rows, command):
 
 
 def _overview_table(rows):
-    index = {tuple(r[k] for k in GROUP): r for r in rows}
+    index = _by_group(rows)
     lines = ["| dataset | student | budget | random | M-RARU | fewer than random |"
              " paper's rule | best exhaustive | M-RARU / best exhaustive |",
              "|" + "---|" * 9]
@@ -669,7 +674,7 @@ def _headline_table(rows):
              " reduction vs random | M-RARU / lc labels | lc / M-RARU select time |"
              " M-RARU acceptance | to 95%: random / M-RARU / lc |",
              "|" + "---|" * 12]
-    index = {tuple(r[k] for k in GROUP): r for r in rows}
+    index = _by_group(rows)
     for r in rows:
         if not r["sampler"].startswith("mraru"):
             continue
@@ -718,7 +723,7 @@ def _peer_table(runs, rows):
                       for i in points)
                   + " | s/round | select s/round | overhead s/round |",
                   "|" + "---|" * (len(points) + 4)]
-        index = {tuple(r[k] for k in GROUP): r for r in rows}
+        index = _by_group(rows)
         for sampler, curve in curves.items():
             row = index[(dataset, student, noise, sampler)]
             lines.append(f"| {sampler} | " + " | ".join(
