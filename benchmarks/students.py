@@ -547,20 +547,22 @@ def update_students(args, stem, command):
                                               args.random_state, args.students):
                 rows = [new if (r["dataset"], r["student"]) ==
                         (new["dataset"], new["student"]) else r for r in rows]
-                payload.setdefault("updated", []).append(
-                    {"dataset": name, "student": new["student"],
-                     "machine": machine_info()})
-    write_csv(rows, RESULTS / f"{stem}.csv")
-    payload["rows"] = rows
-    write_json(RESULTS / f"{stem}.json", payload)
-    plot(rows, payload["mraru"], RESULTS / f"{stem}.png")
-    (DOC if not args.quick else RESULTS / f"{stem}.md").write_text(
-        markdown(payload, rows, payload["mraru"], command, stem))
+                payload["updated"] = [
+                    u for u in payload.get("updated", [])
+                    if (u["dataset"], u["student"]) != (name, new["student"])
+                ] + [{"dataset": name, "student": new["student"],
+                      "machine": machine_info()}]
+    write_results(payload, rows, payload["mraru"], args, stem, command)
 
 
 def save(payload, rows, runs, args, stem, command):
-    """Write CSV, JSON, PNG and the markdown page from what was measured."""
+    """Write the results of a run that just ended, and print the page."""
     payload["loadavg_end"] = list(__import__("os").getloadavg())
+    print(write_results(payload, rows, runs, args, stem, command))
+
+
+def write_results(payload, rows, runs, args, stem, command):
+    """Write CSV, JSON, PNG and the markdown page; return the page."""
     payload["teacher"] = teacher_estimate(rows, args)
     payload["mraru"] = runs
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -570,7 +572,7 @@ def save(payload, rows, runs, args, stem, command):
     plot(rows, runs, RESULTS / f"{stem}.png")
     text = markdown(payload, rows, runs, command, stem)
     (DOC if not args.quick else RESULTS / f"{stem}.md").write_text(text)
-    print(text)
+    return text
 
 
 if __name__ == "__main__":
