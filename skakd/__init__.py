@@ -7,8 +7,8 @@ possible.
 
 from ._classifier import ActiveDistillationClassifier
 from ._history import History
-from ._state import Acquisition, DistillationState
-from .pool import Pool
+from .pools import Pool
+from .strategy import Acquisition, DistillationState
 
 __version__ = "0.1.0"
 

@@ -30,21 +30,13 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._history import History
-from ._labeled import LabeledSet
-from ._pool_strategy import PoolStrategy
-from ._state import DistillationState
-from ._validation import (
-    check_classes,
-    check_items,
-    is_empty,
-    is_text_items,
-    n_items,
-)
+from ._items import add_note, is_empty, is_text_items, n_items, take
+from ._validation import check_classes, check_items
 from .callbacks import ProgressBar
 from .parallel import predict_in_chunks
-from .pool import Pool, unwrap_pool
-from .sampling import MRARU
-from .sampling._base import take
+from .pools import Pool
+from .sampling import MRARU, PoolStrategy
+from .strategy import DistillationState, LabeledSet, is_generative
 from .teachers import CallableTeacher
 
 __all__ = ["ActiveDistillationClassifier"]
@@ -279,9 +271,9 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         student = self._make_student(X)
         self._check_student_fits_sampler(student)
 
-        self._seeds = self._seed_sequence()
         labeled = LabeledSet()
         labeled.add(X, y, "seed", 0)
+        seeds = self._seed_sequence()
         state = DistillationState(
             estimator=student,
             teacher=teacher,
@@ -289,25 +281,16 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             labeled=labeled,
             X_pool=X_pool,
             unlabeled=None if X_pool is None else np.ones(n_items(X_pool), bool),
-            rng=np.random.default_rng(self._seeds.spawn(1)[0]),
+            rng=np.random.default_rng(seeds.spawn(1)[0]),
+            seeds=seeds,
+            fit_params=student_fit_params,
         )
-        self._student_fit_params = student_fit_params
-        self._warned_unknown = False
-        self._labels_used = 0
         self.teacher_cost_ = 0.0
         self.n_iter_ = 0
 
         if hasattr(strategy, "prepare"):
             strategy.prepare(state)
-        fit_seconds = self._fit_student(state)
-        self.estimator_ = state.estimator
-        seed_record = self._seed_record(state, fit_seconds)
-        if hasattr(strategy, "evaluate"):
-            seed_record.update(strategy.evaluate(state)[0])
-        self.history_ = History([seed_record])
-        for callback in self.callbacks_:
-            callback.on_fit_begin(self)
-
+        self._fit_seed_student(strategy, state)
         try:
             self.termination_condition_ = self._run_rounds(strategy, state)
         except KeyboardInterrupt:
@@ -318,29 +301,41 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             self.termination_condition_ = "interrupted"
         except Exception as exc:
             self.termination_condition_ = "error"
-            self._publish(state)
-            _add_note(exc, (
+            add_note(exc, (
                 f"skakd: round {state.round} failed; the "
                 f"{len(self.history_) - 1} completed rounds, their labels "
                 f"({len(state.labeled)} rows) and the student trained on them "
                 "are kept on the classifier (history_, labeled_X_, estimator_)."
             ))
-            self._end_callbacks()
             raise
+        finally:
+            self._end(strategy, state)
+        return self
+
+    def _fit_seed_student(self, strategy, state):
+        fit_seconds = self._fit_student(state)
+        self.estimator_ = state.estimator
+        seed_record = self._seed_record(state, fit_seconds)
+        if hasattr(strategy, "evaluate"):
+            seed_record.update(strategy.evaluate(state)[0])
+        self.history_ = History([seed_record])
+        for callback in self.callbacks_:
+            callback.on_fit_begin(self)
+
+    def _end(self, strategy, state):
+        """Every exit: let the strategy finish, publish, close the callbacks."""
         if hasattr(strategy, "finalize"):
             strategy.finalize(state)
         self._publish(state)
-        self._end_callbacks()
-        return self
+        for callback in self.callbacks_:
+            callback.on_fit_end(self)
 
     def _run_rounds(self, strategy, state):
         while self.max_iter is None or self.n_iter_ < self.max_iter:
             n_wanted, reason = self._round_size(strategy, state)
             if reason is not None:
                 return reason
-            state.round += 1
-            state.n_wanted = n_wanted
-            state.rng = np.random.default_rng(self._seeds.spawn(1)[0])
+            state.next_round(n_wanted)
             start = time.perf_counter()
             acquisition = strategy.acquire(state)
             teacher_seconds = time.perf_counter() - start
@@ -370,11 +365,11 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         """How many items the next round may add, or why it must not start."""
         n_wanted = int(strategy.batch_size)
         if self.max_labels is not None:
-            n_wanted = min(n_wanted, self.max_labels - self._labels_used)
+            n_wanted = min(n_wanted, self.max_labels - state.n_used)
             if n_wanted <= 0:
                 return 0, "max_labels"
         if self.max_cost is not None:
-            left = self.max_cost - self.teacher_cost_
+            left = self.max_cost - state.teacher_cost
             per_item = self._cost_per_item(state, n_wanted)
             if left <= 0:
                 return 0, "max_cost"
@@ -388,7 +383,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
 
     def _cost_per_item(self, state, n_wanted):
         """Expected USD per item: max of running average and teacher estimate."""
-        average = self.teacher_cost_ / self._labels_used if self.teacher_cost_ else 0.0
+        average = state.teacher_cost / state.n_used if state.teacher_cost else 0.0
         estimate = getattr(state.teacher, "estimate_cost", None)
         if estimate is None or n_wanted == 0:
             return average
@@ -403,7 +398,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         known = np.isin(labels, state.classes) & answered
         rejected = answered & ~known
         if rejected.any():
-            self._warn_unknown(labels[rejected], state.classes)
+            _warn_unknown(labels[rejected], state)
         pool_index = acquisition.pool_indices
         if pool_index is not None:
             state.unlabeled[pool_index] = False
@@ -415,9 +410,10 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             state.round,
             None if pool_index is None else pool_index[keep],
         )
-        self._labels_used += len(labels)
-        usage = _usage(acquisition.result)
-        self.teacher_cost_ += usage["teacher_cost"]
+        state.n_used += len(labels)
+        usage = acquisition.usage()
+        state.teacher_cost += usage["teacher_cost"]
+        self.teacher_cost_ = state.teacher_cost
         record = {
             "round": state.round,
             "n_labeled": len(state.labeled),
@@ -428,29 +424,15 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             "n_visited": len(labels),
             "acceptance_rate": 1.0,
             **usage,
-            "teacher_cost_total": self.teacher_cost_,
+            "teacher_cost_total": state.teacher_cost,
         }
         record.update(acquisition.stats)
         return record
 
-    def _warn_unknown(self, labels, classes):
-        if self._warned_unknown:
-            return
-        self._warned_unknown = True
-        shown = sorted({repr(label) for label in labels})[:5]
-        warnings.warn(
-            f"the teacher answered labels outside classes ({', '.join(shown)}); "
-            f"they were rejected, not added (expected one of {list(classes)[:10]}"
-            f"{'...' if len(classes) > 10 else ''}). history_ counts them in "
-            "n_rejected; pass the full label set as classes= if they are valid.",
-            UserWarning,
-            stacklevel=4,
-        )
-
     def _fit_student(self, state):
         start = time.perf_counter()
         state.estimator.fit(
-            state.labeled.X, state.labeled.y, **self._student_fit_params
+            state.labeled.X, state.labeled.y, **state.fit_params
         )
         return time.perf_counter() - start
 
@@ -480,13 +462,6 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         self.label_source_ = labeled.source.astype(str)
         self.label_round_ = labeled.rounds
         self.labeled_pool_index_ = labeled.pool_index
-        for name in ("_student_fit_params", "_seeds", "_labels_used",
-                     "_warned_unknown"):
-            self.__dict__.pop(name, None)
-
-    def _end_callbacks(self):
-        for callback in self.callbacks_:
-            callback.on_fit_end(self)
 
     # -- validation -------------------------------------------------------
 
@@ -523,7 +498,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
 
     def _check_pool(self, X_pool, X):
         wrapped = isinstance(X_pool, Pool)
-        X_pool = unwrap_pool(X_pool)
+        X_pool = X_pool.data if wrapped else X_pool
         if X_pool is None:
             return None
         if is_empty(X_pool):
@@ -589,7 +564,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         return PoolStrategy(self.sampler_)
 
     def _make_teacher(self, strategy, X_pool):
-        needs_teacher = X_pool is not None or not isinstance(strategy, PoolStrategy)
+        needs_teacher = X_pool is not None or is_generative(strategy)
         if self.teacher is None:
             if needs_teacher:
                 raise ValueError(
@@ -781,22 +756,18 @@ def _picklable(obj):
     return True
 
 
-def _add_note(exc, note):
-    if hasattr(exc, "add_note"):  # Python >= 3.11
-        exc.add_note(note)
-
-
-def _usage(result):
-    """Usage and cost of a teacher answer, zero where the teacher says nothing."""
-    usage = {
-        "teacher_cost": float(getattr(result, "cost", 0.0) or 0.0),
-        "input_tokens": int(getattr(result, "input_tokens", 0) or 0),
-        "output_tokens": int(getattr(result, "output_tokens", 0) or 0),
-        "n_cached": int(getattr(result, "n_cached", 0) or 0),
-        "teacher_latency": float(getattr(result, "latency", 0.0) or 0.0),
-    }
-    # Teacher counters (e.g. requests, retries, cache hits), as
-    # TeacherResult.info promises.
-    info = getattr(result, "info", None) or {}
-    usage.update({key: value for key, value in info.items() if key not in usage})
-    return usage
+def _warn_unknown(labels, state):
+    """Warn, once per fit, that the teacher answered outside ``classes``."""
+    if state.warned_unknown:
+        return
+    state.warned_unknown = True
+    classes = state.classes
+    shown = sorted({repr(label) for label in labels})[:5]
+    warnings.warn(
+        f"the teacher answered labels outside classes ({', '.join(shown)}); "
+        f"they were rejected, not added (expected one of {list(classes)[:10]}"
+        f"{'...' if len(classes) > 10 else ''}). history_ counts them in "
+        "n_rejected; pass the full label set as classes= if they are valid.",
+        UserWarning,
+        stacklevel=4,
+    )

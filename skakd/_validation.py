@@ -1,15 +1,13 @@
 """Input checks for the items a student is trained on: texts, rows, matrices."""
 
-import numbers
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_array
-from sklearn.utils.validation import _num_samples
 
+from ._items import is_empty, is_missing
 from .pools import BasePool
 
-__all__ = ["check_classes", "check_items", "is_text_items", "n_items"]
+__all__ = ["check_classes", "check_items"]
 
 
 def check_items(X, name, *, allow_nan=False, n_features=None):
@@ -69,26 +67,6 @@ def check_classes(classes, y):
     return classes
 
 
-def is_text_items(X):
-    """Whether ``X`` (as returned by :func:`check_items`) is a 1-D item array."""
-    return (isinstance(X, (np.ndarray, BasePool)) and X.ndim == 1
-            and X.dtype == object)
-
-
-def n_items(X):
-    return _num_samples(X)
-
-
-def is_empty(X):
-    """Whether ``X`` has no items (``False`` when its length is unknown)."""
-    if isinstance(X, (str, bytes)):
-        return False
-    try:
-        return _num_samples(X) == 0
-    except TypeError:
-        return False
-
-
 def _as_array(X):
     if hasattr(X, "__array__"):
         return np.asarray(X)
@@ -109,20 +87,20 @@ def _object_array(items):
 
 
 def _check_numeric(X, name, allow_nan):
-    try:
-        return check_array(
-            X,
-            accept_sparse=["csr", "csc"],
-            ensure_all_finite="allow-nan" if allow_nan else True,
-            input_name=name,
+    if getattr(X, "ndim", 2) != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of numeric features or a 1-D "
+            f"sequence of texts; got a {X.ndim}-D numeric array of shape "
+            f"{X.shape}. Reshape your data either using X.reshape(-1, 1) if "
+            "it has a single feature or X.reshape(1, -1) if it contains a "
+            "single sample."
         )
-    except ValueError as exc:
-        if "Expected 2D array" in str(exc):
-            raise ValueError(
-                f"{name} must be a 2-D array of numeric features or a 1-D "
-                f"sequence of texts; got a 1-D numeric array. {exc}"
-            ) from exc
-        raise
+    return check_array(
+        X,
+        accept_sparse=["csr", "csc"],
+        ensure_all_finite="allow-nan" if allow_nan else True,
+        input_name=name,
+    )
 
 
 def _check_n_features(X, name, n_features):
@@ -136,7 +114,7 @@ def _check_n_features(X, name, n_features):
 def _check_object_items(items, name):
     if len(items) == 0:
         return
-    missing = [i for i, item in enumerate(items) if _is_missing(item)]
+    missing = [i for i, item in enumerate(items) if is_missing(item)]
     if missing:
         raise ValueError(
             f"{name} contains missing items (None or NaN) at positions "
@@ -149,7 +127,3 @@ def _check_object_items(items, name):
             f"{name} mixes texts with other objects: item {bad} is "
             f"{type(items[bad]).__name__} ({items[bad]!r:.40}); expected str."
         )
-
-
-def _is_missing(item):
-    return item is None or (isinstance(item, numbers.Real) and np.isnan(item))

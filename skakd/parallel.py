@@ -22,8 +22,8 @@ import contextlib
 import numpy as np
 from sklearn.utils.parallel import Parallel, delayed
 
+from ._items import take
 from .pools import NpyPool
-from .sampling._base import take
 
 __all__ = ["dask_backend", "map_chunks", "predict_in_chunks"]
 

@@ -12,9 +12,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from skakd import ActiveDistillationClassifier
+from skakd._items import take
 from skakd.pools import NpyPool, TextFilePool
 from skakd.sampling import MRARU, RandomSampler, UncertaintySampler
-from skakd.sampling._base import take
 from skakd.teachers import OracleTeacher
 
 

@@ -9,9 +9,9 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import classification_report, f1_score, log_loss
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from .._pool_strategy import PoolStrategy
-from .._state import Acquisition
-from .._validation import is_text_items
+from .._items import is_text_items
+from ..sampling import PoolStrategy
+from ..strategy import Acquisition
 from ._request import GenerationRequest
 from ._screen import REJECTION_REASONS, SURPLUS, SampleScreen
 

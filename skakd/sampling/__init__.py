@@ -1,5 +1,6 @@
 """Pool samplers: which unlabelled items the teacher should label next."""
 
+from ._adapter import PoolStrategy
 from ._base import BaseSampler
 from ._mraru import MRARU
 from ._random import RandomSampler
@@ -9,6 +10,7 @@ from ._uncertainty import UncertaintySampler
 __all__ = [
     "MRARU",
     "BaseSampler",
+    "PoolStrategy",
     "RandomSampler",
     "UncertaintySampler",
     "uncertainty_score",

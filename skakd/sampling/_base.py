@@ -4,7 +4,6 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval
 
 __all__ = ["BaseSampler"]
@@ -58,14 +57,6 @@ class BaseSampler(BaseEstimator):
             the order they were chosen.
         """
         raise NotImplementedError
-
-
-def take(X, indices):
-    """Rows ``indices`` of ``X`` (array, sparse matrix, list or lazy pool)."""
-    indices = np.asarray(indices, dtype=np.intp)
-    if isinstance(X, np.ndarray):  # the common case, without the dispatch cost
-        return X[indices]
-    return _safe_indexing(X, indices)
 
 
 def check_candidates(candidates):

@@ -7,7 +7,8 @@ import numpy as np
 from scipy.optimize import brentq
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import BaseSampler, check_candidates, take
+from .._items import take
+from ._base import BaseSampler, check_candidates
 from ._scores import STRATEGIES, uncertainty_score
 
 __all__ = ["MRARU"]

@@ -6,7 +6,7 @@ TeacherResult`` and, for generative strategies, ``generate(request)``.
 """
 
 from ._anthropic import AnthropicTeacher
-from ._base import UNLABELED, BaseTeacher, TeacherResult
+from ._base import UNLABELED, BaseTeacher, TeacherResult, check_teacher_labels
 from ._cache import CachedTeacher, TeacherCache, default_cache_path, request_key
 from ._callable import CallableTeacher
 from ._generation import GenerationResult
@@ -26,6 +26,7 @@ __all__ = [
     "Secret",
     "TeacherCache",
     "TeacherResult",
+    "check_teacher_labels",
     "default_cache_path",
     "request_key",
 ]

@@ -20,7 +20,7 @@ from torch.utils.data import Subset
 
 from .._validation import check_classes
 from ._hub import load_tokenizer, quiet_transformers, resolve_model_path, token_limit
-from ._texts import check_texts
+from .._items import check_texts
 
 __all__ = ["BertClassifier"]
 

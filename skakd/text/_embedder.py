@@ -21,7 +21,7 @@ from ._hub import (
     resolve_model_path,
     token_limit,
 )
-from ._texts import check_texts
+from .._items import check_texts
 
 __all__ = ["SentenceEmbedder"]
 

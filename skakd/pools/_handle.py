@@ -32,7 +32,3 @@ class Pool:
 
     def __repr__(self):
         return f"Pool({type(self.data).__name__})"
-
-
-def unwrap_pool(X_pool):
-    return X_pool.data if isinstance(X_pool, Pool) else X_pool

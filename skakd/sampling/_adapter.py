@@ -4,16 +4,36 @@ import time
 
 import numpy as np
 
-from ._state import Acquisition
-from ._validation import is_text_items
-from .sampling._base import take
-from .teachers._base import check_teacher_labels
+from .._items import is_text_items, take
+from ..strategy import Acquisition
+from ..teachers import check_teacher_labels
 
 __all__ = ["PoolStrategy"]
 
 
 class PoolStrategy:
-    """Adapt a sampler (``select``) to the loop's strategy protocol."""
+    """Adapt a sampler (``select``) to the loop's strategy protocol.
+
+    Each round the sampler chooses up to ``state.n_wanted`` unlabelled pool
+    items and the teacher labels them. :class:`~skakd.ActiveDistillationClassifier`
+    wraps its ``sampler`` in one; a strategy of its own (such as
+    :class:`~skakd.augmentation.PGKD`) may too, to label pool items.
+
+    Parameters
+    ----------
+    sampler : BaseSampler
+        Any object with ``select`` and ``batch_size``.
+
+    Examples
+    --------
+    >>> from skakd.sampling import PoolStrategy, RandomSampler
+    >>> strategy = PoolStrategy(RandomSampler(batch_size=5))
+    >>> strategy.batch_size, strategy.generative
+    (5, False)
+    """
+
+    # Asks the teacher about pool items only: without a pool, no teacher.
+    generative = False
 
     def __init__(self, sampler):
         self.sampler = sampler
@@ -23,6 +43,7 @@ class PoolStrategy:
         return self.sampler.batch_size
 
     def acquire(self, state):
+        """Label the items the sampler picks; ``None`` once the pool is used up."""
         candidates = state.candidates
         if len(candidates) == 0:
             return None
@@ -30,16 +51,16 @@ class PoolStrategy:
         chosen = self.sampler.select(
             state.estimator, state.X_pool, candidates, state.n_wanted, state.rng
         )
-        select_seconds = time.perf_counter() - start
+        elapsed = time.perf_counter() - start
         chosen = self._check_selection(chosen, state)
         items = take(state.X_pool, chosen)
         result = state.teacher.label(_for_teacher(items), list(state.classes))
         labels = check_teacher_labels(
-            getattr(result, "labels", None), len(chosen), _name(state.teacher)
+            getattr(result, "labels", None), len(chosen), type(state.teacher).__name__
         )
         stats = dict(getattr(self.sampler, "last_stats_", {}))
-        stats["select_seconds"] = select_seconds
-        stats.pop("seconds", None)
+        # BaseSampler times its own work; other samplers are timed here.
+        stats["select_seconds"] = stats.pop("seconds", elapsed)
         return Acquisition(items, labels, "teacher", chosen, result, stats)
 
     def _check_selection(self, chosen, state):
@@ -63,7 +84,3 @@ class PoolStrategy:
 def _for_teacher(items):
     """Texts go to teachers as a plain list; other items as they are."""
     return items.tolist() if is_text_items(items) else items
-
-
-def _name(teacher):
-    return type(teacher).__name__

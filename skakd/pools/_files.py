@@ -1,13 +1,4 @@
-"""Out-of-core pools: items stay on disk and are read only when visited.
-
-A pool of millions of texts or embeddings need not fit in memory: samplers
-and :mod:`skakd.parallel` only read the rows they index. Any object with
-``__len__``, ``shape`` and ``__getitem__`` on integer index arrays can serve
-as ``X_pool``; :class:`BasePool` provides that protocol on top of one
-method, ``_read(indices)``, and pools pickle as a reference to their file, so
-worker processes (joblib, Dask) read rows themselves instead of receiving
-them.
-"""
+"""Pools read from files: on-disk rows, read only when visited."""
 
 import csv
 import io

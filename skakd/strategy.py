@@ -1,0 +1,254 @@
+"""The strategy protocol: what the distillation loop shares with a strategy.
+
+A *strategy* decides what the teacher is asked each round. The loop (see
+:class:`~skakd.ActiveDistillationClassifier`) hands it a
+:class:`DistillationState` and receives an :class:`Acquisition`; everything
+labelled so far lives in the state's :class:`LabeledSet`. Pool samplers
+(objects with ``select``) are adapted to this protocol by
+:class:`skakd.sampling.PoolStrategy`; :class:`skakd.augmentation.PGKD` is a
+strategy of its own.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import _safe_indexing
+
+__all__ = ["Acquisition", "DistillationState", "LabeledSet", "is_generative"]
+
+
+@dataclass
+class Acquisition:
+    """New training data obtained in one round.
+
+    Parameters
+    ----------
+    X : 1-D object array, ndarray or sparse matrix
+        The new items.
+    y : sequence
+        One label per item; ``None`` where the teacher could not label it.
+    source : {"teacher", "generated"}
+        Provenance recorded in ``label_source_``.
+    pool_indices : ndarray of int or None
+        Indices into ``X_pool`` that this round consumed (they leave the
+        unlabelled candidates whether or not the teacher labelled them).
+    result : TeacherResult or None
+        Usage and cost of the teacher calls behind this acquisition.
+    stats : dict
+        Extra per-round figures copied into ``history_`` (e.g. ``n_visited``,
+        ``acceptance_rate``, rejection counts).
+    """
+
+    X: object
+    y: list
+    source: str
+    pool_indices: np.ndarray | None = None
+    result: object = None
+    stats: dict = field(default_factory=dict)
+
+    def usage(self):
+        """Usage and cost of ``result``, zero where the teacher says nothing.
+
+        Returns
+        -------
+        usage : dict
+            ``teacher_cost``, ``input_tokens``, ``output_tokens``,
+            ``n_cached``, ``teacher_latency`` and the teacher's own counters
+            (``TeacherResult.info``: requests, retries, cache hits...).
+        """
+        result = self.result
+        usage = {
+            "teacher_cost": float(getattr(result, "cost", 0.0) or 0.0),
+            "input_tokens": int(getattr(result, "input_tokens", 0) or 0),
+            "output_tokens": int(getattr(result, "output_tokens", 0) or 0),
+            "n_cached": int(getattr(result, "n_cached", 0) or 0),
+            "teacher_latency": float(getattr(result, "latency", 0.0) or 0.0),
+        }
+        info = getattr(result, "info", None) or {}
+        usage.update({key: value for key, value in info.items() if key not in usage})
+        return usage
+
+
+@dataclass
+class DistillationState:
+    """Everything one ``fit`` works on, handed to a strategy's hooks.
+
+    A *strategy* is any object with ``acquire(state) -> Acquisition | None``
+    (``None`` ends the loop with ``"pool_exhausted"``) and optionally
+
+    * ``prepare(state)``: called once before the seed student is trained,
+      e.g. to move a validation split out of ``state.labeled`` into
+      ``state.X_val``/``state.y_val``;
+    * ``evaluate(state) -> (dict, bool)``: called after each refit; the dict
+      is merged into the round's ``history_`` record and ``True`` stops the
+      loop with ``"early_stopping"``;
+    * ``finalize(state)``: called once when the loop ends, whatever ended
+      it (the budget, an interruption or an error), e.g. to restore the best
+      student into ``state.estimator``;
+    * ``generative``: a bool attribute, ``True`` when ``acquire`` asks the
+      teacher to write new items, so that a teacher is needed even without a
+      pool (see :func:`is_generative`; missing means ``True``).
+
+    A strategy keeps what it works on during one fit in
+    ``state.strategy_state``, not on itself: the state is dropped when
+    ``fit`` returns, so nothing of it is pickled with the classifier.
+
+    Attributes
+    ----------
+    estimator : estimator
+        The current fitted student.
+    teacher : teacher or None
+        Object with ``label(items, classes)`` (and maybe ``generate``).
+    classes : ndarray
+        The label set the teacher must answer from.
+    labeled : LabeledSet
+        Everything labelled so far, with provenance.
+    X_pool : indexable or None
+        The unlabelled pool.
+    unlabeled : ndarray of bool or None
+        Which pool items are still unlabelled.
+    round : int
+        Current round (0 while fitting the seed student).
+    n_wanted : int
+        Largest number of new items this round may add (budget-capped).
+    rng : numpy.random.Generator
+        Randomness for this round, derived from ``random_state``.
+    seeds : numpy.random.SeedSequence or None
+        Where each round's ``rng`` is spawned from.
+    X_val, y_val : optional
+        A validation split, when a strategy made one.
+    n_used : int
+        Items sent to the teacher or generated by it so far (the budget
+        ``max_labels`` counts), seed excluded.
+    teacher_cost : float
+        USD paid to the teacher so far.
+    fit_params : dict
+        Metadata routed to the student's ``fit``.
+    warned_unknown : bool
+        Whether this fit already warned about labels outside ``classes``.
+    strategy_state : object
+        Free for the strategy's own working state during the fit.
+    """
+
+    estimator: object
+    teacher: object
+    classes: np.ndarray
+    labeled: "LabeledSet"
+    X_pool: object = None
+    unlabeled: np.ndarray | None = None
+    round: int = 0
+    n_wanted: int = 0
+    rng: np.random.Generator = None
+    seeds: np.random.SeedSequence | None = None
+    X_val: object = None
+    y_val: object = None
+    n_used: int = 0
+    teacher_cost: float = 0.0
+    fit_params: dict = field(default_factory=dict)
+    warned_unknown: bool = False
+    strategy_state: object = None
+
+    @property
+    def candidates(self):
+        """Indices of the pool items that are still unlabelled."""
+        if self.unlabeled is None:
+            return np.empty(0, dtype=np.intp)
+        return np.flatnonzero(self.unlabeled)
+
+    def next_round(self, n_wanted):
+        """Start a round: count it, set its size and spawn its generator."""
+        self.round += 1
+        self.n_wanted = n_wanted
+        self.rng = np.random.default_rng(self.seeds.spawn(1)[0])
+
+
+def is_generative(strategy):
+    """Whether ``strategy`` asks the teacher to write items (its declared
+    ``generative`` attribute; a strategy that does not say is assumed to)."""
+    return bool(getattr(strategy, "generative", True))
+
+
+class LabeledSet:
+    """Labelled items with their provenance, appended round by round.
+
+    Items are kept as a list of blocks (each a 1-D object array, a dense or a
+    sparse 2-D array) and concatenated lazily, so adding a batch never copies
+    what is already there.
+    """
+
+    def __init__(self):
+        self._blocks = []
+        self._y = []
+        self._source = []
+        self._round = []
+        self._pool_index = []
+        self._cache = None
+
+    def add(self, X, y, source, round_, pool_index=None):
+        n = len(y)
+        if n == 0:
+            return
+        self._blocks.append(X)
+        self._y.append(np.asarray(y, dtype=object))
+        self._source.append(np.full(n, source, dtype=object))
+        self._round.append(np.full(n, round_, dtype=np.intp))
+        index = np.full(n, -1, dtype=np.intp) if pool_index is None else pool_index
+        self._pool_index.append(np.asarray(index, dtype=np.intp))
+        self._cache = None
+
+    def remove(self, mask):
+        """Drop the rows where ``mask`` is true and return them as ``(X, y)``."""
+        X, y = self.X, self.y
+        taken = (_safe_indexing(X, np.flatnonzero(mask)), y[mask])
+        keep = np.flatnonzero(~mask)
+        columns = (self.source, self.rounds, self.pool_index)
+        self._blocks = [_safe_indexing(X, keep)]
+        self._y = [y[keep]]
+        self._source, self._round, self._pool_index = ([c[keep]] for c in columns)
+        self._cache = None
+        return taken
+
+    def __len__(self):
+        return sum(len(y) for y in self._y)
+
+    @property
+    def X(self):
+        if self._cache is None:
+            self._cache = _concatenate(self._blocks)
+        return self._cache
+
+    @property
+    def y(self):
+        return _restore_dtype(np.concatenate(self._y))
+
+    @property
+    def source(self):
+        return np.concatenate(self._source)
+
+    @property
+    def rounds(self):
+        return np.concatenate(self._round)
+
+    @property
+    def pool_index(self):
+        return np.concatenate(self._pool_index)
+
+
+def _concatenate(blocks):
+    if len(blocks) == 1:
+        return blocks[0]
+    if any(sp.issparse(b) for b in blocks):
+        return sp.vstack(blocks, format="csr")
+    if hasattr(blocks[0], "iloc"):
+        import pandas as pd
+
+        return pd.concat(blocks, ignore_index=True)
+    if blocks[0].ndim == 1:
+        return np.concatenate([np.asarray(b, dtype=object) for b in blocks])
+    return np.vstack(blocks)
+
+
+def _restore_dtype(y):
+    """Labels are stored as objects; give estimators a native array back."""
+    return np.asarray(y.tolist())
