@@ -1,6 +1,5 @@
 """Pipelines, cross-validation, grid search, cloning and persistence."""
 
-import pickle
 
 import joblib
 import numpy as np
@@ -114,10 +113,3 @@ def test_an_unpicklable_teacher_is_dropped_not_fatal(blobs, tmp_path):
                                   clf.predict(blobs["X_test"]))
     with pytest.raises(ValueError, match="set_params\\(teacher=...\\)"):
         loaded.fit(blobs["X_seed"], blobs["y_seed"], X_pool=blobs["X_pool"])
-
-
-def test_pickle_keeps_no_loop_internals(blobs):
-    clf = distiller(blobs, max_iter=1).fit(blobs["X_seed"], blobs["y_seed"],
-                                           X_pool=blobs["X_pool"])
-    state = pickle.loads(pickle.dumps(clf)).__dict__
-    assert not [key for key in state if key.startswith("_") and key != "_sklearn_version"]
