@@ -36,7 +36,12 @@ from .callbacks import ProgressBar
 from .parallel import predict_in_chunks
 from .pools import Pool
 from .sampling import MRARU, PoolStrategy
-from .strategy import DistillationState, LabeledSet, is_generative
+from .strategy import (
+    DistillationState,
+    LabeledSet,
+    is_generative,
+    sample_weight_param,
+)
 from .teachers import CallableTeacher
 
 __all__ = ["ActiveDistillationClassifier"]
@@ -55,6 +60,29 @@ def _student_has(attr):
         return hasattr(LogisticRegression, attr)
 
     return check
+
+
+def _serving_doc(summary, verb, *returns):
+    """Document a method that serves the student's method of the same name."""
+    returns = "\n        ".join(returns)
+
+    def document(method):
+        method.__doc__ = f"""{summary}
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or sequence of texts
+            Items to {verb}.
+        **params : dict
+            Passed to the student when metadata routing is enabled.
+
+        Returns
+        -------
+        {returns}
+        """
+        return method
+
+    return document
 
 
 class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -313,7 +341,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         return self
 
     def _fit_seed_student(self, strategy, state):
-        fit_seconds = self._fit_student(state)
+        fit_seconds = self._fit_student(strategy, state)
         self.estimator_ = state.estimator
         seed_record = self._seed_record(state, fit_seconds)
         if hasattr(strategy, "evaluate"):
@@ -346,7 +374,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             record["teacher_seconds"] = teacher_seconds - record.get(
                 "select_seconds", 0.0
             )
-            record["fit_seconds"] = self._fit_student(state)
+            record["fit_seconds"] = self._fit_student(strategy, state)
             self.estimator_ = state.estimator
             stop = False
             if hasattr(strategy, "evaluate"):
@@ -429,11 +457,14 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         record.update(acquisition.stats)
         return record
 
-    def _fit_student(self, state):
+    def _fit_student(self, strategy, state):
         start = time.perf_counter()
-        state.estimator.fit(
-            state.labeled.X, state.labeled.y, **state.fit_params
-        )
+        params = dict(state.fit_params)
+        hook = getattr(strategy, "sample_weight", None)
+        weights = None if hook is None else hook(state)
+        if weights is not None:  # the strategy's per-row weights
+            params[sample_weight_param(state.estimator)] = weights
+        state.estimator.fit(state.labeled.X, state.labeled.y, **params)
         return time.perf_counter() - start
 
     def _seed_record(self, state, fit_seconds):
@@ -622,89 +653,33 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
                                  chunk_size=SERVE_CHUNK_SIZE, n_jobs=self.n_jobs)
 
     @available_if(_student_has("predict"))
+    @_serving_doc("Predict classes with the distilled student.", "classify",
+                  "y : ndarray of shape (n_samples,)")
     def predict(self, X, **params):
-        """Predict classes with the distilled student.
-
-        Parameters
-        ----------
-        X : array-like, sparse matrix or sequence of texts
-            Items to classify.
-        **params : dict
-            Passed to the student when metadata routing is enabled.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-        """
         return self._serve("predict", X, params)
 
     @available_if(_student_has("predict_proba"))
+    @_serving_doc("Class probabilities from the distilled student.", "classify",
+                  "proba : ndarray of shape (n_samples, n_classes)",
+                  "    Columns follow ``classes_``.")
     def predict_proba(self, X, **params):
-        """Class probabilities from the distilled student.
-
-        Parameters
-        ----------
-        X : array-like, sparse matrix or sequence of texts
-            Items to classify.
-        **params : dict
-            Passed to the student when metadata routing is enabled.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Columns follow ``classes_``.
-        """
         return self._serve("predict_proba", X, params)
 
     @available_if(_student_has("predict_log_proba"))
+    @_serving_doc("Log of :meth:`predict_proba`, from the student.", "classify",
+                  "log_proba : ndarray of shape (n_samples, n_classes)")
     def predict_log_proba(self, X, **params):
-        """Log of :meth:`predict_proba`, from the student.
-
-        Parameters
-        ----------
-        X : array-like, sparse matrix or sequence of texts
-            Items to classify.
-        **params : dict
-            Passed to the student when metadata routing is enabled.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-        """
         return self._serve("predict_log_proba", X, params)
 
     @available_if(_student_has("decision_function"))
+    @_serving_doc("Decision function of the student.", "classify", "scores : ndarray")
     def decision_function(self, X, **params):
-        """Decision function of the student.
-
-        Parameters
-        ----------
-        X : array-like, sparse matrix or sequence of texts
-            Items to classify.
-        **params : dict
-            Passed to the student when metadata routing is enabled.
-
-        Returns
-        -------
-        scores : ndarray
-        """
         return self._serve("decision_function", X, params)
 
     @available_if(_student_has("transform"))
+    @_serving_doc("Transform with the student (e.g. a Pipeline's features).",
+                  "transform", "X_new : array-like")
     def transform(self, X, **params):
-        """Transform with the student (e.g. a Pipeline's features).
-
-        Parameters
-        ----------
-        X : array-like, sparse matrix or sequence of texts
-            Items to transform.
-        **params : dict
-            Passed to the student when metadata routing is enabled.
-
-        Returns
-        -------
-        X_new : array-like
-        """
         return self._serve("transform", X, params)
 
     # -- scikit-learn plumbing -------------------------------------------
