@@ -13,9 +13,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
+from sklearn.utils.metadata_routing import _routing_enabled
+from sklearn.utils.validation import has_fit_parameter
 
-__all__ = ["Acquisition", "DistillationState", "LabeledSet", "is_generative"]
+__all__ = [
+    "Acquisition",
+    "DistillationState",
+    "LabeledSet",
+    "is_generative",
+    "sample_weight_param",
+]
 
 
 @dataclass
@@ -86,6 +95,14 @@ class DistillationState:
     * ``finalize(state)``: called once when the loop ends, whatever ended
       it (the budget, an interruption or an error), e.g. to restore the best
       student into ``state.estimator``;
+    * ``sample_weight(state) -> ndarray | None``: called before every fit of
+      the student (the seed student included) with ``state.labeled`` as it
+      will be fitted; an array of one weight per row of ``state.labeled`` is
+      passed to the student's ``fit`` as ``sample_weight`` (to a Pipeline's
+      last step as ``<step>__sample_weight``, see
+      :func:`sample_weight_param`), ``None`` fits unweighted. A strategy
+      returns weights only for a student that takes them
+      (``sample_weight_param(state.estimator)`` is not ``None``);
     * ``generative``: a bool attribute, ``True`` when ``acquire`` asks the
       teacher to write new items, so that a teacher is needed even without a
       pool (see :func:`is_generative`; missing means ``True``).
@@ -169,12 +186,61 @@ def is_generative(strategy):
     return bool(getattr(strategy, "generative", True))
 
 
+def sample_weight_param(estimator):
+    """The keyword under which ``estimator.fit`` takes per-row weights.
+
+    ``"sample_weight"`` for an estimator whose ``fit`` names it; for a
+    Pipeline, the last step's keyword prefixed with its name
+    (``"logisticregression__sample_weight"``, nested Pipelines included);
+    ``None`` when the estimator takes no weights. With metadata routing on,
+    a Pipeline routes ``sample_weight`` itself, to the steps that request it
+    (``set_fit_request(sample_weight=True)``).
+
+    Examples
+    --------
+    >>> from sklearn.feature_extraction.text import TfidfVectorizer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from skakd.strategy import sample_weight_param
+    >>> sample_weight_param(make_pipeline(TfidfVectorizer(), LogisticRegression()))
+    'logisticregression__sample_weight'
+    >>> sample_weight_param(KNeighborsClassifier()) is None
+    True
+    """
+    if isinstance(estimator, Pipeline):
+        if _routing_enabled():
+            return "sample_weight"
+        name, last = estimator.steps[-1]
+        inner = None if last in (None, "passthrough") else sample_weight_param(last)
+        return None if inner is None else f"{name}__{inner}"
+    if has_fit_parameter(estimator, "sample_weight"):
+        return "sample_weight"
+    return None
+
+
 class LabeledSet:
     """Labelled items with their provenance, appended round by round.
 
     Items are kept as a list of blocks (each a 1-D object array, a dense or a
     sparse 2-D array) and concatenated lazily, so adding a batch never copies
-    what is already there.
+    what is already there. ``source``, ``rounds`` and ``pool_index`` give
+    each row's provenance; they become the classifier's ``label_source_``,
+    ``label_round_`` and ``labeled_pool_index_``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skakd.strategy import LabeledSet
+    >>> labeled = LabeledSet()
+    >>> labeled.add(np.array(["good", "bad"], dtype=object), ["pos", "neg"], "seed", 0)
+    >>> labeled.add(np.array(["fine"], dtype=object), ["pos"], "teacher", 1,
+    ...             pool_index=[7])
+    >>> labeled.X.tolist(), labeled.y.tolist(), labeled.pool_index.tolist()
+    (['good', 'bad', 'fine'], ['pos', 'neg', 'pos'], [-1, -1, 7])
+    >>> X_val, y_val = labeled.remove(labeled.source == "seed")
+    >>> len(labeled), y_val.tolist()
+    (1, ['pos', 'neg'])
     """
 
     def __init__(self):
@@ -186,6 +252,7 @@ class LabeledSet:
         self._cache = None
 
     def add(self, X, y, source, round_, pool_index=None):
+        """Append rows ``X`` with labels ``y`` from ``source`` in ``round_``."""
         n = len(y)
         if n == 0:
             return
