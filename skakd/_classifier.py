@@ -30,7 +30,14 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._history import History
-from ._items import add_note, is_empty, is_text_items, n_items, take
+from ._items import (
+    add_note,
+    is_empty,
+    is_numeric_frame,
+    is_text_items,
+    n_items,
+    take,
+)
 from ._validation import check_classes, check_items
 from .callbacks import ProgressBar
 from .parallel import predict_in_chunks
@@ -543,6 +550,15 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             allow_nan=self._allows_nan(),
             n_features=getattr(self, "n_features_in_", None),
         )
+        columns = getattr(X, "columns", None)
+        if columns is not None and hasattr(X_pool, "columns") and (
+            list(X_pool.columns) != list(columns)
+        ):
+            raise ValueError(
+                f"X_pool has columns {list(X_pool.columns)[:10]} but X has "
+                f"{list(columns)[:10]}; expected the same columns in the same "
+                "order."
+            )
         if is_text_items(X) != is_text_items(X_pool):
             raise TypeError(
                 "X_pool and X must hold the same kind of items: got "
@@ -585,6 +601,14 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             return clone(self.estimator)
         if is_text_items(X):
             return make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=1000))
+        if hasattr(X, "iloc") and not is_numeric_frame(X):
+            raise TypeError(
+                "X is a DataFrame with non-numeric columns "
+                f"({', '.join(map(str, X.columns[:5]))}) and estimator=None; "
+                "pass a student that turns those columns into features, e.g. "
+                "a Pipeline with a ColumnTransformer, or a one-column "
+                "DataFrame (or Series) of texts for the default TF-IDF student."
+            )
         return LogisticRegression(max_iter=1000)
 
     def _make_strategy(self, X_pool):

@@ -17,6 +17,7 @@ __all__ = [
     "check_texts",
     "is_empty",
     "is_missing",
+    "is_numeric_frame",
     "is_text_items",
     "n_items",
     "take",
@@ -57,6 +58,14 @@ def is_text_items(X):
     """Whether ``X`` (as returned by ``check_items``) is a 1-D item array."""
     return (isinstance(X, (np.ndarray, BasePool)) and X.ndim == 1
             and X.dtype == object)
+
+
+def is_numeric_frame(X):
+    """Whether ``X`` is a pandas DataFrame whose columns are all numbers."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or getattr(X, "ndim", 1) != 2:
+        return False
+    return all(getattr(dtype, "kind", "O") in "biuf" for dtype in dtypes)
 
 
 def is_missing(item):

@@ -4,7 +4,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_array
 
-from ._items import is_empty, is_missing
+from ._items import is_empty, is_missing, is_numeric_frame
 from .pools import BasePool
 
 __all__ = ["check_classes", "check_items"]
@@ -18,8 +18,13 @@ def check_items(X, name, *, allow_nan=False, n_features=None):
       every item must be one.
     * numeric data must be 2-D and finite (unless ``allow_nan``) and, when
       ``n_features`` is given, have that many columns.
-    * sparse matrices and pandas DataFrames pass through ``check_array``'s
-      checks unchanged in type.
+    * sparse matrices pass through ``check_array``'s checks unchanged in
+      type.
+    * pandas: a Series, or a one-column DataFrame of texts, becomes a 1-D
+      item array (its index is ignored: items are matched by position); any
+      other DataFrame stays a DataFrame (so a ColumnTransformer inside the
+      student can pick its columns) with a fresh ``RangeIndex``, its numeric
+      values checked as above.
 
     Errors name ``name``, what was received and what was expected.
     """
@@ -32,6 +37,8 @@ def check_items(X, name, *, allow_nan=False, n_features=None):
         # Rows are checked as they are read, by the student's own validation.
         _check_n_features(X, name, n_features)
         return X
+    if hasattr(X, "iloc"):
+        X = _from_pandas(X, name, allow_nan)
     if sp.issparse(X) or hasattr(X, "iloc"):
         checked = X if hasattr(X, "iloc") else _check_numeric(X, name, allow_nan)
         _check_n_features(checked, name, n_features)
@@ -65,6 +72,17 @@ def check_classes(classes, y):
             "of classes."
         )
     return classes
+
+
+def _from_pandas(X, name, allow_nan):
+    """A Series or a one-column frame of texts as items; other frames checked."""
+    if X.ndim == 1:
+        return X.to_numpy()
+    if X.shape[1] == 1 and not is_numeric_frame(X):
+        return X.iloc[:, 0].to_numpy()
+    if is_numeric_frame(X):
+        _check_numeric(X, name, allow_nan)
+    return X.reset_index(drop=True)
 
 
 def _as_array(X):

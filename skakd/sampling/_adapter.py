@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 
-from .._items import is_text_items, take
+from .._items import is_numeric_frame, is_text_items, take
 from ..strategy import Acquisition
 from ..teachers import check_teacher_labels
 
@@ -82,5 +82,10 @@ class PoolStrategy:
 
 
 def _for_teacher(items):
-    """Texts go to teachers as a plain list; other items as they are."""
-    return items.tolist() if is_text_items(items) else items
+    """Texts go to teachers as a plain list, DataFrame rows as row arrays
+    (numeric columns) or dicts (mixed columns); other items as they are."""
+    if is_text_items(items):
+        return items.tolist()
+    if hasattr(items, "iloc"):
+        return items.to_numpy() if is_numeric_frame(items) else items.to_dict("records")
+    return items
