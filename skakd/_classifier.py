@@ -1,6 +1,5 @@
 """ActiveDistillationClassifier: distil a teacher into a student, round by round."""
 
-import pickle
 import time
 import warnings
 from numbers import Integral, Real
@@ -38,6 +37,7 @@ from ._items import (
     n_items,
     take,
 )
+from ._persistence import portable
 from ._validation import check_classes, check_items
 from .callbacks import ProgressBar
 from .parallel import predict_in_chunks
@@ -202,8 +202,11 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
     and ``X_pool`` reaches this step untransformed (pass it as
     ``step__X_pool``): keep feature extraction inside ``estimator``.
 
-    A pickled classifier drops a teacher that cannot be pickled (a lambda, a
-    client holding a socket) with a warning; the student still predicts.
+    A pickled classifier (``joblib.dump``, the copies ``GridSearchCV(n_jobs=...)``
+    sends to its workers) keeps its teacher, a function teacher included (by
+    value, with cloudpickle); only a teacher that cannot be serialised at all
+    (an open client, a lock) is left out, with a warning, and the loaded
+    student still predicts.
 
     References
     ----------
@@ -735,7 +738,10 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
     def __getstate__(self):
         # A copy: object.__getstate__ returns the live __dict__ itself.
         state = dict(super().__getstate__())
-        if state.get("teacher") is not None and not _picklable(state["teacher"]):
+        if state.get("teacher") is None:
+            return state
+        state["teacher"] = portable(state["teacher"])
+        if state["teacher"] is None:
             warnings.warn(
                 f"the teacher ({type(self.teacher).__name__}) cannot be pickled "
                 "and was left out: the loaded model predicts as before, but "
@@ -743,16 +749,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
                 UserWarning,
                 stacklevel=2,
             )
-            state["teacher"] = None
         return state
-
-
-def _picklable(obj):
-    try:
-        pickle.dumps(obj)
-    except Exception:
-        return False
-    return True
 
 
 def _warn_unknown(labels, state):

@@ -153,4 +153,7 @@ class ProgressBar(Callback):
         return False
 
     def on_fit_end(self, clf):
+        # The bar holds its output stream: closed and dropped, so that the
+        # fitted classifier (which keeps its callbacks) still pickles.
         self.bar_.close()
+        del self.bar_

@@ -1,5 +1,7 @@
 """Pipelines, cross-validation, grid search, cloning and persistence."""
 
+import threading
+import warnings
 
 import joblib
 import numpy as np
@@ -99,10 +101,57 @@ def test_joblib_round_trip_predicts_identically(blobs, tmp_path):
     assert isinstance(loaded.teacher, OracleTeacher)
 
 
-def test_an_unpicklable_teacher_is_dropped_not_fatal(blobs, tmp_path):
+class _LockedTeacher:
+    """A teacher holding a lock: no pickler can carry it."""
+
+    def __init__(self, oracle):
+        self.oracle, self.lock = oracle, threading.Lock()
+
+    def label(self, items, classes):
+        with self.lock:
+            return self.oracle.label(items, classes)
+
+
+def test_a_function_teacher_survives_joblib_dump(blobs, tmp_path):
     oracle = OracleTeacher(blobs["X"], blobs["y"])
     clf = ActiveDistillationClassifier(
         LogisticRegression(), teacher=lambda items: oracle(items, [0, 1, 2]),
+        max_iter=2, random_state=0,
+    ).fit(blobs["X_seed"], blobs["y_seed"], X_pool=blobs["X_pool"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        joblib.dump(clf, tmp_path / "model.joblib")
+    loaded = joblib.load(tmp_path / "model.joblib")
+    refit = loaded.fit(blobs["X_seed"], blobs["y_seed"], X_pool=blobs["X_pool"])
+    assert refit.labeled_y_.tolist() == clf.labeled_y_.tolist()
+
+
+def test_verbose_fit_pickles(blobs, tmp_path):
+    clf = distiller(blobs, max_iter=2, verbose=1).fit(
+        blobs["X_seed"], blobs["y_seed"], X_pool=blobs["X_pool"])
+    joblib.dump(clf, tmp_path / "model.joblib")
+    loaded = joblib.load(tmp_path / "model.joblib")
+    np.testing.assert_array_equal(loaded.predict(blobs["X_test"]),
+                                  clf.predict(blobs["X_test"]))
+
+
+def test_grid_search_in_worker_processes_with_a_function_teacher(blobs):
+    oracle = OracleTeacher(blobs["X"], blobs["y"])
+    search = GridSearchCV(
+        ActiveDistillationClassifier(
+            LogisticRegression(), teacher=lambda items: oracle(items, [0, 1, 2]),
+            sampler=RandomSampler(batch_size=10), random_state=0),
+        {"max_iter": [1, 3]}, cv=2, n_jobs=2, error_score="raise",
+    ).fit(blobs["X_seed"], blobs["y_seed"], X_pool=Pool(blobs["X_pool"]))
+    assert search.cv_results_["params"][search.best_index_] in (
+        {"max_iter": 1}, {"max_iter": 3})
+    assert search.best_estimator_.n_iter_ == search.best_params_["max_iter"]
+
+
+def test_an_unpicklable_teacher_is_dropped_not_fatal(blobs, tmp_path):
+    clf = ActiveDistillationClassifier(
+        LogisticRegression(),
+        teacher=_LockedTeacher(OracleTeacher(blobs["X"], blobs["y"])),
         max_iter=2, random_state=0,
     ).fit(blobs["X_seed"], blobs["y_seed"], X_pool=blobs["X_pool"])
     with pytest.warns(UserWarning, match="cannot be pickled"):

@@ -1,0 +1,45 @@
+"""What a pickled classifier keeps of its teacher.
+
+A fitted classifier is saved (``joblib.dump``) and copied to workers
+(``GridSearchCV(n_jobs=...)``) by pickling it. Its teacher is kept where it
+can be: by reference when the standard ``pickle`` can, else by value with
+cloudpickle, as joblib sends functions (lambdas, closures, functions of
+``__main__``). Only a teacher that cannot be serialised at all (an open
+client, a lock) is left out.
+"""
+
+import pickle
+
+import cloudpickle
+
+__all__ = ["portable"]
+
+
+class _ByValue:
+    """A cloudpickled object that unpickles as the object itself."""
+
+    def __init__(self, payload):
+        self.payload = payload
+
+    def __reduce__(self):
+        return pickle.loads, (self.payload,)
+
+
+def portable(obj):
+    """``obj`` itself, a by-value stand-in for it, or ``None`` if neither pickles.
+
+    Examples
+    --------
+    >>> import pickle
+    >>> from skakd._persistence import portable
+    >>> double = portable(lambda items: [2 * x for x in items])
+    >>> pickle.loads(pickle.dumps(double))([1, 2])
+    [2, 4]
+    """
+    for dumps, wrap in ((pickle.dumps, None), (cloudpickle.dumps, _ByValue)):
+        try:
+            payload = dumps(obj)
+        except Exception:  # any failure means: not serialisable this way
+            continue
+        return obj if wrap is None else wrap(payload)
+    return None
