@@ -73,9 +73,16 @@ def student():
     return make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=1000))
 
 
+# Unweighted fits and no final refit: the student of round r is then a plain
+# refit on the rows labelled by round r (see ``student_at``), and the
+# validation split stays out of ``labeled_X_``. Tests of prior correction
+# and of the final refit (tests/test_pgkd_allocation.py) use the defaults.
+PLAIN = {"prior_correction": None, "refit_with_validation": False}
+
+
 def distil(X, y, teacher, *, max_iter=3, random_state=0, **pgkd_params):
     clf = ActiveDistillationClassifier(
-        student(), teacher=teacher, sampler=PGKD(**pgkd_params),
+        student(), teacher=teacher, sampler=PGKD(**{**PLAIN, **pgkd_params}),
         max_iter=max_iter, random_state=random_state,
     )
     return clf.fit(X[:N_SEED], y[:N_SEED])
@@ -168,7 +175,8 @@ def test_early_stopping_restores_the_best_student(trec):
     # A teacher whose samples are all mislabelled makes the student worse.
     noisy = SimulatedGenerator(X[N_SEED:1500], y[N_SEED:1500], noise_rate=0.99,
                                random_state=0)
-    clf = distil(X, y, noisy, max_iter=10, patience=2, batch_size=64)
+    clf = distil(X, y, noisy, max_iter=10, patience=2, batch_size=64,
+                 min_validation_size=1)
     losses = [clf.sampler_.seed_scores_["val_loss"], *clf.history_[1:, "val_loss"]]
     best = int(np.argmin(losses))
     assert clf.termination_condition_ == "early_stopping"
@@ -183,7 +191,7 @@ def test_early_stopping_restores_the_best_student(trec):
     assert not np.allclose(clf.predict_proba(X_val), last.predict_proba(X_val))
     noisy.reset()
     kept_last = distil(X, y, noisy, max_iter=clf.n_iter_, patience=None,
-                       batch_size=64, restore_best=False)
+                       batch_size=64, restore_best=False, min_validation_size=1)
     np.testing.assert_allclose(kept_last.predict_proba(X_val),
                                last.predict_proba(X_val))
 
@@ -240,11 +248,14 @@ def test_generated_samples_are_screened_and_counted(trec):
 def test_no_more_samples_than_asked_are_kept(trec):
     X, y = trec
     texts = [f"How many moons does planet number {i} have ?" for i in range(10)]
-    clf = distil(X, y, Scripted(lambda request, call: [(t, "NUM") for t in texts]),
-                 max_iter=1, batch_size=4, near_duplicate_threshold=None)
-    assert clf.history_[1, "n_new"] == 4
-    assert clf.history_[1, "n_surplus"] == 6
-    assert list(clf.labeled_X_[clf.label_source_ == "generated"]) == texts[:4]
+    teacher = Recorder(Scripted(lambda request, call: [(t, "NUM") for t in texts]))
+    clf = distil(X, y, teacher, max_iter=1, batch_size=4,
+                 near_duplicate_threshold=None)
+    asked = teacher.requests[0].class_counts.get("NUM", 0)
+    assert teacher.requests[0].n_samples == 4
+    assert clf.history_[1, "n_new"] == asked < 4  # NUM's share of the batch
+    assert clf.history_[1, "n_surplus"] == 10 - asked
+    assert list(clf.labeled_X_[clf.label_source_ == "generated"]) == texts[:asked]
 
 
 def test_same_random_state_same_student(trec, simulator):

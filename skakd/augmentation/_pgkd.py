@@ -2,20 +2,39 @@
 
 import copy
 import warnings
+from collections import Counter
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import classification_report, f1_score, log_loss
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils import _safe_indexing
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from .._items import is_text_items
 from ..sampling import PoolStrategy
-from ..strategy import Acquisition
+from ..strategy import Acquisition, sample_weight_param
+from ._allocation import ALLOCATIONS, allocate, class_errors, prior_weights
 from ._request import GenerationRequest
 from ._screen import REJECTION_REASONS, SURPLUS, SampleScreen
 
 __all__ = ["PGKD"]
+
+
+@dataclass
+class _FitState:
+    """What PGKD works on during one fit (``state.strategy_state``)."""
+
+    screen: SampleScreen
+    pool: PoolStrategy | None
+    prior: object  # label -> share, "balanced", or None (no correction)
+    selects: bool  # whether the validation loss stops and picks the round
+    n_remembered: int = 0
+    val_proba: np.ndarray | None = None
+    best_estimator: object = None
+    rounds_since_best: int = 0
+    last_round: int = 0
 
 
 class PGKD(BaseEstimator):
@@ -26,23 +45,57 @@ class PGKD(BaseEstimator):
     the current student is evaluated on a validation split of the seed, and
     a :class:`GenerationRequest` is built from what it gets wrong: the
     taxonomy, few-shot examples, the validation ``classification_report``,
-    correctly and wrongly classified validation texts, and hard negatives.
-    The teacher answers ``teacher.generate(request)`` with ``(text, label)``
-    pairs, which are screened (see Notes) before the student is refitted.
-    The loop stops early when the validation loss has not improved for
-    ``patience`` rounds, and the student with the lowest validation loss is
-    restored at the end.
+    correctly and wrongly classified validation texts, hard negatives, and
+    how many texts of each class to write (``allocation``). The teacher
+    answers ``teacher.generate(request)`` with ``(text, label)`` pairs,
+    which are screened (see Notes) before the student is refitted, with
+    per-row weights that keep the seed's class prior (``prior_correction``).
+    When the loop ends, the chosen student is refitted on its training rows
+    *and* the validation split (``refit_with_validation``), so that no seed
+    text is wasted.
 
-    Paper defaults are ``PGKD()`` with ``max_iter=10`` on the classifier.
+    The paper runs 10 rounds of 32 samples (``max_iter=10`` on the
+    classifier); see Notes for what these defaults change and why.
 
     Parameters
     ----------
     batch_size : int, default=32
         Samples requested per round.
+    allocation : {"error", "uniform"}, default="error"
+        How the loop splits each batch over the classes
+        (``GenerationRequest.class_counts``; the teacher is told the exact
+        counts and what it writes beyond them is dropped). ``"error"``
+        spreads half the batch evenly and half in proportion to each
+        class's validation error (one minus the mean probability the
+        student gives the true class); ``"uniform"`` spreads it evenly.
+        Either way no class may end a round with more than ``class_cap``
+        times the median class count (see Notes).
+    class_cap : float >= 2, default=2.0
+        The cap on a class's labelled texts, as a multiple of the median
+        class count of the labelled set after the round (were the batch
+        spread evenly). 2 or more always leaves room for the whole batch.
+    prior_correction : {"seed", "balanced"} or None, default="seed"
+        Class prior the student learns, whatever the mix of generated
+        texts: each training row of class ``c`` is weighted by ``prior(c) /
+        share of c in the training rows`` (weights average 1), passed as
+        ``sample_weight`` to the student's ``fit`` (a Pipeline's last step).
+        ``"seed"``: the class shares of the labelled seed; ``"balanced"``:
+        equal shares; ``None``: unweighted. A student that takes no
+        ``sample_weight`` is fitted unweighted, with a warning.
+    refit_with_validation : bool, default=True
+        Whether the final student is refitted on its training rows plus the
+        validation split (``labeled_X_`` then holds the validation texts
+        too, as ``"seed"`` rows). ``False`` keeps the validation texts out,
+        as the paper does.
     validation_fraction : float in (0, 1), default=0.2
         Share of each seed class moved to the validation split (stratified;
-        a class keeps at least one training example). The student never
-        trains on it.
+        a class keeps at least one training example). The student trains
+        on it only in the final refit.
+    min_validation_size : int, default=200
+        Fewest validation texts for which the validation loss stops the
+        loop early (``patience``) and picks the round to keep
+        (``restore_best``). With fewer, every round runs and the last
+        student is kept: see Notes for why.
     patience : int or None, default=5
         Rounds without a new lowest validation loss before stopping with
         ``"early_stopping"``; ``None`` never stops early.
@@ -70,7 +123,8 @@ class PGKD(BaseEstimator):
         ``None`` only drops exact copies (ignoring case and whitespace).
     restore_best : bool, default=True
         Whether the classifier ends with the student of lowest validation
-        loss (the paper's rule) rather than the last one.
+        loss (the paper's rule) rather than the last one; only with at
+        least ``min_validation_size`` validation texts.
     pool_sampler : sampler or None, default=None
         With a pool (``fit(..., X_pool=...)``) and a sampler such as
         :class:`~skakd.sampling.MRARU`, rounds alternate: odd rounds
@@ -82,17 +136,24 @@ class PGKD(BaseEstimator):
     ----------
     best_round_ : int
         Round whose student had the lowest validation loss (0: the seed
-        student); with ``restore_best`` it is the student the classifier
-        keeps, and rows of ``labeled_X_`` added after it were not used by it.
+        student).
+    chosen_round_ : int
+        Round whose training rows the final student uses: ``best_round_``
+        when the validation loss picks it, else the last round. Rows of
+        ``labeled_X_`` added after it were not used.
+    select_by_validation_ : bool
+        Whether early stopping and ``restore_best`` were on (the validation
+        split had at least ``min_validation_size`` texts).
     best_val_loss_ : float
-        Its validation log-loss.
+        The lowest validation log-loss.
     seed_scores_ : dict
         ``val_loss``, ``val_accuracy``, ``val_macro_f1`` of the seed student.
     n_generated_ : int
         Samples returned by the teacher over the fit, before screening.
     n_rejected_ : dict
         Rejected samples per reason over the fit (see Notes), plus
-        ``"surplus"``: valid samples beyond the number asked for.
+        ``"surplus"``: valid samples beyond the number asked for, in all or
+        of their class.
     last_request_ : GenerationRequest or None
         The last request sent to the teacher.
     validation_size_ : int
@@ -105,6 +166,40 @@ class PGKD(BaseEstimator):
 
     Notes
     -----
+    **Class mix.** A teacher told to "write more for the weak classes"
+    piles a batch onto two or three classes; the student's class prior
+    shifts and its accuracy on the others falls, so the loop decides the
+    counts. With ``allocation="error"`` and ``K`` classes, class ``c`` gets
+    the share ``0.5 / K + 0.5 * e_c / sum(e)`` of the batch, ``e_c`` its
+    expected validation error, rounded by largest remainders (ties to the
+    classes holding fewest texts) under the cap ``ceil(class_cap *
+    (median class count + batch / K))`` on the class's labelled texts; a
+    class at its cap gets nothing and its share is spread over the others.
+    ``history_`` records per round ``class_counts`` (asked) and
+    ``class_counts_kept`` (kept after screening).
+
+    **Untargeted generation** is ``PGKD(allocation="uniform",
+    include_report=False, n_hard_negatives=0)``: the same loop, an even
+    mix, no report or hard negatives in the prompt. Targeting pays when
+    the student's errors sit in a few classes and the teacher can write
+    texts near those boundaries; when the errors are spread out or the
+    validation split is too small to tell the classes apart (a few texts
+    per class), the even mix is as good and cheaper to prompt. See
+    :doc:`/benchmarks/pgkd`.
+
+    **Small seeds.** The validation loss of a split with fewer than
+    ``min_validation_size`` texts is mostly noise: its standard error
+    (about the spread of per-text log-loss, 1 to 2 nats for a few-shot
+    student, over the square root of the split size) exceeds what one
+    batch changes, so early stopping fires on noise and the "best" round is
+    chosen by chance, throwing away the data that came after. Below the
+    threshold the loop therefore runs every round and keeps the last
+    student; the split still drives the report, the hard negatives and the
+    allocation, and goes back into the training data at the end. A
+    cross-validated loss over the seed would be steadier but costs ``k``
+    extra student fits per round, which a fine-tuned transformer student
+    cannot afford. 200 is the paper's split (20% of 1,000 seed texts).
+
     **Hard negatives** are the validation texts to which the student gives
     the highest probability for a wrong class, i.e. sorted by
     ``max_{k != y} p_k(x)`` descending; the third item of each entry names
@@ -122,12 +217,21 @@ class PGKD(BaseEstimator):
     length bounds (``length``), it copies a validation text (``leak``), or
     it copies a training text (seed, pool labels or an earlier generation)
     or a sample earlier in the same batch, exactly (``duplicate``) or nearly
-    (``near_duplicate``). Kept samples have ``label_source_ ==
+    (``near_duplicate``). Valid samples beyond the batch or beyond their
+    class's count are ``n_surplus``. Kept samples have ``label_source_ ==
     "generated"`` and ``label_round_`` the round (step) that made them.
 
     The seed student's validation metrics are in ``seed_scores_`` (round 0
     of ``history_`` has none, unless the classifier calls :meth:`evaluate`
     after fitting the seed student too, which this class supports).
+    ``history_``'s ``n_labeled`` counts training rows during the loop; the
+    final refit adds the validation split to ``labeled_X_``.
+
+    **Versus the paper.** The paper leaves the class mix to the LLM, learns
+    the prior of the generated mix, never trains on its validation split
+    and always selects by validation loss; ``PGKD(allocation="error",
+    prior_correction=None, refit_with_validation=False,
+    min_validation_size=1)`` comes closest, save for the counts.
 
     References
     ----------
@@ -148,20 +252,27 @@ class PGKD(BaseEstimator):
     ...     teacher=teacher, sampler=PGKD(batch_size=16), max_iter=3,
     ...     random_state=0).fit(X, y)
     >>> clf.history_[:, "n_labeled"]  # 40 of the 200 seed texts validate
-    [160, 176, 192, 207]
-    >>> round(clf.sampler_.seed_scores_["val_loss"], 2)  # the seed student
-    1.18
-    >>> [round(loss, 2) for loss in clf.history_[1:, "val_loss"]]
-    [1.17, 1.14, 1.12]
-    >>> clf.sampler_.best_round_
+    [160, 176, 192, 208]
+    >>> len(clf.labeled_y_)  # ...and join the training data at the end
+    248
+    >>> clf.history_[1, "class_counts"]  # what round 1 asked for
+    {'ABBR': 3, 'DESC': 2, 'ENTY': 3, 'HUM': 2, 'LOC': 3, 'NUM': 3}
+    >>> clf.history_[1, "class_counts_kept"]
+    {'ABBR': 3, 'DESC': 2, 'ENTY': 3, 'HUM': 2, 'LOC': 3, 'NUM': 3}
+    >>> clf.sampler_.select_by_validation_  # 40 texts: too few to pick a round
+    False
+    >>> clf.sampler_.chosen_round_
     3
-    >>> clf.sampler_.n_rejected_["leak"]  # a near copy of a validation text
-    1
     """
 
     _parameter_constraints: dict = {
         "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "allocation": [StrOptions(set(ALLOCATIONS))],
+        "class_cap": [Interval(Real, 2, None, closed="left")],
+        "prior_correction": [StrOptions({"seed", "balanced"}), None],
+        "refit_with_validation": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "min_validation_size": [Interval(Integral, 1, None, closed="left")],
         "patience": [Interval(Integral, 1, None, closed="left"), None],
         "n_examples": [Interval(Integral, 0, None, closed="left")],
         "n_correct": [Interval(Integral, 0, None, closed="left")],
@@ -176,11 +287,18 @@ class PGKD(BaseEstimator):
         "pool_sampler": [HasMethods(["select"]), None],
     }
 
+    generative = True
+
     def __init__(
         self,
         batch_size=32,
         *,
+        allocation="error",
+        class_cap=2.0,
+        prior_correction="seed",
+        refit_with_validation=True,
         validation_fraction=0.2,
+        min_validation_size=200,
         patience=5,
         n_examples=10,
         n_correct=5,
@@ -195,7 +313,12 @@ class PGKD(BaseEstimator):
         pool_sampler=None,
     ):
         self.batch_size = batch_size
+        self.allocation = allocation
+        self.class_cap = class_cap
+        self.prior_correction = prior_correction
+        self.refit_with_validation = refit_with_validation
         self.validation_fraction = validation_fraction
+        self.min_validation_size = min_validation_size
         self.patience = patience
         self.n_examples = n_examples
         self.n_correct = n_correct
@@ -225,6 +348,7 @@ class PGKD(BaseEstimator):
                 "PGKD generates texts, so the seed X must be a sequence of "
                 f"texts; got {type(state.labeled.X).__name__} of numbers."
             )
+        prior = self._target_prior(state)
         mask = _stratified_mask(state.labeled.y, self.validation_fraction, state.rng)
         if not mask.any():
             raise ValueError(
@@ -233,18 +357,19 @@ class PGKD(BaseEstimator):
                 "Expected a seed with at least two examples of some class."
             )
         state.X_val, state.y_val = state.labeled.remove(mask)
-        self._screen = SampleScreen(
-            state.classes, state.X_val, min_length=self.min_length,
-            max_length=self.max_length,
-            near_duplicate_threshold=self.near_duplicate_threshold,
-        )
-        self._n_remembered = 0
-        self._pool = self._make_pool_strategy(state)
-        self._val_proba = None
-        self._best_estimator = None
-        self._rounds_since_best = 0
         self.validation_size_ = len(state.y_val)
-        self.best_round_ = 0
+        self.select_by_validation_ = self.validation_size_ >= self.min_validation_size
+        state.strategy_state = _FitState(
+            screen=SampleScreen(
+                state.classes, state.X_val, min_length=self.min_length,
+                max_length=self.max_length,
+                near_duplicate_threshold=self.near_duplicate_threshold,
+            ),
+            pool=self._make_pool_strategy(state),
+            prior=prior,
+            selects=self.select_by_validation_,
+        )
+        self.best_round_ = self.chosen_round_ = 0
         self.best_val_loss_ = np.inf
         self.seed_scores_ = {}
         self.n_generated_ = 0
@@ -253,15 +378,28 @@ class PGKD(BaseEstimator):
 
     def acquire(self, state):
         """Generate (or, on pool rounds, label) up to ``state.n_wanted`` items."""
-        if self._val_proba is None:  # the seed student was not scored yet
+        fit = state.strategy_state
+        if fit.val_proba is None:  # the seed student was not scored yet
             self._evaluate(state, state.round - 1)
         self._remember_new_rows(state)
-        if self._pool is not None and state.round % 2 == 0:
-            acquisition = self._pool.acquire(state)
+        if fit.pool is not None and state.round % 2 == 0:
+            acquisition = fit.pool.acquire(state)
             if acquisition is not None:
                 acquisition.stats["acquisition"] = "pool"
                 return acquisition
         return self._generate(state)
+
+    def sample_weight(self, state):
+        """Per-row weights for the next fit of the student (prior correction).
+
+        Returns
+        -------
+        weights : ndarray of shape (len(state.labeled),) or None
+            ``None`` when ``prior_correction=None`` or the student takes no
+            ``sample_weight``.
+        """
+        prior = state.strategy_state.prior
+        return None if prior is None else prior_weights(state.labeled.y, prior)
 
     def evaluate(self, state):
         """Score the refitted student on the validation split.
@@ -272,30 +410,41 @@ class PGKD(BaseEstimator):
             ``val_loss``, ``val_accuracy``, ``val_macro_f1`` and
             ``best_round``.
         stop : bool
-            Whether ``patience`` rounds passed without a new best loss.
+            Whether ``patience`` rounds passed without a new best loss (only
+            when ``select_by_validation_``).
         """
         return self._evaluate(state, state.round)
 
     def finalize(self, state):
-        """Put the student with the lowest validation loss back in place."""
-        if self.restore_best and self._best_estimator is not None:
-            state.estimator = self._best_estimator
-        for name in ("_screen", "_pool", "_val_proba", "_best_estimator"):
-            self.__dict__.pop(name, None)
+        """Keep the chosen round's student; refit it with the validation split."""
+        fit = state.strategy_state
+        if not isinstance(fit, _FitState):
+            return
+        restore = fit.selects and self.restore_best and fit.best_estimator is not None
+        self.chosen_round_ = self.best_round_ if restore else fit.last_round
+        if restore:
+            state.estimator = fit.best_estimator
+        if self.refit_with_validation:
+            self._refit_with_validation(state, fit)
 
     # -- generation -------------------------------------------------------
 
     def _generate(self, state):
-        request = self._build_request(state)
+        fit = state.strategy_state
+        counts = self._class_counts(state)
+        request = self._build_request(state, counts)
         self.last_request_ = request
         answer = state.teacher.generate(request)
         samples = _check_answer(answer, state.teacher)
-        accepted, rejected = self._screen.screen(samples, limit=state.n_wanted)
+        accepted, rejected = fit.screen.screen(
+            samples, limit=request.n_samples, quotas=counts
+        )
         self.n_generated_ += len(samples)
         for reason, count in rejected.items():
             self.n_rejected_[reason] += count
         texts = np.empty(len(accepted), dtype=object)
         texts[:] = [text for text, _ in accepted]
+        kept = Counter(label for _, label in accepted)
         stats = {
             "acquisition": "generated",
             "n_generated": len(samples),
@@ -305,14 +454,34 @@ class PGKD(BaseEstimator):
             "n_rejected": sum(rejected[r] for r in REJECTION_REASONS),
             **{f"n_rejected_{r}": rejected[r] for r in REJECTION_REASONS},
             "n_surplus": rejected[SURPLUS],
+            "class_counts": dict(counts),
+            "class_counts_kept": {label: kept[label] for label in counts},
         }
         # ``answer`` may carry usage (cost, tokens) as attributes.
         return Acquisition(
             texts, [label for _, label in accepted], "generated", None, answer, stats
         )
 
-    def _build_request(self, state):
-        proba, student_classes = self._val_proba, state.estimator.classes_
+    def _class_counts(self, state):
+        """How many texts of each class this round asks for (``allocation``)."""
+        classes = state.classes
+        y = np.asarray(state.labeled.y).tolist()
+        held = Counter(y)
+        counts = np.array([held[label] for label in classes.tolist()])
+        errors = None
+        if self.allocation == "error":
+            fit = state.strategy_state
+            errors = class_errors(fit.val_proba, state.estimator.classes_,
+                                  state.y_val, classes)
+        n = allocate(state.n_wanted, counts, errors=errors, ratio=self.class_cap,
+                     rng=state.rng)
+        return {
+            label: int(k) for label, k in zip(_native(classes), n) if k > 0
+        }
+
+    def _build_request(self, state, class_counts):
+        proba = state.strategy_state.val_proba
+        student_classes = state.estimator.classes_
         y_val, X_val = np.asarray(state.y_val), state.X_val
         y_pred = student_classes[proba.argmax(axis=1)]
         wrong_class, wrong_proba = _strongest_wrong_class(proba, student_classes, y_val)
@@ -323,7 +492,7 @@ class PGKD(BaseEstimator):
         seed_rows = np.flatnonzero(state.labeled.source == "seed")
         return GenerationRequest(
             classes=_native(state.classes),
-            n_samples=int(state.n_wanted),
+            n_samples=sum(class_counts.values()),
             examples=[
                 (state.labeled.X[i], _native(state.labeled.y[i]))
                 for i in _sample(seed_rows, self.n_examples, rng)
@@ -344,15 +513,17 @@ class PGKD(BaseEstimator):
                 for i in _sample(right, self.n_correct, rng)
             ],
             class_descriptions=self.class_descriptions,
+            class_counts=class_counts,
         )
 
     def _remember_new_rows(self, state):
         """Teach the screen the training rows it has not seen (the seed,
         pool labels); generated rows were remembered when accepted."""
-        new = slice(self._n_remembered, None)
+        fit = state.strategy_state
+        new = slice(fit.n_remembered, None)
         not_generated = state.labeled.source[new] != "generated"
-        self._screen.remember(np.asarray(state.labeled.X[new])[not_generated])
-        self._n_remembered = len(state.labeled)
+        fit.screen.remember(np.asarray(state.labeled.X[new])[not_generated])
+        fit.n_remembered = len(state.labeled)
 
     def _make_pool_strategy(self, state):
         if state.X_pool is None:
@@ -371,11 +542,54 @@ class PGKD(BaseEstimator):
             )
         return PoolStrategy(clone(self.pool_sampler))
 
+    # -- prior correction and the final refit ------------------------------
+
+    def _target_prior(self, state):
+        """The class prior to correct to, or None (no correction possible)."""
+        if self.prior_correction is None:
+            return None
+        if sample_weight_param(state.estimator) is None:
+            warnings.warn(
+                f"prior_correction={self.prior_correction!r} needs a student "
+                f"whose fit takes sample_weight, and "
+                f"{type(state.estimator).__name__} (or its Pipeline's last "
+                "step) does not: the student is fitted unweighted and learns "
+                "the class prior of the generated mix. Use a student that "
+                "takes sample_weight, or prior_correction=None to silence "
+                "this warning.", UserWarning, stacklevel=4,
+            )
+            return None
+        if self.prior_correction == "balanced":
+            return "balanced"
+        labels, counts = np.unique(np.asarray(state.labeled.y), return_counts=True)
+        return dict(zip(labels.tolist(), (counts / counts.sum()).tolist()))
+
+    def _refit_with_validation(self, state, fit):
+        """Fit the chosen student on its rows plus the validation split, and
+        add the split to the labelled set (source "seed", round 0)."""
+        n_before = len(state.labeled)
+        state.labeled.add(state.X_val, state.y_val, "seed", 0)
+        rows = np.flatnonzero(state.labeled.rounds <= self.chosen_round_)
+        y = state.labeled.y[rows]
+        params = dict(state.fit_params)
+        if fit.prior is not None:
+            params[sample_weight_param(state.estimator)] = prior_weights(y, fit.prior)
+        try:
+            state.estimator.fit(_safe_indexing(state.labeled.X, rows), y, **params)
+        except Exception as exc:  # keep the chosen student as it was
+            state.labeled.remove(np.arange(len(state.labeled)) >= n_before)
+            warnings.warn(
+                f"PGKD could not refit the student with the validation split "
+                f"({type(exc).__name__}: {exc}); the chosen student is kept "
+                "without it.", UserWarning, stacklevel=4,
+            )
+
     # -- validation and early stopping ------------------------------------
 
     def _evaluate(self, state, round_):
+        fit = state.strategy_state
         proba = state.estimator.predict_proba(state.X_val)
-        self._val_proba = proba
+        fit.val_proba, fit.last_round = proba, round_
         classes = state.estimator.classes_
         y_pred = classes[proba.argmax(axis=1)]
         loss = float(log_loss(state.y_val, proba, labels=classes))
@@ -390,13 +604,14 @@ class PGKD(BaseEstimator):
             self.seed_scores_ = dict(metrics)
         if loss < self.best_val_loss_:
             self.best_round_, self.best_val_loss_ = round_, loss
-            if self.restore_best:
-                self._best_estimator = copy.deepcopy(state.estimator)
-            self._rounds_since_best = 0
+            if fit.selects and self.restore_best:
+                fit.best_estimator = copy.deepcopy(state.estimator)
+            fit.rounds_since_best = 0
         else:
-            self._rounds_since_best += 1
+            fit.rounds_since_best += 1
         metrics["best_round"] = self.best_round_
-        stop = self.patience is not None and self._rounds_since_best >= self.patience
+        stop = (fit.selects and self.patience is not None
+                and fit.rounds_since_best >= self.patience)
         return metrics, stop
 
 

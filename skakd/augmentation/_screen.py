@@ -19,7 +19,8 @@ REJECTION_REASONS = (
     "duplicate",  # exact copy of a training text, earlier or in this batch
     "near_duplicate",  # near copy of a training text, earlier or in this batch
 )
-#: Valid samples beyond the number asked for: dropped, counted apart.
+#: Valid samples beyond the number asked for (in all, or of their class):
+#: dropped, counted apart.
 SURPLUS = "surplus"
 
 # Character 3-grams inside word boundaries survive the small edits (case,
@@ -78,12 +79,14 @@ class SampleScreen:
             blocks = [b for b in (self._known_vectors, vectors) if b is not None]
             self._known_vectors = sp.vstack(blocks, format="csr")
 
-    def screen(self, samples, limit=None):
+    def screen(self, samples, limit=None, quotas=None):
         """Split ``samples`` into accepted pairs and rejection counts.
 
         Accepted samples are remembered, so that the next batch cannot repeat
-        them. Once ``limit`` samples are accepted, the remaining valid ones
-        are counted as :data:`SURPLUS`.
+        them. Once ``limit`` samples are accepted, or ``quotas[label]``
+        samples of a label (``quotas``: dict ``label -> int``; a label it
+        lacks has none), the remaining valid ones are counted as
+        :data:`SURPLUS`.
 
         Returns
         -------
@@ -100,7 +103,7 @@ class SampleScreen:
             else:
                 rejected[reason] += 1
         near_val, near_known, near_batch = self._near_matrices(candidates)
-        accepted, kept, batch_keys = [], [], set()
+        accepted, kept, batch_keys, per_label = [], [], set(), Counter()
         for i, (text, label) in enumerate(candidates):
             key = normalize_text(text)
             if key in self._val_keys or near_val[i]:
@@ -109,12 +112,15 @@ class SampleScreen:
                 reason = "duplicate"
             elif near_known[i] or near_batch[i, kept].any():
                 reason = "near_duplicate"
-            elif limit is not None and len(accepted) >= limit:
+            elif (limit is not None and len(accepted) >= limit) or (
+                quotas is not None and per_label[label] >= quotas.get(label, 0)
+            ):
                 reason = SURPLUS
             else:
                 accepted.append((text, label))
                 kept.append(i)
                 batch_keys.add(key)
+                per_label[label] += 1
                 continue
             rejected[reason] += 1
         self.remember([text for text, _ in accepted])

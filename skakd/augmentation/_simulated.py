@@ -33,7 +33,14 @@ class SimulatedGenerator(OracleTeacher):
       the request's validation report (uniform when there is no report).
 
     With ``targeted=False`` (or a request with neither report nor hard
-    negatives) classes are drawn uniformly: untargeted generation. Each
+    negatives) classes are drawn uniformly: untargeted generation.
+
+    A request with ``class_counts`` is followed exactly, as a good LLM
+    would: each class gets its count (as far as its reservoir lasts), the
+    hard-negative draws included, and only the choice of texts *within* a
+    class is targeted. ``targeted=False`` then draws each class's texts at
+    random: the *reservoir generator*, real unseen texts in the asked mix,
+    which is the upper bound a perfect LLM would reach. Each
     reservoir text is handed out at most once per instance, as an LLM asked
     for new texts writes new ones; :meth:`reset` forgets what was handed out
     (do so, or use a new instance, before each fit that must be
@@ -107,9 +114,15 @@ class SimulatedGenerator(OracleTeacher):
         if not classes:
             return []
         taken = self._handed_out()
-        hard = self._hard_negative_draws(request, reservoir, rng, taken)
-        rest = self._class_draws(request, classes, reservoir, rng, taken,
-                                 request.n_samples - len(hard))
+        quota = None
+        if request.class_counts is not None:
+            quota = {label: int(count) for label, count in request.class_counts.items()}
+        hard = self._hard_negative_draws(request, reservoir, rng, taken, quota)
+        if quota is None:
+            rest = self._class_draws(request, classes, reservoir, rng, taken,
+                                     request.n_samples - len(hard))
+        else:
+            rest = self._quota_draws(quota, reservoir, rng, taken)
         return [self._answer(i, classes) for i in hard + rest]
 
     def reset(self):
@@ -127,7 +140,7 @@ class SimulatedGenerator(OracleTeacher):
             self._taken = set()
         return self._taken
 
-    def _hard_negative_draws(self, request, reservoir, rng, taken):
+    def _hard_negative_draws(self, request, reservoir, rng, taken, quota=None):
         if not (self.targeted and request.hard_negatives):
             return []
         if self.hard_negative_policy not in ("pair", "text"):
@@ -149,10 +162,15 @@ class SimulatedGenerator(OracleTeacher):
                 targets += [(label, confused[0]), (confused[0], label)]
         draws = []
         for j in range(n_hard):
-            index = self._near(*targets[j % len(targets)], reservoir, rng, taken)
+            label, toward = targets[j % len(targets)]
+            if quota is not None and quota.get(label, 0) <= 0:
+                continue  # the class's count is spent
+            index = self._near(label, toward, reservoir, rng, taken)
             if index is not None:
                 draws.append(index)
                 taken.add(index)
+                if quota is not None:
+                    quota[label] -= 1
         return draws
 
     def _near(self, label, toward, reservoir, rng, taken):
@@ -188,6 +206,20 @@ class SimulatedGenerator(OracleTeacher):
                 index = int(rng.choice(members))
                 draws.append(index)
                 taken.add(index)
+        return draws
+
+    def _quota_draws(self, quota, reservoir, rng, taken):
+        """``quota[label]`` random texts of each label not handed out yet."""
+        draws = []
+        for label, count in quota.items():
+            members = [
+                i for i in reservoir["by_class"].get(label, ()) if i not in taken
+            ]
+            if count > 0 and members:
+                chosen = rng.choice(members, size=min(count, len(members)),
+                                    replace=False)
+                draws += [int(i) for i in chosen]
+        taken.update(draws)
         return draws
 
     def _class_weights(self, request, classes):
