@@ -1,5 +1,6 @@
 """ActiveDistillationClassifier: distil a teacher into a student, round by round."""
 
+import functools
 import time
 import warnings
 from numbers import Integral, Real
@@ -67,6 +68,22 @@ def _student_has(attr):
         return hasattr(LogisticRegression, attr)
 
     return check
+
+
+def _one_example_per_class_is_fine(fit):
+    """Silence scikit-learn's "``y`` could represent a regression problem"
+    during ``fit``: a seed of one example per class is our normal case."""
+
+    @functools.wraps(fit)
+    def quiet_fit(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message="The number of unique classes is greater than "
+                "50% of the number of samples", category=UserWarning,
+            )
+            return fit(*args, **kwargs)
+
+    return quiet_fit
 
 
 def _serving_doc(summary, verb, *returns):
@@ -277,6 +294,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         self.n_jobs = n_jobs
 
     @_fit_context(prefer_skip_nested_validation=False)
+    @_one_example_per_class_is_fine
     def fit(self, X, y, X_pool=None, **fit_params):
         """Distil the teacher into the student.
 
