@@ -139,6 +139,22 @@ def test_cached_teacher_works_with_numeric_rows_and_callables(tmp_path):
     assert calls == [2]
 
 
+def test_cached_teacher_takes_series_rows_by_position(tmp_path):
+    pd = pytest.importorskip("pandas")
+    asked = []
+
+    def shout(items):
+        asked.append(list(items))
+        return [text.upper() for text in items]
+
+    teacher = CachedTeacher(shout, tmp_path / "c.sqlite")
+    teacher.label(["b"], None)
+    # A Series whose index is not 0..n-1: the uncached items are rows 0 and 2.
+    items = pd.Series(["a", "b", "c"], index=[10, 11, 12])
+    assert teacher.label(items, None).labels == ["A", "B", "C"]
+    assert asked == [["b"], ["a", "c"]]
+
+
 def test_cv_folds_share_the_cache(tmp_path, blobs):
     oracle = CountingTeacher(blobs["X"], blobs["y"])
     teacher = CachedTeacher(oracle, tmp_path / "c.sqlite", namespace="blobs")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._items import take
 from ._base import UNLABELED, BaseTeacher, TeacherResult, check_teacher_labels
 
 __all__ = ["CachedTeacher", "TeacherCache", "default_cache_path", "request_key"]
@@ -285,8 +286,9 @@ class CachedTeacher(BaseTeacher):
         missing = [i for i, key in enumerate(keys) if key not in stored]
         result = TeacherResult(labels=labels, n_cached=len(keys) - len(missing))
         if missing:
-            answer = teacher.label(_take(items, missing), classes)
-            new = check_teacher_labels(answer.labels, len(missing), _name(teacher))
+            answer = teacher.label(take(items, missing), classes)
+            new = check_teacher_labels(answer.labels, len(missing),
+                                       type(teacher).__name__)
             # Persist before use; failures (UNLABELED) stay uncached.
             cache.put_many(
                 (keys[i], {"label": _plain(label)})
@@ -354,12 +356,6 @@ def _rows(items):
     return list(items)
 
 
-def _take(items, indices):
-    if hasattr(items, "shape"):
-        return items[np.asarray(indices)]
-    return [items[i] for i in indices]
-
-
 def _item_repr(item):
     if isinstance(item, str):
         return ["text", item]
@@ -377,7 +373,3 @@ def _item_repr(item):
 
 def _plain(label):
     return label.item() if isinstance(label, np.generic) else label
-
-
-def _name(teacher):
-    return type(teacher).__name__
