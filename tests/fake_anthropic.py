@@ -22,7 +22,8 @@ from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-__all__ = ["FakeAnthropic", "Fault", "default_labeler"]
+__all__ = ["FakeAnthropic", "Fault", "char_tokens", "default_labeler",
+           "subword_tokens"]
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -36,6 +37,8 @@ _ERROR_TYPES = {
 _ITEM = re.compile(r'<item id="(\d+)">(.*?)</item>', re.DOTALL)
 _WANTED = re.compile(r"Write (\d+) new")
 _INJECTED = re.compile(r"answer (\w+)", re.IGNORECASE)
+# A word with its leading space, a number, a run of punctuation, or blanks.
+_PIECE = re.compile(r" ?[A-Za-z]+| ?\d+|[^\sA-Za-z\d]+|\s+")
 
 
 @dataclass
@@ -85,6 +88,22 @@ def default_generator(classes, n_samples, prompt, counter):
     ]
 
 
+def char_tokens(text):
+    """Tokens as characters / 4: the default accounting of the fake."""
+    return math.ceil(len(text) / 4)
+
+
+def subword_tokens(text):
+    """Tokens as a subword tokenizer counts them, roughly.
+
+    A word with its leading space, a number or a run of punctuation is one
+    token per 7 characters: about characters / 4 on prose, but denser on
+    JSON, as real tokenizers are. Independent of characters / 4, so an
+    estimate made with that approximation is not right by construction.
+    """
+    return sum(math.ceil(len(piece) / 7) for piece in _PIECE.findall(text))
+
+
 class FakeAnthropic:
     """A local fake of the Anthropic Messages API.
 
@@ -102,15 +121,26 @@ class FakeAnthropic:
         Seconds every answer takes.
     obey_injection : bool, default=False
         Simulate a model that follows "answer X" written in an item.
+    tokenizer : callable, default=char_tokens
+        ``tokenizer(text) -> int``, the tokens billed in ``usage`` (of the
+        raw request body and of the answer) and answered by token counting
+        (of the system prompt, messages and tools), as the real API counts
+        both with one tokenizer.
+    can_count : bool, default=True
+        Whether ``/v1/messages/count_tokens`` exists (``False``: 404, as on
+        endpoints without token counting).
     """
 
     def __init__(self, labeler=default_labeler, generator=default_generator,
-                 api_key="test-key", latency=0.0, obey_injection=False):
+                 api_key="test-key", latency=0.0, obey_injection=False,
+                 tokenizer=char_tokens, can_count=True):
         self.labeler = labeler
         self.generator = generator
         self.api_key = api_key
         self.latency = latency
         self.obey_injection = obey_injection
+        self.tokenizer = tokenizer
+        self.can_count = can_count
         self.requests = []
         self._faults = deque()
         self._lock = threading.Condition()
@@ -271,9 +301,10 @@ class _Handler(BaseHTTPRequestHandler):
         problem = _invalid(body, path)
         if problem:
             return self._error(400, problem)
-        if path == "/v1/messages/count_tokens":
+        if path == "/v1/messages/count_tokens" and fake.can_count:
             counted = {k: body.get(k) for k in ("system", "messages", "tools")}
-            return self._json(200, {"input_tokens": _tokens(json.dumps(counted))})
+            return self._json(
+                200, {"input_tokens": fake.tokenizer(json.dumps(counted))})
         if path != "/v1/messages":
             return self._error(404, f"no route {path}")
         self._json(200, self._message(body, raw, fault))
@@ -292,8 +323,8 @@ class _Handler(BaseHTTPRequestHandler):
             "id": f"msg_{time.monotonic_ns()}", "type": "message",
             "role": "assistant", "model": body["model"], "content": content,
             "stop_reason": stop, "stop_sequence": None,
-            "usage": {"input_tokens": _tokens(raw.decode()),
-                      "output_tokens": _tokens(output),
+            "usage": {"input_tokens": self.fake.tokenizer(raw.decode()),
+                      "output_tokens": self.fake.tokenizer(output),
                       "cache_creation_input_tokens": 0,
                       "cache_read_input_tokens": 0},
         }
@@ -342,7 +373,3 @@ def _text_of(content):
     if isinstance(content, str):
         return content
     return "".join(block.get("text", "") for block in content)
-
-
-def _tokens(text):
-    return math.ceil(len(text) / 4)

@@ -6,13 +6,17 @@ import pickle
 import time
 
 import pytest
-from fake_anthropic import FakeAnthropic, Fault, default_labeler
+from fake_anthropic import (
+    FakeAnthropic,
+    Fault,
+    default_generator,
+    default_labeler,
+    subword_tokens,
+)
 from sklearn.base import clone
 
 from skakd.augmentation import GenerationRequest
-from skakd.teachers import AnthropicTeacher, GenerationResult, TeacherCache
-from skakd.teachers._pricing import model_price
-from skakd.teachers._ratelimit import RateLimiter
+from skakd.teachers import PRICES, AnthropicTeacher, GenerationResult, TeacherCache
 
 anthropic = pytest.importorskip("anthropic")
 
@@ -50,7 +54,7 @@ def test_labels_come_from_a_forced_tool_call_in_batches(server):
         assert body["model"] == "claude-haiku-4-5"
     assert result.n_cached == 0 and result.info["n_requests"] == 3
     assert result.input_tokens > 0 and result.output_tokens > 0
-    price_in, price_out = model_price("claude-haiku-4-5")
+    price_in, price_out = PRICES["claude-haiku-4-5"]
     expected = (result.input_tokens * price_in + result.output_tokens * price_out) / 1e6
     assert result.cost == pytest.approx(expected)
     assert result.latency > 0
@@ -102,26 +106,33 @@ def test_prompt_injection_cannot_introduce_a_label():
     with FakeAnthropic(obey_injection=True) as server:
         result = make_teacher(server).label(["no delivery", attack], CLASSES)
         first = server.message_bodies()[0]
+        answered = server.message_bodies()[1]["messages"][1]["content"][0]["input"]
 
     assert result.labels == ["delivery", None]
-    assert set(result.labels) - {None} <= set(CLASSES)
+    # The attack did reach the model: its answer was refused by the schema
+    # check, re-asked once, refused again, and reported as unlabelled.
+    assert answered["items"][1]["label"] == "HACKED"
+    assert result.info["n_corrections"] == 1 and result.n_unlabeled == 1
     user = first["messages"][0]["content"]
     assert user.count('<item id="') == 2  # the attack could not open an item
     assert "&lt;/item&gt;" in user and "&lt;item id=&quot;7&quot;&gt;" in user
     assert "never instructions" in first["system"]
 
 
-def test_retryable_failures_are_retried_honouring_retry_after(server):
-    server.script(Fault(status=500), Fault(drop=True),
-                  Fault(status=429, retry_after=0.3), Fault(status=529, retry_after=0.01))
+def test_retryable_failures_are_retried_and_only_the_answer_is_paid(server):
+    # The SDK does the backoff; the teacher must hand it max_retries, count
+    # its retries, and bill the one answer, not the failed attempts.
+    server.script(Fault(status=500, retry_after=0.01), Fault(drop=True),
+                  Fault(status=429, retry_after=0.01),
+                  Fault(status=529, retry_after=0.01))
     result = make_teacher(server, max_retries=4).label(TEXTS[:2], CLASSES)
+    assert server.n_messages == 5
 
     assert result.labels == [default_labeler(t, CLASSES) for t in TEXTS[:2]]
     assert result.info["n_api_retries"] == 4 and result.info["n_requests"] == 1
-    times = [r["time"] for r in server.requests]
-    assert times[1] - times[0] >= 0.3  # exponential backoff with jitter ...
-    assert times[2] - times[1] >= 2 * (times[1] - times[0]) * 0.7  # ... doubling
-    assert times[3] - times[2] >= 0.29  # waited as retry-after said
+    clean = make_teacher(server).label(TEXTS[:2], CLASSES)
+    assert clean.info["n_api_retries"] == 0
+    assert (result.input_tokens, result.cost) == (clean.input_tokens, clean.cost)
 
 
 def test_a_slow_answer_times_out_and_is_retried(server):
@@ -215,36 +226,118 @@ def test_client_side_rate_limit_spaces_requests(server):
     assert times[-1] - times[0] >= 5 * 0.1 * 0.9
 
 
-def test_token_rate_limit_waits_for_the_tokens_used():
-    limiter = RateLimiter(tokens_per_minute=6000)  # 100 tokens per second
-    assert limiter.acquire(20) == 0.0
-    limiter.correct(10)  # the answer used 10 more than reserved
-    waited = limiter.acquire(20)
-    assert waited == pytest.approx(0.3, abs=0.05)
+def test_token_rate_limit_paces_by_the_tokens_really_used(server):
+    # 500 tokens per second. Each request reserves its estimate plus
+    # max_tokens; the real usage then corrects the reservation, so the next
+    # call (the limit spans calls) waits for the tokens used, not reserved.
+    teacher = make_teacher(server, tokens_per_minute=30_000, max_tokens=1000)
+    first = teacher.label(TEXTS[:1], CLASSES)
+    teacher.label(TEXTS[1:2], CLASSES)
+    start, then = (r["time"] for r in server.requests)
+    used = first.input_tokens + first.output_tokens
+    assert then - start == pytest.approx(used / 500, abs=0.15)
 
 
-def test_estimate_cost_is_close_to_the_real_cost(server, tmp_path):
-    teacher = make_teacher(server, batch_size=4, cache=tmp_path / "c.sqlite")
-    estimate = teacher.estimate_cost(TEXTS, classes=CLASSES)
-    counted = [r for r in server.requests if r["path"].endswith("count_tokens")]
-    assert len(counted) == 2 and server.n_messages == 0  # counting is free
+def test_estimate_cost_is_pure(server):
+    # Same arguments, same number, whatever the teacher labelled before.
+    teacher = make_teacher(server)
+    by_number = teacher.estimate_cost(100, classes=CLASSES)
+    by_texts = teacher.estimate_cost(TEXTS, classes=CLASSES)
+    teacher.label(["a much longer text than the others " * 10] * 3, CLASSES)
+    teacher.label(["short"], CLASSES)
 
-    paid = teacher.label(TEXTS, CLASSES).cost
-    assert estimate == pytest.approx(paid, rel=0.5)
-    assert teacher.estimate_cost(TEXTS, classes=CLASSES) == 0.0  # all cached
-    by_number = teacher.estimate_cost(len(TEXTS), classes=CLASSES)
-    assert by_number == pytest.approx(paid, rel=0.5)  # uses the mean length seen
+    assert teacher.estimate_cost(100, classes=CLASSES) == by_number
+    assert teacher.estimate_cost(TEXTS, classes=CLASSES) == by_texts
+    assert make_teacher(server).estimate_cost(100, classes=CLASSES) == by_number
+    restored = pickle.loads(pickle.dumps(teacher))
+    assert restored.estimate_cost(100, classes=CLASSES) == by_number
 
 
-def test_estimate_cost_without_token_counting_uses_chars(server, monkeypatch):
+def test_estimate_cost_scales_with_items_and_batches():
+    # n items in ceil(n / batch_size) batches: each batch pays the prompt
+    # once, each item its own text and answer entry.
+    teacher = AnthropicTeacher(batch_size=20, cache=None)
+    cost = {n: teacher.estimate_cost(n, classes=CLASSES) for n in (0, 20, 21, 40, 200)}
+    per_item = (cost[40] - cost[21]) / 19
+    per_batch = cost[21] - cost[20] - per_item
+
+    assert cost[0] == 0.0
+    assert cost[40] == pytest.approx(2 * cost[20])
+    assert cost[200] == pytest.approx(10 * cost[20])
+    assert cost[20] == pytest.approx(per_batch + 20 * per_item)
+    assert per_item > 0 and per_batch > 0
+    one_batch = AnthropicTeacher(batch_size=40, cache=None)  # the prompt paid once
+    assert one_batch.estimate_cost(40, classes=CLASSES) == pytest.approx(
+        cost[40] - per_batch)
+
+
+def test_estimate_cost_grows_with_text_length_at_the_input_price(server, monkeypatch):
+    # Without token counting, 4 characters make a token of input; the answer
+    # (one label per item) does not grow with the texts.
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    teacher = make_teacher(server, api_key=None, batch_size=4)
-    estimate = teacher.estimate_cost(TEXTS, classes=CLASSES)
-    assert estimate > 0 and len(server.requests) == 0
-    assert teacher.estimate_cost(0) == 0.0
-    assert teacher.estimate_cost(2000) == pytest.approx(
-        2 * teacher.estimate_cost(1000), rel=0.01)
+    teacher = make_teacher(server, api_key=None, batch_size=5)
+    short = teacher.estimate_cost(["a" * 40] * 10, classes=CLASSES)
+    long = teacher.estimate_cost(["a" * 440] * 10, classes=CLASSES)
 
+    price_in = PRICES["claude-haiku-4-5"][0]
+    assert long - short == pytest.approx(10 * 400 / 4 * price_in / 1e6)
+    assert server.requests == []  # no key: nothing is sent, not even a count
+
+
+@pytest.mark.parametrize("model", ["claude-haiku-4-5", "claude-opus-4-1",
+                                   "claude-sonnet-4-5-20250929"])
+def test_estimate_cost_uses_the_models_price(model):
+    def cost(model, **params):
+        teacher = AnthropicTeacher(model, cache=None, **params)
+        return teacher.estimate_cost(100, classes=CLASSES)
+
+    # The same requests priced at 1 USD per million input (output) tokens.
+    input_tokens = cost("m", prices={"m": (1.0, 0.0)}) * 1e6
+    output_tokens = cost("m", prices={"m": (0.0, 1.0)}) * 1e6
+    price_in, price_out = PRICES[model.removesuffix("-20250929")]
+
+    assert cost(model) == pytest.approx(
+        (input_tokens * price_in + output_tokens * price_out) / 1e6)
+    assert cost(model, prices={model: (2.0, 8.0)}) == pytest.approx(
+        (input_tokens * 2.0 + output_tokens * 8.0) / 1e6)
+
+
+@pytest.mark.parametrize("can_count, tolerance", [(True, 0.15), (False, 0.25)])
+def test_estimate_cost_brackets_the_billed_cost(can_count, tolerance):
+    # The fake bills with a subword tokenizer, not the teacher's characters
+    # / 4, so agreement is not built in. With token counting the API counts
+    # 8 of the 10 batches and the estimate extrapolates the rest; without,
+    # the teacher approximates every batch. Output tokens are always the
+    # teacher's guess against the fake's count of the real answer.
+    texts = [f"{text} (ticket {i})" for i, text in enumerate(TEXTS * 5)]
+    with FakeAnthropic(tokenizer=subword_tokens, can_count=can_count) as server:
+        teacher = make_teacher(server, batch_size=4)
+        estimate = teacher.estimate_cost(texts, classes=CLASSES)
+        n_counts = len(server.requests)
+        billed = teacher.label(texts, CLASSES).cost
+
+    assert n_counts == (8 if can_count else 1) and server.n_messages == 10
+    assert (1 - tolerance) * billed <= estimate <= (1 + tolerance) * billed
+
+
+def test_estimate_cost_counts_eight_batches_and_extrapolates_the_rest(server):
+    batch = ["where is my delivery", "I want a refund"]
+    teacher = make_teacher(server, batch_size=2)
+    one = teacher.estimate_cost(batch, classes=CLASSES)
+    twelve = teacher.estimate_cost(batch * 12, classes=CLASSES)
+
+    assert twelve == pytest.approx(12 * one)  # identical batches extrapolate exactly
+    assert len(server.requests) == 1 + 8 and server.n_messages == 0  # counting is free
+
+
+def test_estimate_cost_skips_cached_batches(server, tmp_path):
+    cached = make_teacher(server, batch_size=4, cache=tmp_path / "c.sqlite")
+    uncached = make_teacher(server, batch_size=4)
+    cached.label(TEXTS[:4], CLASSES)
+
+    assert cached.estimate_cost(TEXTS[:4], classes=CLASSES) == 0.0
+    assert cached.estimate_cost(TEXTS, classes=CLASSES) == pytest.approx(
+        uncached.estimate_cost(TEXTS[4:], classes=CLASSES))
 
 def test_prices_can_be_overridden_and_unknown_models_are_refused(server):
     teacher = make_teacher(server, model="my-model", prices={"my-model": (2.0, 4.0)})
@@ -272,12 +365,15 @@ def test_generate_reads_samples_and_corrects_unknown_labels(server, tmp_path):
     teacher = make_teacher(server, cache=tmp_path / "c.sqlite")
     samples = teacher.generate(request)
 
-    assert isinstance(samples, GenerationResult) and len(samples) == 4
-    assert {label for _, label in samples} <= set(CLASSES)
+    # The first answer (samples 0-3) had an unknown label; the corrected one
+    # (4-7) is taken whole.
+    prompt = request.to_prompt()
+    assert isinstance(samples, GenerationResult)
+    assert list(samples) == default_generator(CLASSES, 4, prompt, counter=4)
     assert samples.info["n_corrections"] == 1 and samples.cost > 0
     body = server.message_bodies()[0]
     assert body["tool_choice"]["name"] == "write_samples"
-    assert body["messages"][0]["content"] == request.to_prompt()
+    assert body["messages"][0]["content"] == prompt
 
     replay = teacher.generate(request)
     assert list(replay) == list(samples)

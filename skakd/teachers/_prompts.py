@@ -8,11 +8,13 @@ __all__ = [
     "SAMPLES_TOOL",
     "class_names",
     "corrective_messages",
+    "label_request",
     "label_system_prompt",
     "label_tool",
     "label_user_message",
     "parse_labels",
     "parse_samples",
+    "samples_request",
     "samples_system_prompt",
     "samples_tool",
 ]
@@ -56,6 +58,49 @@ def class_names(classes, name="classes"):
 def escape(text):
     """Escape a text so it cannot close or open a block of the prompt."""
     return html.escape(str(text), quote=True)
+
+
+def label_request(model, texts, names, *, class_descriptions=None,
+                  instructions=None, examples=None, temperature=0.0):
+    """The whole Messages API request that labels ``texts``.
+
+    Its hash is the cache key, so everything that changes the answer is in it.
+
+    Examples
+    --------
+    >>> from skakd.teachers._prompts import label_request
+    >>> request = label_request("claude-haiku-4-5", ["great!"], ["neg", "pos"])
+    >>> request["tool_choice"], request["messages"][0]["content"].count("<item ")
+    ({'type': 'tool', 'name': 'label_items'}, 1)
+    """
+    system = label_system_prompt(names, class_descriptions, instructions, examples)
+    return _tool_request(model, system, label_user_message(texts),
+                         label_tool(names), temperature)
+
+
+def samples_request(model, prompt, names, *, instructions=None, temperature=0.0):
+    """The whole Messages API request that asks for new texts with ``prompt``.
+
+    Examples
+    --------
+    >>> from skakd.teachers._prompts import samples_request
+    >>> samples_request("m", "Write 2 new texts.", ["a"])["tool_choice"]
+    {'type': 'tool', 'name': 'write_samples'}
+    """
+    return _tool_request(model, samples_system_prompt(instructions), prompt,
+                         samples_tool(names), temperature)
+
+
+def _tool_request(model, system, content, tool, temperature):
+    # A forced tool call: the answer is data in the tool's schema, not prose.
+    return {
+        "model": model,
+        "system": system,
+        "messages": [{"role": "user", "content": content}],
+        "tools": [tool],
+        "tool_choice": {"type": "tool", "name": tool["name"]},
+        "temperature": None if temperature is None else float(temperature),
+    }
 
 
 def label_system_prompt(names, class_descriptions=None, instructions=None,

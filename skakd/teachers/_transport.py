@@ -1,0 +1,244 @@
+"""Talking to the Messages API: the SDK client, pacing, sending, errors.
+
+The ``anthropic`` SDK does the retrying (backoff, ``retry-after``, which
+failures are retryable); this room adds only what it lacks: a client-side
+rate limit, usage accounting, concurrency over batches and errors that say
+what to do next.
+"""
+
+import dataclasses
+import functools
+import hashlib
+import inspect
+import logging
+import os
+import threading
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+from .._items import add_note
+from ._cost import CHARS_PER_TOKEN, approx_tokens
+from ._ratelimit import RateLimiter
+
+__all__ = ["Settings", "Transport", "map_batches"]
+
+logger = logging.getLogger("skakd.teachers")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The teacher's parameters that decide how requests travel.
+
+    Built afresh for every call, so that ``set_params`` and a rotated
+    ``ANTHROPIC_API_KEY`` take effect at once.
+    """
+
+    api_key: object  # a Secret, or None for the environment's
+    base_url: str | None
+    timeout: float
+    max_retries: int
+    max_tokens: int
+    requests_per_minute: float | None
+    tokens_per_minute: float | None
+    cache_path: str | None  # named in the resume hint of an error
+
+    def key(self):
+        """The API key in clear, read from the environment if not given."""
+        if self.api_key:
+            return self.api_key.get_secret_value()
+        return os.environ.get("ANTHROPIC_API_KEY") or None
+
+
+class Transport:
+    """The SDK client and the rate limiter that one teacher's calls share.
+
+    The client is rebuilt when the key, ``base_url``, ``timeout`` or
+    ``max_retries`` change, the limiter when its limits change. Thread-safe;
+    never pickled (the teacher drops it).
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._client = None
+        self._fingerprint = None
+        self._limiter = None
+
+    def client(self, settings):
+        """The SDK client for ``settings``; raises if there are no credentials."""
+        import anthropic
+
+        key = settings.key()
+        # The fingerprint hashes the key: the teacher never stores it in clear.
+        digest = hashlib.sha256((key or "").encode()).hexdigest()
+        fingerprint = (digest, settings.base_url, settings.timeout,
+                       settings.max_retries)
+        with self._lock:
+            if self._fingerprint != fingerprint:
+                options = {} if key is None else {"api_key": key}
+                self._client = anthropic.Anthropic(
+                    base_url=settings.base_url, timeout=settings.timeout,
+                    max_retries=settings.max_retries, **options,
+                )
+                self._fingerprint = fingerprint
+            client = self._client
+        if not any(getattr(client, name, None) for name in
+                   ("api_key", "auth_token", "credentials")):
+            raise ValueError(
+                "AnthropicTeacher has no credentials: api_key is None and "
+                "ANTHROPIC_API_KEY is not set (nor any other credential the "
+                "anthropic SDK knows); set the environment variable or pass "
+                "api_key=."
+            )
+        return client
+
+    def limiter(self, settings):
+        """The rate limiter of ``settings``' limits, shared across calls."""
+        limits = (settings.requests_per_minute, settings.tokens_per_minute)
+        with self._lock:
+            limiter = self._limiter
+            if limiter is None or (limiter.requests_per_minute,
+                                   limiter.tokens_per_minute) != limits:
+                limiter = self._limiter = RateLimiter(*limits)
+            return limiter
+
+    def send(self, settings, price, request, usage):
+        """One paid request (SDK retries included); returns its content.
+
+        Its tokens, cost and retries are added to ``usage``.
+        """
+        import anthropic
+
+        client = self.client(settings)
+        limiter = self.limiter(settings)
+        reserved = approx_tokens(request) + settings.max_tokens
+        limiter.acquire(reserved)
+        try:
+            raw = client.messages.with_raw_response.create(
+                max_tokens=settings.max_tokens, **_sdk_arguments(request)
+            )
+        except anthropic.APIStatusError as exc:
+            add_note(exc, explain_status(exc, settings, request["model"]))
+            raise
+        except anthropic.APIConnectionError as exc:
+            add_note(exc, explain_connection(exc, settings))
+            raise
+        message = raw.parse()
+        spent = message.usage
+        # The reservation was a guess: pace later requests by the real use.
+        limiter.correct(spent.input_tokens + spent.output_tokens - reserved)
+        usage.charge(spent, price, raw.retries_taken)
+        if message.stop_reason == "max_tokens":
+            logger.warning("AnthropicTeacher: an answer was cut at max_tokens=%d; "
+                           "raise max_tokens or lower batch_size.",
+                           settings.max_tokens)
+        return [block.model_dump(mode="json") for block in message.content]
+
+    def count_tokens(self, settings, requests):
+        """Input tokens of ``requests`` as the API counts them (free), or ``None``.
+
+        ``None`` without a key or when the API cannot count: callers then
+        fall back to characters / :data:`~._cost.CHARS_PER_TOKEN`.
+        """
+        import anthropic
+
+        if settings.key() is None:
+            return None
+        # An estimate must not wait out a backoff: one attempt, then fall back.
+        client = self.client(settings).with_options(max_retries=0)
+        try:
+            return sum(
+                client.messages.count_tokens(
+                    **{k: v for k, v in r.items() if k != "temperature"}
+                ).input_tokens
+                for r in requests
+            )
+        except anthropic.APIError as exc:
+            logger.info("AnthropicTeacher: token counting unavailable (%s); "
+                        "using characters / %d", type(exc).__name__,
+                        CHARS_PER_TOKEN)
+            return None
+
+
+def explain_status(exc, settings, model):
+    """What an HTTP error status means for the user, and what to do."""
+    status = exc.status_code
+    if status in (401, 403):
+        return (
+            f"AnthropicTeacher: the API refused the credentials ({status}); "
+            "set ANTHROPIC_API_KEY or pass api_key=. Not retried."
+        )
+    if status == 429 or status >= 500:
+        return (
+            f"AnthropicTeacher: still failing ({status}) after max_retries="
+            f"{settings.max_retries} retries. Answers already received are in the "
+            f"cache ({_cache_name(settings)}): re-running fit with the same "
+            "random_state resumes without paying for them again."
+        )
+    return (
+        f"AnthropicTeacher: the request was rejected ({status}) and is not "
+        f"retried; check model={model!r}, max_tokens={settings.max_tokens} "
+        "and the other parameters."
+    )
+
+
+def explain_connection(exc, settings):
+    """What a timeout or connection failure means, and where answers are."""
+    import anthropic
+
+    what = (f"timed out after timeout={settings.timeout}s"
+            if isinstance(exc, anthropic.APITimeoutError)
+            else "could not connect to the API")
+    return (
+        f"AnthropicTeacher: {what} on all {settings.max_retries + 1} attempts "
+        f"(base_url={settings.base_url!r}). Answers already received are in the "
+        f"cache ({_cache_name(settings)})."
+    )
+
+
+def _cache_name(settings):
+    return settings.cache_path or "none: cache=None"
+
+
+def map_batches(func, batches, max_concurrency):
+    """``[func(batch) for batch in batches]``, at most ``max_concurrency`` at once.
+
+    Examples
+    --------
+    >>> from skakd.teachers._transport import map_batches
+    >>> map_batches(len, [[1], [1, 2], [1, 2, 3]], max_concurrency=2)
+    [1, 2, 3]
+    """
+    if len(batches) <= 1 or max_concurrency == 1:
+        return [func(batch) for batch in batches]
+    executor = ThreadPoolExecutor(min(max_concurrency, len(batches)),
+                                  thread_name_prefix="skakd-teacher")
+    try:
+        futures = [executor.submit(func, batch) for batch in batches]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        return [future.result() for future in futures]
+    finally:
+        # On an error or Ctrl-C, queued batches are dropped; the ones in
+        # flight finish in the background and still reach the cache.
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _sdk_arguments(request):
+    """``request`` as ``messages.create`` arguments of the installed SDK."""
+    import anthropic
+
+    arguments = dict(request)
+    temperature = arguments.pop("temperature")
+    if temperature is None:
+        return arguments
+    if "temperature" in _create_parameters(anthropic.__version__):
+        arguments["temperature"] = temperature
+    else:
+        arguments["extra_body"] = {"temperature": temperature}
+    return arguments
+
+
+@functools.lru_cache
+def _create_parameters(version):
+    # Keyed by SDK version; recent SDKs dropped the sampling arguments.
+    from anthropic.resources.messages import Messages
+
+    return frozenset(inspect.signature(Messages.create).parameters)
