@@ -33,10 +33,13 @@ def test_callable_teacher_errors_name_the_function():
         CallableTeacher("not callable").label(["a"], ["x"])
 
 
-def test_teacher_is_shared_by_clones():
-    teacher = OracleTeacher({"a": 1})
+def test_teacher_is_shared_by_clones_and_shows_its_parameters():
+    teacher = OracleTeacher({"a": 1}, noise_rate=0.1, random_state=3)
     assert clone(teacher) is teacher
-    assert "OracleTeacher" in repr(teacher)
+    # Only the parameters that differ from their defaults, as in scikit-learn.
+    assert repr(teacher) == "OracleTeacher(X={'a': 1}, noise_rate=0.1, random_state=3)"
+    assert repr(CallableTeacher(len, batch_size=4)) == (
+        "CallableTeacher(batch_size=4, func=<built-in function len>)")
 
 
 def test_teacher_result_counts_abstentions():
