@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
 from _common import RESULTS, machine_info, write_json  # noqa: E402
-from fake_anthropic import FakeAnthropic  # noqa: E402
+from skakd.teachers.testing import FakeAnthropic  # noqa: E402
 
 from skakd.teachers import AnthropicTeacher, TeacherCache, request_key  # noqa: E402
 

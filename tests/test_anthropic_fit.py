@@ -4,7 +4,6 @@ import pickle
 
 import numpy as np
 import pytest
-from fake_anthropic import FakeAnthropic
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -13,6 +12,7 @@ from skakd import ActiveDistillationClassifier
 from skakd.datasets import load_dataset
 from skakd.sampling import MRARU
 from skakd.teachers import AnthropicTeacher, TeacherCache
+from skakd.teachers.testing import FakeAnthropic
 
 pytest.importorskip("anthropic")
 

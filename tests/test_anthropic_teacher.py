@@ -6,17 +6,17 @@ import pickle
 import time
 
 import pytest
-from fake_anthropic import (
+from sklearn.base import clone
+
+from skakd.augmentation import GenerationRequest
+from skakd.teachers import PRICES, AnthropicTeacher, GenerationResult, TeacherCache
+from skakd.teachers.testing import (
     FakeAnthropic,
     Fault,
     default_generator,
     default_labeler,
     subword_tokens,
 )
-from sklearn.base import clone
-
-from skakd.augmentation import GenerationRequest
-from skakd.teachers import PRICES, AnthropicTeacher, GenerationResult, TeacherCache
 
 anthropic = pytest.importorskip("anthropic")
 

@@ -360,7 +360,7 @@ def test_demo_is_the_offline_demo(capsys):
 def test_distill_with_claude_pays_once_and_estimates_first(files, tmp_path,
                                                          monkeypatch, capsys):
     pytest.importorskip("anthropic")
-    from fake_anthropic import FakeAnthropic
+    from skakd.teachers.testing import FakeAnthropic
 
     with FakeAnthropic() as server:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)

@@ -9,7 +9,7 @@ Each page under ``docs/`` is run top to bottom in a fresh temporary folder:
 * ```` ```console ```` blocks are shown only (installation commands, the
   demo, commands that need a real API key).
 
-Claude is the local fake server of ``tests/fake_anthropic.py``: pages see
+Claude is the local fake server of :mod:`skakd.teachers.testing`: pages see
 ``ANTHROPIC_BASE_URL`` pointing at it and a test key. Docstring examples run
 separately, through ``--doctest-modules``.
 """
@@ -50,7 +50,7 @@ def test_code_blocks_are_found():
 @pytest.fixture
 def claude(monkeypatch):
     pytest.importorskip("anthropic")
-    from fake_anthropic import FakeAnthropic
+    from skakd.teachers.testing import FakeAnthropic
 
     with FakeAnthropic() as server:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)

@@ -57,7 +57,7 @@ def test_score_large_csv(monkeypatch, tmp_path, capsys):
 
 def test_claude_teacher_against_the_fake_server(monkeypatch, tmp_path, capsys):
     pytest.importorskip("anthropic")
-    from fake_anthropic import FakeAnthropic
+    from skakd.teachers.testing import FakeAnthropic
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
     monkeypatch.chdir(tmp_path)

@@ -66,10 +66,10 @@ def test_cross_validate_in_two_workers_with_a_closure(blobs):
 def test_grid_search_with_claude_on_the_fake_api_and_one_shared_cache(
         tmp_path, monkeypatch):
     pytest.importorskip("anthropic")
-    from fake_anthropic import FakeAnthropic
     from joblib.externals.loky import get_reusable_executor
 
     from skakd.teachers import AnthropicTeacher, TeacherCache
+    from skakd.teachers.testing import FakeAnthropic
 
     data = load_dataset("trec")
     X, y = np.asarray(data.X_train, dtype=object), data.y_train

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fake_anthropic import FakeAnthropic
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -18,6 +17,7 @@ from skakd import ActiveDistillationClassifier
 from skakd.datasets import load_dataset
 from skakd.sampling import MRARU
 from skakd.teachers import AnthropicTeacher, TeacherCache
+from skakd.teachers.testing import FakeAnthropic
 
 pytest.importorskip("anthropic")
 

@@ -1,14 +1,32 @@
-"""A fake Anthropic Messages API on 127.0.0.1, for tests and benchmarks.
+"""A fake Anthropic Messages API on 127.0.0.1, to run Claude teachers offline.
 
-It speaks the real wire format (``POST /v1/messages`` and
-``/v1/messages/count_tokens``, ``tool_use`` content blocks, ``usage``, error
-bodies, status codes, ``retry-after``) so that the real ``anthropic`` SDK talks
-to it through ``base_url``. Answers come from a labelling function (and a
-generating function for ``write_samples``); faults are scripted per request::
+:class:`FakeAnthropic` is a small HTTP server that speaks the real wire
+format of the Messages API (``POST /v1/messages`` and
+``/v1/messages/count_tokens``, forced ``tool_use`` answers, ``usage``, error
+bodies, status codes, ``retry-after``), so that the real ``anthropic`` SDK,
+and :class:`~skakd.teachers.AnthropicTeacher` through it, talk to it through
+``base_url`` exactly as they would to the API. Nothing leaves the machine and
+no key is needed beyond the one the server is told to expect.
 
-    with FakeAnthropic(labeler=...) as server:
-        server.script(Fault(status=429, retry_after=0.05), Fault(drop=True))
-        teacher = AnthropicTeacher(base_url=server.base_url, api_key="test-key")
+Use it to try a pipeline before paying for it, in tests, in benchmarks and in
+documentation examples. Answers come from a labelling function (by default
+:func:`default_labeler`: the first class named in the text, else a stable
+hash) and, for PGKD, a generating function. Faults (HTTP errors, timeouts,
+dropped connections, malformed or out-of-class answers) are scripted per
+request with :class:`Fault`.
+
+Examples
+--------
+>>> from skakd.teachers import AnthropicTeacher
+>>> from skakd.teachers.testing import FakeAnthropic, Fault
+>>> with FakeAnthropic() as server:
+...     server.script(Fault(status=529, retry_after=0.01))  # overloaded once
+...     teacher = AnthropicTeacher(base_url=server.base_url, api_key="test-key",
+...                                cache=None, max_retries=2)
+...     result = teacher.label(["a refund please", "late delivery"],
+...                            ["delivery", "refund"])
+>>> result.labels, server.n_messages
+(['refund', 'delivery'], 2)
 """
 
 import html
@@ -22,8 +40,8 @@ from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-__all__ = ["FakeAnthropic", "Fault", "char_tokens", "default_labeler",
-           "subword_tokens"]
+__all__ = ["FakeAnthropic", "Fault", "char_tokens", "default_generator",
+           "default_labeler", "subword_tokens"]
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -129,6 +147,32 @@ class FakeAnthropic:
     can_count : bool, default=True
         Whether ``/v1/messages/count_tokens`` exists (``False``: 404, as on
         endpoints without token counting).
+
+    Attributes
+    ----------
+    requests : list of dict
+        Every request received: ``path``, ``body``, ``headers``,
+        ``answered``, ``time``.
+    base_url : str
+        Where the server listens (``http://127.0.0.1:<port>``), once started.
+
+    Examples
+    --------
+    >>> import anthropic
+    >>> from skakd.teachers.testing import FakeAnthropic
+    >>> with FakeAnthropic(labeler=lambda text, classes: classes[-1]) as server:
+    ...     client = anthropic.Anthropic(base_url=server.base_url,
+    ...                                  api_key="test-key")
+    ...     tool = {"name": "label_items", "input_schema": {"type": "object",
+    ...             "properties": {"items": {"type": "array", "items": {
+    ...                 "type": "object", "properties": {"label": {
+    ...                     "type": "string", "enum": ["neg", "pos"]}}}}}}}
+    ...     message = client.messages.create(
+    ...         model="claude-haiku-4-5", max_tokens=100, tools=[tool],
+    ...         tool_choice={"type": "tool", "name": "label_items"},
+    ...         messages=[{"role": "user", "content": '<item id="0">nice</item>'}])
+    >>> message.content[0].input
+    {'items': [{'id': 0, 'label': 'pos'}]}
     """
 
     def __init__(self, labeler=default_labeler, generator=default_generator,
