@@ -11,21 +11,18 @@ is distinct and the student's uncertainty distribution stays realistic.
 
 Usage::
 
-    python benchmarks/peers.py --quick      # pools 10^4, 10^5
-    python benchmarks/peers.py              # pools 10^4, 10^5, 10^6
+    python -m benchmarks.peers --quick      # pools 10^4, 10^5
+    python -m benchmarks.peers              # pools 10^4, 10^5, 10^6
 
 Writes ``benchmarks/results/peers_selection.{csv,json,png}``; the per-round
-wall time of the whole loops is measured by ``label_efficiency.py``.
+wall time of the whole loops is measured by ``benchmarks.label_efficiency``.
 """
 
 import argparse
-import csv
 import statistics
-import sys
 import time
 import warnings
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
@@ -33,16 +30,8 @@ from sklearn.linear_model import LogisticRegression
 
 from skakd.sampling import MRARU, UncertaintySampler
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script
-from _common import (  # noqa: E402
-    DEFAULT_DATA,
-    PAPER_RULE,
-    RESULTS,
-    embed,
-    load_csv_folder,
-    machine_info,
-    write_json,
-)
+from ._common import DEFAULT_DATA, PAPER_RULE, embed, load_csv_folder
+from ._report import RESULTS, command_line, machine_info, write_csv, write_json
 
 
 def make_student(name):
@@ -176,13 +165,9 @@ def main(argv=None):
         args.pool_sizes = [10**4, 10**5] if args.quick else [10**4, 10**5, 10**6]
     warnings.filterwarnings("ignore", category=UserWarning, module="small_text")
     rows = time_selection(args)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{args.out}.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(f"{args.out}.csv", rows)
     write_json(f"{args.out}.json", {
-        "command": "python benchmarks/peers.py " + " ".join(sys.argv[1:]),
+        "command": command_line("peers", argv),
         "machine": machine_info(), "args": vars(args), "rows": rows})
     plot(rows, f"{args.out}.png")
     return rows

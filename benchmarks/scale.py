@@ -23,12 +23,11 @@ deleted at the end (``--keep`` keeps them).
 
 Usage::
 
-    python benchmarks/scale.py            # 10^5, 10^6, 10^7 rows (7.7 GB on disk)
-    python benchmarks/scale.py --quick    # 10^4 and 10^5 rows, a minute
+    python -m benchmarks.scale            # 10^5, 10^6, 10^7 rows (7.7 GB on disk)
+    python -m benchmarks.scale --quick    # 10^4 and 10^5 rows, a few minutes
 """
 
 import argparse
-import csv
 import json
 import os
 import resource
@@ -39,11 +38,18 @@ import time
 from pathlib import Path
 
 import numpy as np
-from selection_cost import machine_info
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
-DOCS = ROOT / "docs" / "benchmarks"
+from ._common import PAPER_RULE
+from ._report import (
+    DOCS,
+    RESULTS,
+    ROOT,
+    command_line,
+    machine_info,
+    write_csv,
+    write_json,
+)
+
 MODES = ("single", "n_jobs=2", "dask-2-workers")
 N_CLASSES, N_SEED = 10, 50
 
@@ -177,9 +183,7 @@ def measure_fit(spec):
 
     X_seed, y_seed, pool, teacher = _seed_and_pool(spec)
     context, n_jobs = _backend(spec["mode"])
-    if spec["task"] == "mraru_fit":
-        from _common import PAPER_RULE  # what the committed results measured
-
+    if spec["task"] == "mraru_fit":  # the paper's rule: what the results measured
         sampler, rounds = MRARU(batch_size=25, **PAPER_RULE), spec["rounds"]
     else:
         sampler = UncertaintySampler(batch_size=25, chunk_size=spec["chunk_size"],
@@ -254,7 +258,7 @@ def run_child(spec):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     process = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(spec)],
+        [sys.executable, "-m", "benchmarks.scale", "--child", json.dumps(spec)],
         capture_output=True, text=True, env=env, cwd=ROOT,
     )
     for line in process.stdout.splitlines():
@@ -297,7 +301,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.child:
         return child(json.loads(args.child))
-    info = machine_info()
+    info = {**machine_info(), "command": command_line("scale", argv)}
     args.workdir.mkdir(parents=True, exist_ok=True)
     pool_path = args.workdir / "pool.npy"
     largest = max(args.sizes)
@@ -327,8 +331,9 @@ def main(argv=None):
                "results": [_public(r) for r in rows]}
     stem = "scale_quick" if args.quick else "scale"
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    write_csv(summary["results"], args.out_dir / f"{stem}.csv")
-    (args.out_dir / f"{stem}.json").write_text(json.dumps(summary, indent=2))
+    write_csv(args.out_dir / f"{stem}.csv", summary["results"],
+              fields=sorted({key for row in summary["results"] for key in row}))
+    write_json(args.out_dir / f"{stem}.json", summary, indent=2)
     plot(summary["results"], args.out_dir / f"{stem}.png")
     if not args.quick:
         image = os.path.relpath(args.out_dir / f"{stem}.png", args.docs.parent)
@@ -346,14 +351,6 @@ def _describe(row):
     main = row.get("round_seconds", row.get("seconds"))
     return (f"{row['task']:>15} {row['size']:>11,} {row['mode']:>15}: "
             f"{main:9.3f} s, peak RSS {row['peak_rss_mib']:7.0f} MiB")
-
-
-def write_csv(rows, path):
-    fields = sorted({key for row in rows for key in row})
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def _pick(rows, task, mode="single"):
@@ -485,7 +482,7 @@ def render_docs(summary, image):
         "",
         f"![scale]({image})",
         "",
-        f"Measured {summary['timestamp']} on {summary['cpu_count']} CPU cores "
+        f"Measured {summary['timestamp_utc']} on {summary['cpu_count']} CPU cores "
         f"shared with other jobs (load average at start {load}). Reproduce "
         "with:",
         "",

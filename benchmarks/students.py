@@ -3,28 +3,19 @@ BertClassifier, embedding throughput, and temperature scaling under M-RARU.
 
 Reproduce (results/students.{csv,json,png} and docs/benchmarks/students.md)::
 
-    python benchmarks/students.py
+    python -m benchmarks.students
 
 ``--quick`` runs a small version in a few minutes (results/students_quick.*).
 Everything runs on ``--threads`` CPU threads (torch, BLAS, scikit-learn).
 """
 
 import argparse
-import csv
 import json
+import os
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import (
-    DEFAULT_DATA,
-    PAPER_RULE,
-    RESULTS,
-    embed,
-    load_csv_folder,
-    machine_info,
-    write_json,
-)
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
@@ -33,9 +24,20 @@ from sklearn.model_selection import train_test_split
 from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
-ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks" / "students.md"
-COMMAND = "python benchmarks/students.py"
+from ._common import DEFAULT_DATA, PAPER_RULE, embed, load_csv_folder
+from ._report import (
+    DOCS,
+    RESULTS,
+    command_line,
+    fmt,
+    machine_info,
+    markdown_table,
+    write_csv,
+    write_json,
+)
+
+DOC = DOCS / "students.md"
+COMMAND = command_line("students", [])
 # (train, test) caps that keep a full run near half an hour on 2 shared
 # cores: ag_news texts are ~4x longer than banking77's.
 CAPS = {"banking77": (3000, 1000), "ag_news": (1000, 500)}
@@ -114,7 +116,7 @@ def embedding_throughput(texts, threads):
         "texts_per_cpu_s": len(texts) / cpu,
         "naive_texts_per_s": len(texts) / naive_wall,
         "naive_texts_per_cpu_s": len(texts) / naive_cpu,
-        "loadavg_after": list(__import__("os").getloadavg()),
+        "loadavg_after": list(os.getloadavg()),
     }, fast
 
 
@@ -300,14 +302,6 @@ def plot(rows, runs, path):
     fig.savefig(path, dpi=110)
 
 
-def write_csv(rows, path):
-    fields = list(dict.fromkeys(key for row in rows for key in row))
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def markdown(payload, rows, runs, command, stem):
     meta = payload["machine"]
     lines = [
@@ -332,17 +326,14 @@ def markdown(payload, rows, runs, command, stem):
         "",
         "## Embedding throughput",
         "",
-        "| dataset | texts | mean tokens | SentenceEmbedder texts/s | texts per "
-        "CPU-s | naive loop texts/s | naive texts per CPU-s |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, t in payload["embedding"].items():
-        lines.append(
-            f"| {name} | {t['n_texts']} | {t['mean_tokens']:.1f} | "
-            f"{t['texts_per_s']:.0f} | {t['texts_per_cpu_s']:.0f} | "
-            f"{t['naive_texts_per_s']:.0f} | {t['naive_texts_per_cpu_s']:.0f} |"
-        )
-    lines += [
+        *markdown_table(
+            ["dataset", "texts", "mean tokens", "SentenceEmbedder texts/s",
+             "texts per CPU-s", "naive loop texts/s", "naive texts per CPU-s"],
+            [[name, t["n_texts"], f"{t['mean_tokens']:.1f}",
+              f"{t['texts_per_s']:.0f}", f"{t['texts_per_cpu_s']:.0f}",
+              f"{t['naive_texts_per_s']:.0f}", f"{t['naive_texts_per_cpu_s']:.0f}"]
+             for name, t in payload["embedding"].items()],
+            align="lrrrrrr"),
         "",
         "SentenceEmbedder sorts texts by token length (little padding), batches "
         "128 texts and runs under `torch.inference_mode`; the naive loop embeds "
@@ -365,18 +356,15 @@ def markdown(payload, rows, runs, command, stem):
         f"{payload['args']['bert_test']} test texts. Datasets are capped at "
         f"{payload['caps']} (train, test) random texts to fit the time budget.",
         "",
-        "| dataset | student | accuracy | train texts | test texts | fit s | "
-        "fit texts/s | predict texts/s | clf texts/s |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        *markdown_table(
+            ["dataset", "student", "accuracy", "train texts", "test texts",
+             "fit s", "fit texts/s", "predict texts/s", "clf texts/s"],
+            [[r["dataset"], r["student"], f"{r['accuracy']:.3f}", r["n_train"],
+              r["n_test"], f"{r['fit_seconds']:.1f}", f"{r['fit_texts_per_s']:.0f}",
+              f"{r['predict_texts_per_s']:.0f}",
+              f"{r['classifier_predict_texts_per_s']:.0f}"] for r in rows],
+            align="llrrrrrrr"),
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['dataset']} | {r['student']} | {r['accuracy']:.3f} | "
-            f"{r['n_train']} | {r['n_test']} | {r['fit_seconds']:.1f} | "
-            f"{r['fit_texts_per_s']:.0f} |"
-            f" {r['predict_texts_per_s']:.0f} | "
-            f"{r['classifier_predict_texts_per_s']:.0f} |"
-        )
     embed_rates = [t["texts_per_s"] for t in payload["embedding"].values()]
     lines += [
         "",
@@ -409,19 +397,17 @@ def markdown(payload, rows, runs, command, stem):
             f"({payload['args']['mraru_epochs']} epochs per round), scored on "
             f"{payload['args']['mraru_test']} test texts after each round.",
             "",
-            "| run | round | labelled | visited | acceptance | temperature | "
-            "accuracy | log loss |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            *markdown_table(
+                ["run", "round", "labelled", "visited", "acceptance",
+                 "temperature", "accuracy", "log loss"],
+                [[label, h["round"], h["n_labeled"],
+                  fmt(h["n_visited"], "{:.0f}", missing=""),
+                  fmt(h["acceptance_rate"], "{:.2f}", missing=""),
+                  fmt(h["temperature"], "{:.2f}", missing=""),
+                  f"{h['accuracy']:.3f}", f"{-h['neg_log_loss']:.3f}"]
+                 for label, run in runs.items() for h in run["history"]],
+                align="lrrrrrrr"),
         ]
-        for label, run in runs.items():
-            for h in run["history"]:
-                lines.append(
-                    f"| {label} | {h['round']} | {h['n_labeled']} | "
-                    f"{_fmt(h['n_visited'], '.0f')} | "
-                    f"{_fmt(h['acceptance_rate'], '.2f')} | "
-                    f"{_fmt(h['temperature'], '.2f')} | {h['accuracy']:.3f} | "
-                    f"{-h['neg_log_loss']:.3f} |"
-                )
         temperatures = [h["temperature"] for run in runs.values()
                         for h in run["history"] if h["temperature"] is not None]
         at_bounds = [t for t in temperatures
@@ -440,10 +426,6 @@ def markdown(payload, rows, runs, command, stem):
         lines.append("")
     lines += [f"![students](../../benchmarks/results/{stem}.png)", ""]
     return "\n".join(lines)
-
-
-def _fmt(value, spec):
-    return "" if value is None else format(value, spec)
 
 
 def main(argv=None):
@@ -557,7 +539,7 @@ def update_students(args, stem, command):
 
 def save(payload, rows, runs, args, stem, command):
     """Write the results of a run that just ended, and print the page."""
-    payload["loadavg_end"] = list(__import__("os").getloadavg())
+    payload["loadavg_end"] = list(os.getloadavg())
     print(write_results(payload, rows, runs, args, stem, command))
 
 
@@ -566,7 +548,7 @@ def write_results(payload, rows, runs, args, stem, command):
     payload["teacher"] = teacher_estimate(rows, args)
     payload["mraru"] = runs
     RESULTS.mkdir(parents=True, exist_ok=True)
-    write_csv(rows, RESULTS / f"{stem}.csv")
+    write_csv(RESULTS / f"{stem}.csv", rows)
     payload["rows"] = rows
     write_json(RESULTS / f"{stem}.json", payload)
     plot(rows, runs, RESULTS / f"{stem}.png")

@@ -3,36 +3,40 @@
 Measures items labelled per second for several ``max_concurrency`` and
 ``batch_size`` values, cache-hit throughput (lookups per second, and items
 per second through ``label``), and the per-request overhead of our client
-over bare SDK calls. The fake server (``tests/fake_anthropic.py``) runs in
-its own process so that it does not compete with the client for the GIL.
+over bare SDK calls. The fake server
+(``skakd.teachers.testing.FakeAnthropic``) runs in its own process so that
+it does not compete with the client for the GIL.
 
-    python benchmarks/teacher_throughput.py          # full run
-    python benchmarks/teacher_throughput.py --quick  # smoke run
+    python -m benchmarks.teacher_throughput          # full run
+    python -m benchmarks.teacher_throughput --quick  # smoke run
 
 Writes ``benchmarks/results/teacher_throughput[_quick].{json,csv,png}`` and
 ``docs/benchmarks/teacher_throughput.md`` (full run only).
 """
 
 import argparse
-import csv
 import multiprocessing
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
+from skakd.teachers import AnthropicTeacher, TeacherCache, request_key
+from skakd.teachers.testing import FakeAnthropic
 
-from _common import RESULTS, machine_info, write_json  # noqa: E402
-from skakd.teachers.testing import FakeAnthropic  # noqa: E402
-
-from skakd.teachers import AnthropicTeacher, TeacherCache, request_key  # noqa: E402
+from ._report import (
+    DOCS,
+    RESULTS,
+    command_line,
+    machine_info,
+    markdown_table,
+    write_csv,
+    write_json,
+)
 
 CLASSES = ["billing", "delivery", "refund", "account", "card"]
-DOC = HERE.parent / "docs" / "benchmarks" / "teacher_throughput.md"
+DOC = DOCS / "teacher_throughput.md"
 TARGET_SPEEDUP, TARGET_HITS = 10.0, 10_000
 
 
@@ -180,8 +184,8 @@ def write_doc(payload, command):
         "# Teacher throughput",
         "",
         "`AnthropicTeacher` against the fake Anthropic Messages API of "
-        "`tests/fake_anthropic.py` (a separate process, 200 ms per answer). "
-        "Reproduce with:",
+        "`skakd.teachers.testing.FakeAnthropic` (a separate process, 200 ms "
+        "per answer). Reproduce with:",
         "",
         f"    {command}",
         "",
@@ -192,11 +196,12 @@ def write_doc(payload, command):
         "",
         "## Items labelled per second",
         "",
-        "| batch_size | max_concurrency | items | seconds | items/s |",
-        "|---:|---:|---:|---:|---:|",
+        *markdown_table(
+            ["batch_size", "max_concurrency", "items", "seconds", "items/s"],
+            [[r["batch_size"], r["max_concurrency"], r["n_items"],
+              f"{r['seconds']:.2f}", f"{r['items_per_s']:.1f}"] for r in rows],
+            align="rrrrr"),
     ]
-    lines += [f"| {r['batch_size']} | {r['max_concurrency']} | {r['n_items']} | "
-              f"{r['seconds']:.2f} | {r['items_per_s']:.1f} |" for r in rows]
     lines += ["", "Speed-up of the largest `max_concurrency` over 1 (target "
               f">= {TARGET_SPEEDUP:.0f}x):", ""]
     lines += [f"- batch_size={b}: {s:.1f}x" for b, s in speed.items()]
@@ -253,13 +258,10 @@ def main(argv=None):
     }
     stem = "teacher_throughput_quick" if args.quick else "teacher_throughput"
     write_json(RESULTS / f"{stem}.json", payload)
-    with open(RESULTS / f"{stem}.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(RESULTS / f"{stem}.csv", rows)
     plot(rows, RESULTS / f"{stem}.png")
     if not args.quick:
-        write_doc(payload, "python benchmarks/teacher_throughput.py")
+        write_doc(payload, command_line("teacher_throughput", argv))
     print("speed-up:", {b: round(s, 1) for b, s in payload["speedup_max_vs_1"].items()})
     return payload
 
