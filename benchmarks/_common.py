@@ -1,31 +1,25 @@
-"""Shared helpers of the benchmark scripts: data, embeddings, run metadata."""
+"""The data the benchmarks share: datasets, embeddings, seeds, MRARU's paper rule."""
 
 import csv
-import datetime
 import hashlib
-import json
 import os
-import platform
 from pathlib import Path
 
 import numpy as np
 
 __all__ = [
     "DEFAULT_DATA",
-    "RESULTS",
+    "PAPER_RULE",
     "embed",
     "load_csv_folder",
-    "machine_info",
     "one_per_class",
-    "write_json",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
-RESULTS = ROOT / "benchmarks" / "results"
 # MRARU's parameters for the paper's rule (accept with probability equal to
 # the normalised least confidence): what results measured before the
-# defaults changed, and the ``mraru`` of label_efficiency.py.
+# defaults changed, and the ``mraru`` of the label-efficiency benchmark.
 PAPER_RULE = {"strategy": "least_confidence", "target_acceptance": None}
 DEFAULT_CACHE = Path(os.environ.get("SKAKD_BENCH_CACHE",
                                     Path.home() / ".cache" / "skakd-bench"))
@@ -108,30 +102,3 @@ def _embed_minilm(texts, batch_size):
             mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             out[idx] = torch.nn.functional.normalize(mean, dim=1).numpy()
     return out
-
-
-def machine_info():
-    """Timestamp, CPU count and load average, for results on a shared box."""
-    return {
-        "timestamp_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"),
-        "cpu_count": os.cpu_count(),
-        "loadavg": list(os.getloadavg()),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-
-
-def write_json(path, payload):
-    """Write ``payload`` as indented JSON (numpy scalars converted)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=1, default=_to_builtin)
-
-
-def _to_builtin(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
