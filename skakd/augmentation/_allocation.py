@@ -8,8 +8,8 @@ from the mix is corrected back with per-row weights.
 
 import numpy as np
 
-__all__ = ["ALLOCATIONS", "FLOOR_SHARE", "allocate", "class_cap", "class_errors",
-           "prior_weights"]
+__all__ = ["ALLOCATIONS", "FLOOR_SHARE", "SHRINKAGE", "allocate", "class_cap",
+           "class_errors", "prior_weights"]
 
 #: Allocation policies of :class:`PGKD`.
 ALLOCATIONS = ("error", "uniform")
@@ -18,13 +18,24 @@ ALLOCATIONS = ("error", "uniform")
 FLOOR_SHARE = 0.5
 
 
-def class_errors(proba, student_classes, y_val, classes):
-    """Expected validation error of each class: one minus the mean probability
-    the student gives the true class, over that class's validation texts.
+#: Validation texts' worth of the mean error that each class's error is
+#: shrunk toward (see :func:`class_errors`).
+SHRINKAGE = 10
 
-    Probabilities rather than 0/1 mistakes: with two validation texts per
-    class, a recall is 0, 0.5 or 1, while the probabilities still rank the
-    classes. A class without validation texts gets the mean of the others.
+
+def class_errors(proba, student_classes, y_val, classes, shrinkage=SHRINKAGE):
+    """Expected validation error of each class, shrunk toward the mean.
+
+    A class's raw error is one minus the mean probability the student gives
+    the true class over that class's ``n_c`` validation texts
+    (probabilities rather than 0/1 mistakes: with two texts per class a
+    recall is 0, 0.5 or 1, while probabilities still rank the classes). It
+    is then shrunk toward the mean error over classes ``m``, as if
+    ``shrinkage`` more texts had shown ``m``: ``(n_c * e_c + shrinkage * m)
+    / (n_c + shrinkage)``. Two validation texts per class barely move a
+    class off the mean (the errors are noise, and an even mix does as
+    well); fifty make the allocation follow the measured error. A class
+    without validation texts gets the mean.
 
     Returns
     -------
@@ -36,14 +47,13 @@ def class_errors(proba, student_classes, y_val, classes):
         proba[i, column[label]] if label in column else 0.0
         for i, label in enumerate(y_val)
     ])
-    errors = np.full(len(classes), np.nan)
+    raw, support = np.zeros(len(classes)), np.zeros(len(classes))
     for k, label in enumerate(np.asarray(classes).tolist()):
         rows = [i for i, y in enumerate(y_val) if y == label]
         if rows:
-            errors[k] = 1.0 - p_true[rows].mean()
-    known = ~np.isnan(errors)
-    errors[~known] = errors[known].mean() if known.any() else 1.0
-    return errors
+            raw[k], support[k] = 1.0 - p_true[rows].mean(), len(rows)
+    mean = raw[support > 0].mean() if (support > 0).any() else 1.0
+    return (support * raw + shrinkage * mean) / (support + shrinkage)
 
 
 def class_cap(counts, n, ratio):

@@ -67,7 +67,8 @@ class PGKD(BaseEstimator):
         counts and what it writes beyond them is dropped). ``"error"``
         spreads half the batch evenly and half in proportion to each
         class's validation error (one minus the mean probability the
-        student gives the true class); ``"uniform"`` spreads it evenly.
+        student gives the true class, shrunk toward the mean error when a
+        class has few validation texts); ``"uniform"`` spreads it evenly.
         Either way no class may end a round with more than ``class_cap``
         times the median class count (see Notes).
     class_cap : float >= 2, default=2.0
@@ -171,11 +172,13 @@ class PGKD(BaseEstimator):
     shifts and its accuracy on the others falls, so the loop decides the
     counts. With ``allocation="error"`` and ``K`` classes, class ``c`` gets
     the share ``0.5 / K + 0.5 * e_c / sum(e)`` of the batch, ``e_c`` its
-    expected validation error, rounded by largest remainders (ties to the
-    classes holding fewest texts) under the cap ``ceil(class_cap *
-    (median class count + batch / K))`` on the class's labelled texts; a
-    class at its cap gets nothing and its share is spread over the others.
-    ``history_`` records per round ``class_counts`` (asked) and
+    expected validation error shrunk toward the mean error ``m`` by
+    ``(n_c * e_c + 10 * m) / (n_c + 10)`` (``n_c`` its validation texts: a
+    class error measured on two texts is mostly noise), rounded by largest
+    remainders (ties to the classes holding fewest texts) under the cap
+    ``ceil(class_cap * (median class count + batch / K))`` on the class's
+    labelled texts; a class at its cap gets nothing and its share is spread
+    over the others. ``history_`` records per round ``class_counts`` (asked) and
     ``class_counts_kept`` (kept after screening).
 
     **Untargeted generation** is ``PGKD(allocation="uniform",
