@@ -19,9 +19,13 @@ Each with LogisticRegression(C=10) on MiniLM embeddings and with
 few classes, which shifts a student's class priors; balanced weights remove
 that shift. 1,000 seed texts, 10 steps of 32, early stopping as ``pgkd.py``.
 
+It measured the loop before issue 17 (the teacher chose the class mix, no
+prior correction); PGKD now decides the counts and corrects the prior, see
+``benchmarks/pgkd.py``.
+
 Usage::
 
-    python benchmarks/hard_negatives.py            # banking77 + ag_news, 5 seeds
+    python -m benchmarks.hard_negatives            # banking77 + ag_news, 5 seeds
 
 Writes ``benchmarks/results/hard_negatives.{csv,json,png}`` and
 ``docs/benchmarks/hard_negatives.md``.
@@ -42,19 +46,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script
-from pgkd import (  # noqa: E402
-    DOCS,
-    RESULTS,
-    ROOT,
-    EmbeddingLookup,
-    embedding_table,
-    read_split,
-    score,
-)
+from skakd import ActiveDistillationClassifier
+from skakd.augmentation import PGKD, SimulatedGenerator
 
-from skakd import ActiveDistillationClassifier  # noqa: E402
-from skakd.augmentation import PGKD, SimulatedGenerator  # noqa: E402
+from ._report import DOCS, RESULTS, ROOT
+from .pgkd import EmbeddingLookup, embedding_table, read_split, score
 
 
 class ConfusedClassesGenerator(SimulatedGenerator):

@@ -2,15 +2,11 @@
 
 import csv
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-pgkd = pytest.importorskip("pgkd")
+pgkd = pytest.importorskip("benchmarks.pgkd")
 
 KEYWORDS = {
     "sports": "goal match team score coach league striker",
@@ -31,67 +27,36 @@ def _write_texts(folder, n, rng):
             for i in range(size):
                 label = list(KEYWORDS)[i % 3]
                 words = [*rng.choice(KEYWORDS[label].split(), 3),
-                         *rng.choice(NOISE, 3)]
+                         *rng.choice(NOISE, 4)]
                 writer.writerow([" ".join(rng.permutation(words)), label])
 
 
-def _run(tmp_path, student, *extra):
-    pgkd.main(["--datasets", "tiny", "--data-dir", str(tmp_path / "data"),
-               "--student", student, "--n-seed", "60", "--steps", "2",
-               "--batch-size", "6", "--out-dir", str(tmp_path / "res"),
-               "--docs", str(tmp_path / "pgkd.md"), *extra])
-    with (tmp_path / "res" / f"pgkd_{student}_tiny.csv").open() as handle:
-        return list(csv.DictReader(handle))
-
-
-def _check_results(tmp_path, rows, student, n_seeds):
-    assert sorted((r["arm"], r["seed"]) for r in rows) == sorted(
-        (arm, str(seed)) for arm in pgkd.ARMS for seed in range(n_seeds))
-    assert all(0 <= float(r["accuracy"]) <= 1 for r in rows)
-    stem = tmp_path / "res" / f"pgkd_{student}_tiny"
-    summary = json.loads(stem.with_suffix(".json").read_text())["summary"]["tiny"]
-    assert set(pgkd.ARMS) <= set(summary)
-    assert stem.with_suffix(".png").stat().st_size > 0
-
-
-def test_benchmark_writes_every_arm_and_the_docs_page(tmp_path):
-    _write_texts(tmp_path / "data" / "tiny", 300, np.random.default_rng(0))
-    rows = _run(tmp_path, "tfidf", "--seeds", "0", "1")
-    _check_results(tmp_path, rows, "tfidf", n_seeds=2)
-    # The easy task is learnt from the seed alone.
-    assert min(float(r["accuracy"]) for r in rows) > 0.8
-    assert all(int(r["n_generated_kept"]) > 0 for r in rows
-               if r["arm"] in pgkd.PGKD_ARMS)
-
+def test_benchmark_runs_writes_results_and_the_page(tmp_path):
+    _write_texts(tmp_path / "data" / "tiny", 600, np.random.default_rng(0))
+    (tmp_path / "pgkd.md").write_text("# PGKD\n\nHand-written intro.\n")
+    argv = ["--datasets", "tiny", "--data-dir", str(tmp_path / "data"),
+            "--per-class", "5", "--students", "tfidf", "--random-states", "0",
+            "--rounds", "2", "--batch-size", "6", "--reservoir", "300",
+            "--max-test", "90", "--out-dir", str(tmp_path / "res"),
+            "--docs", str(tmp_path / "pgkd.md")]
+    rows = pgkd.main(argv)
+    expected = {("-", "seed_only")} | {
+        (g, a) for g in pgkd.GENERATORS for a in pgkd.GENERATOR_ARMS[g]}
+    assert {(r["generator"], r["arm"]) for r in rows} == expected
+    assert len(rows) == len(expected)
+    for row in rows:
+        assert 0 <= row["accuracy"] <= 1
+        if row["arm"] != "seed_only":
+            assert row["n_generated"] <= 12 and len(row["curve"]) == 3
+            assert row["n_train"] == 15 + row["n_generated"]  # the whole seed
+    summary = json.loads((tmp_path / "res" / "pgkd.json").read_text())
+    assert summary["machine"]["cpu_count"] >= 1
+    assert summary["command"].startswith("python -m benchmarks.pgkd")
+    assert (tmp_path / "res" / "pgkd_summary.csv").is_file()
+    assert (tmp_path / "res" / "pgkd_curves.png").stat().st_size > 0
     page = (tmp_path / "pgkd.md").read_text()
-    assert "## tiny, TF-IDF" in page
-    for arm in pgkd.ARMS:
-        assert f"| {arm} | " in page
-    assert "Reproduce: `python benchmarks/pgkd.py --datasets tiny" in page
-
-
-def test_benchmark_bert_student_keeps_other_sections(tmp_path):
-    transformers = pytest.importorskip("transformers")
-    pytest.importorskip("skorch")
-    _write_texts(tmp_path / "data" / "tiny", 150, np.random.default_rng(1))
-    model = tmp_path / "tiny_bert"
-    model.mkdir()
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *NOISE,
-             *" ".join(KEYWORDS.values()).split()]
-    (model / "vocab.txt").write_text("\n".join(vocab))
-    transformers.BertTokenizerFast(str(model / "vocab.txt")).save_pretrained(model)
-    # An encoder without a head: BertClassifier adds one per class set.
-    transformers.BertModel(transformers.BertConfig(
-        vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1,
-        num_attention_heads=2, intermediate_size=32, max_position_embeddings=32,
-    )).save_pretrained(model)
-
-    _run(tmp_path, "tfidf", "--seeds", "0")
-    rows = _run(tmp_path, "bert", "--seeds", "0", "--bert-model", str(model),
-                "--bert-seed-epochs", "3", "--bert-lr", "1e-3",
-                "--bert-head-lr", "1e-2")
-    _check_results(tmp_path, rows, "bert", n_seeds=1)
-    page = (tmp_path / "pgkd.md").read_text()
-    assert "## tiny, TF-IDF" in page
-    assert "## tiny, BertClassifier, short CPU budget" in page
-    assert "trains 3 epoch(s)" in page
+    assert page.startswith("# PGKD\n\nHand-written intro.")
+    assert "| tiny | tfidf | 1 |" not in page  # targets name 10 per class only
+    assert "### Test accuracy" in page and "| 5 | tiny | tfidf |" in page
+    # A second call resumes: nothing is run again.
+    assert len(pgkd.main(argv)) == len(rows)
