@@ -23,7 +23,7 @@ from .datasets import load_dataset
 from .sampling import MRARU, RandomSampler
 from .teachers import OracleTeacher
 
-__all__ = ["main", "run_demo"]
+__all__ = ["add_arguments", "main", "run_demo"]
 
 
 def one_per_class(y, random_state):
@@ -67,15 +67,51 @@ def labels_to_reach(history, target):
     return None
 
 
+def _integer(minimum, maximum=None):
+    expected = (f"an integer >= {minimum}" if maximum is None
+                else f"an integer from {minimum} to {maximum}")
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _accuracy(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(
+            f"expected an accuracy in (0, 1], got {text!r}")
+    return value
+
+
+def add_arguments(parser):
+    """The demo's options, each checked (``skakd demo`` uses them too)."""
+    parser.add_argument("--rounds", type=_integer(1), default=40, metavar="N",
+                        help="rounds of labelling per sampler (default 40)")
+    parser.add_argument("--batch-size", type=_integer(1), default=25, metavar="N",
+                        help="teacher labels per round (default 25)")
+    parser.add_argument("--target", type=_accuracy, default=0.70, metavar="ACC",
+                        help="test accuracy to reach (default 0.70)")
+    parser.add_argument("--random-state", type=_integer(0, 2**32 - 1), default=0,
+                        metavar="SEED", help="seed of every random choice (default 0)")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="skakd demo", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--rounds", type=int, default=40)
-    parser.add_argument("--batch-size", type=int, default=25)
-    parser.add_argument("--target", type=float, default=0.70,
-                        help="test accuracy to reach (default 0.70)")
-    parser.add_argument("--random-state", type=int, default=0)
+    add_arguments(parser)
     args = parser.parse_args(argv)
     # One example per class is the point of the demo, not a regression problem.
     warnings.filterwarnings("ignore", message="The number of unique classes")

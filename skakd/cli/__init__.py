@@ -15,12 +15,13 @@ Examples
 ('predict', 10000, False)
 """
 
-import argparse
+import re
 import sys
 
-from .. import __version__
+from .. import __version__, demo
 from . import _distill, _estimate, _predict
 from ._io import InputError
+from ._parser import CommandParser
 
 __all__ = ["build_parser", "main"]
 
@@ -36,13 +37,16 @@ examples:
 
 
 def build_parser():
-    """The argument parser of the ``skakd`` command."""
-    parser = argparse.ArgumentParser(
+    """The argument parser of the ``skakd`` command.
+
+    Every parse error is one line on stderr naming the option and what it
+    expects (exit status 2); ``--help`` shows the defaults.
+    """
+    parser = CommandParser(
         prog="skakd",
         description="Distil an expensive teacher (an LLM or any labelling "
-        "function) into a small scikit-learn classifier.",
+        "function)\ninto a small scikit-learn classifier.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"skakd {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -53,39 +57,50 @@ def build_parser():
         ("estimate-cost", _estimate, "what a distillation would cost, before paying"),
     ):
         command = commands.add_parser(
-            name, help=help_, description=module.__doc__.replace("``", ""),
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            name, help=help_, description=_plain(module.__doc__),
+            usage=getattr(module, "USAGE", None),
         )
         module.add_arguments(command)
-        command.set_defaults(handler=module.run)
-    commands.add_parser(
-        "demo", add_help=False,
-        help="offline demo: M-RARU vs random on bundled banking77 "
-        "(skakd demo --help for its options)",
+        command.set_defaults(handler=module.run, parser=command)
+    command = commands.add_parser(
+        "demo", help="offline demo: M-RARU vs random on bundled banking77",
+        description=_plain(demo.__doc__),
     )
+    demo.add_arguments(command)
+    command.set_defaults(parser=command)
     return parser
 
 
-def _run_demo(argv):
-    from ..demo import main as demo_main
+def _plain(docstring):
+    """A module docstring as help text: no ``code`` marks or Sphinx roles."""
+    text = re.sub(r":\w+:`~?(?:[\w.]+\.)?(\w+)`", r"\1", docstring)
+    return text.replace("``", "")
 
-    demo_main(argv)
+
+def _run_demo(argv):
+    # The parser above checked the options (with the demo's add_arguments);
+    # the demo parses them again, as ``python -m skakd.demo`` does.
+    demo.main(argv[argv.index("demo") + 1:])
     return 0
 
 
 def main(argv=None):
     """Run the ``skakd`` command with ``argv`` (default ``sys.argv[1:]``).
 
-    Returns the exit status: 0 on success, 2 for a problem with the input
-    (reported in one line on stderr), 130 when interrupted.
+    Returns the exit status: 0 on success (and after ``--help``), 2 for a
+    problem with the input (reported in one line on stderr, naming the
+    option and the fix), 130 when interrupted.
     """
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args, unknown = build_parser().parse_known_args(argv)
+        if unknown:  # named by the command's own parser, with its --help
+            args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    except SystemExit as exit_:  # --help, --version, or a one-line parse error
+        return exit_.code
     try:
         if args.command == "demo":
-            return _run_demo(extra)
-        if extra:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            return _run_demo(argv)
         return args.handler(args)
     except InputError as exc:
         print(f"skakd {args.command}: error: {exc}", file=sys.stderr)
