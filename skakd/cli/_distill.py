@@ -8,12 +8,14 @@ Besides the model (``--out``, a joblib file), the run writes next to it:
 """
 
 import codecs
+import inspect
 import json
 import math
 import os
 import sys
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import joblib
@@ -21,10 +23,32 @@ import numpy as np
 
 from .._classifier import ActiveDistillationClassifier
 from ..callbacks import Scoring
-from ._io import InputError, RowWriter, iter_chunks, read_table
-from ._registry import make_sampler, make_student, make_teacher
+from ._io import (
+    InputError,
+    RowWriter,
+    check_output,
+    create_folder,
+    iter_chunks,
+    read_table,
+)
+from ._parser import integer, number
+from ._registry import (
+    SAMPLERS,
+    STUDENTS,
+    check_teacher,
+    make_sampler,
+    make_student,
+    make_teacher,
+)
 
-__all__ = ["add_arguments", "run", "load_inputs", "output_paths"]
+__all__ = [
+    "USAGE",
+    "add_arguments",
+    "check_arguments",
+    "load_inputs",
+    "output_paths",
+    "run",
+]
 
 # Settings that decide what a run does: --resume refuses to mix runs that
 # differ in any of them. Budgets may change (raising one continues a run).
@@ -36,64 +60,100 @@ RUN_SETTINGS = (
 PATH_SETTINGS = ("seed", "pool", "validation")
 MAX_VALIDATION_ROWS = 5000
 VALIDATION_KEY = "accuracy"
+REQUIRED = {
+    "--seed": "--seed FILE: labelled examples",
+    "--pool": "--pool FILE: the texts to label",
+    "--teacher": "--teacher NAME: oracle, anthropic or module:attribute",
+    "--out": "--out MODEL: the model file to write",
+}
+# What a run writes (next to the cache, which outlives runs).
+OUTPUTS = ("model", "labels", "history", "plot", "run")
+
+
+USAGE = (
+    "%(prog)s --seed FILE --pool FILE --teacher NAME --out MODEL\n"
+    "       {--budget-labels N | --budget-usd USD | --max-rounds N} [options]"
+)
 
 
 def add_arguments(parser, *, outputs=True):
     """Options shared by ``distill`` and ``estimate-cost``."""
-    data = parser.add_argument_group("data")
-    data.add_argument("--seed", metavar="FILE",
-                      help="labelled examples (CSV or JSONL)")
-    data.add_argument("--pool", metavar="FILE",
-                      help="unlabelled texts (CSV or JSONL); with --teacher "
-                      "oracle it must carry the label column too")
-    data.add_argument("--validation", metavar="FILE",
-                      help="labelled texts to report accuracy on (default with "
-                      "the oracle: a split of the pool)")
-    data.add_argument("--validation-size", type=float, default=0.2,
-                      metavar="SHARE",
-                      help="share of the pool held out for validation with the "
-                      f"oracle, at most {MAX_VALIDATION_ROWS} rows (default 0.2)")
-    data.add_argument("--classes", metavar="A,B,...",
-                      help="the full label set, comma separated (default: the "
-                      "labels of the seed)")
-    data.add_argument("--text-column", default="text", metavar="NAME")
-    data.add_argument("--label-column", default="label", metavar="NAME")
-    data.add_argument("--encoding", default="utf-8-sig",
-                      help="encoding of the input files (default UTF-8)")
-    method = parser.add_argument_group("method")
-    method.add_argument("--teacher", metavar="NAME",
-                        help="oracle (answers from the pool's labels), anthropic "
-                        "(Claude), or module:attribute")
-    method.add_argument("--model", help="the teacher's model, e.g. a Claude "
-                        "model name")
-    method.add_argument("--sampler", default="mraru", metavar="NAME",
-                        help="mraru, random, uncertainty or pgkd (default mraru)")
-    method.add_argument("--student", default="tfidf-logreg", metavar="NAME",
-                        help="tfidf-logreg, minilm-logreg, bert, or "
-                        "module:attribute (default tfidf-logreg)")
-    method.add_argument("--batch-size", type=int, default=25, metavar="N",
-                        help="teacher labels per round (default 25)")
-    method.add_argument("--random-state", type=int, default=0, metavar="SEED")
-    budget = parser.add_argument_group("budget (at least one)")
-    budget.add_argument("--budget-labels", type=int, metavar="N",
+    required = parser.add_argument_group(
+        "required",
+        "--pool may be left out with --sampler pgkd and a teacher that writes "
+        "texts;\n--resume reads all four from the recorded run." if outputs else None,
+    )
+    required.add_argument("--seed", metavar="FILE",
+                          help="labelled examples (CSV or JSONL) (required)")
+    required.add_argument("--pool", metavar="FILE",
+                          help="unlabelled texts (CSV or JSONL); with --teacher "
+                          "oracle it must carry the label column too (required)")
+    required.add_argument("--teacher", metavar="NAME",
+                          help="oracle (answers from the pool's labels), anthropic "
+                          "(Claude; needs the llm extra), or module:attribute "
+                          "(required)")
+    if outputs:
+        required.add_argument("--out", metavar="MODEL", help="model file to write "
+                              "(joblib); the other outputs are named after it and "
+                              "its folder is created if needed (required)")
+    budget = parser.add_argument_group(
+        "budget (at least one is required; the first reached stops the run)")
+    budget.add_argument("--budget-labels", type=integer(1), metavar="N",
                         help="largest number of teacher labels")
-    budget.add_argument("--budget-usd", type=float, metavar="USD",
+    budget.add_argument("--budget-usd", type=number(0), metavar="USD",
                         help="largest teacher spend in USD")
-    budget.add_argument("--max-rounds", type=int, metavar="N",
+    budget.add_argument("--max-rounds", type=integer(1), metavar="N",
                         help="largest number of rounds")
+    data = parser.add_argument_group("data")
+    data.add_argument("--validation", metavar="FILE",
+                      help="labelled texts to report accuracy on (with the "
+                      "oracle, a split of the pool by default)")
+    data.add_argument("--validation-size", type=number(0, 1, include_maximum=False),
+                      default=0.2, metavar="SHARE",
+                      help="share of the pool held out for validation with the "
+                      f"oracle, at most {MAX_VALIDATION_ROWS} rows")
+    data.add_argument("--classes", metavar="A,B,...",
+                      help="the full label set, comma separated (by default the "
+                      "labels of the seed)")
+    data.add_argument("--text-column", default="text", metavar="NAME",
+                      help="column holding the texts")
+    data.add_argument("--label-column", default="label", metavar="NAME",
+                      help="column holding the labels")
+    data.add_argument("--encoding", default="utf-8-sig",
+                      help="encoding of the input files (UTF-8, with or without "
+                      "a byte-order mark, by default)")
+    method = parser.add_argument_group("method")
+    method.add_argument("--model", help="the Claude model of --teacher anthropic "
+                        f"(default: {_default_model()})")
+    method.add_argument("--sampler", default="mraru", choices=SAMPLERS,
+                        metavar="NAME", help=f"{', '.join(SAMPLERS)}")
+    method.add_argument("--student", default="tfidf-logreg", metavar="NAME",
+                        help=f"{', '.join(STUDENTS)} (the last two need the text "
+                        "extra), or module:attribute")
+    method.add_argument("--batch-size", type=integer(1), default=25, metavar="N",
+                        help="teacher labels per round")
+    method.add_argument("--random-state", type=integer(0, 2**32 - 1), default=0,
+                        metavar="SEED", help="seed of every random choice")
     if outputs:
         out = parser.add_argument_group("output")
-        out.add_argument("--out", required=True, metavar="MODEL",
-                         help="model file to write (joblib); the other outputs "
-                         "are named after it")
+        again = out.add_mutually_exclusive_group()
+        again.add_argument("--resume", action="store_true", help="continue the "
+                           "run recorded for --out, paying nothing twice")
+        again.add_argument("--force", action="store_true", help="start a new run "
+                           "even if --out exists, replacing its outputs (the "
+                           "cache is kept: answers paid for are reused)")
         out.add_argument("--cache", metavar="FILE",
                          help="SQLite file keeping every teacher answer "
-                         "(default <out stem>.cache.sqlite)")
+                         "(by default <out stem>.cache.sqlite)")
         out.add_argument("--no-cache", action="store_true",
                          help="do not keep the teacher's answers")
-        out.add_argument("--resume", action="store_true", help="continue the "
-                         "run recorded for --out, paying nothing twice")
         out.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _default_model():
+    from ..teachers import AnthropicTeacher
+
+    return inspect.signature(AnthropicTeacher).parameters["model"].default
 
 
 def output_paths(out):
@@ -112,14 +172,22 @@ def output_paths(out):
 
 def run(args):
     """Run ``skakd distill``; return the process exit status."""
+    if args.out is None:
+        check_arguments(args, "distill", also_missing=["--out"])
     paths = output_paths(args.out)
     if args.resume:
         _restore_settings(args, paths["run"])
-    _check_arguments(args)
+    check_arguments(args, "distill")
+    _check_outputs(args, paths)
+    # Everything that can be checked without reading the data is checked
+    # before it is read: a wrong name or a missing extra fails in a second.
+    check_teacher(args.teacher, model=args.model)
+    _check_credentials(args)
+    student = make_student(args.student, args.random_state)
     inputs = load_inputs(args)
     teacher, cache = _teacher(args, inputs, paths)
     clf = ActiveDistillationClassifier(
-        make_student(args.student, args.random_state),
+        student,
         teacher=teacher,
         sampler=make_sampler(args.sampler, args.batch_size),
         max_iter=_max_rounds(args),
@@ -130,6 +198,7 @@ def run(args):
         random_state=args.random_state,
         verbose=0 if args.quiet else 1,
     )
+    _start_outputs(args, paths, cache)
     _write_manifest(paths["run"], args, cache, "running")
     start = time.perf_counter()
     try:
@@ -143,39 +212,98 @@ def run(args):
         raise
     interrupted = clf.termination_condition_ == "interrupted"
     status = "interrupted" if interrupted else "finished"
-    _write_outputs(clf, inputs, paths)
+    summary = Summary(clf, args, inputs)
+    _write_outputs(clf, summary, paths)
     _write_manifest(paths["run"], args, cache, status)
-    _report(clf, paths, cache, status, time.perf_counter() - start)
+    _report(summary, paths, cache, status, time.perf_counter() - start)
     return 130 if status == "interrupted" else 0
 
 
-def _check_arguments(args):
+def check_arguments(args, command, also_missing=()):
+    """Check what argparse cannot: options needed together, budgets."""
     missing = [f"--{name}" for name in ("seed", "pool", "teacher")
                if getattr(args, name) is None]
     if args.sampler == "pgkd" and args.teacher != "oracle" and "--pool" in missing:
         missing.remove("--pool")  # PGKD's teacher writes the training texts
+    missing += also_missing
     if missing:
-        raise InputError(f"distill needs {', '.join(missing)}.")
+        listed = (", ".join(missing[:-1]) + " and " + missing[-1]
+                  if len(missing) > 1 else missing[0])
+        raise InputError(
+            f"{command} needs {listed} ({'; '.join(REQUIRED[m] for m in missing)})."
+        )
     budgets = (args.budget_labels, args.budget_usd, args.max_rounds)
     if all(budget is None for budget in budgets):
         raise InputError(
             "give a budget: --budget-labels N, --budget-usd X and/or "
             "--max-rounds N, so that the teacher is never asked without limit."
         )
-    for name in ("budget_labels", "max_rounds", "batch_size"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise InputError(f"--{name.replace('_', '-')} is {value}; expected >= 1.")
-    if args.budget_usd is not None and args.budget_usd < 0:
-        raise InputError(f"--budget-usd is {args.budget_usd}; expected >= 0.")
-    if not 0 <= args.validation_size < 1:
+    if (args.sampler == "pgkd" and args.teacher == "oracle"
+            and args.budget_labels is None and args.max_rounds is None):
         raise InputError(
-            f"--validation-size is {args.validation_size}; expected a share in [0, 1)."
+            "--budget-usd alone never stops --sampler pgkd with --teacher oracle "
+            "(the oracle is free); add --budget-labels N or --max-rounds N."
+        )
+
+
+def _check_outputs(args, paths):
+    """--out must be writable, and not hold another run unless told so."""
+    check_output(paths["model"], "model.joblib")
+    if args.cache is not None and not args.no_cache:
+        check_output(args.cache, "cache.sqlite", "--cache")
+    if args.resume or args.force:
+        return
+    if paths["run"].is_file():
+        status = _recorded_status(paths["run"])
+        raise InputError(
+            f"--out {args.out}: a run is recorded there ({paths['run']}, "
+            f"{status}); pass --resume to continue it (a larger budget extends "
+            "it) or --force to start a new run in its place."
+        )
+    existing = [str(paths[key]) for key in OUTPUTS if paths[key].exists()]
+    if existing:
+        raise InputError(
+            f"--out {args.out}: {', '.join(existing)} already exist"
+            f"{'s' if len(existing) == 1 else ''}; pass --force to replace "
+            f"{'it' if len(existing) == 1 else 'them'}, or choose another --out."
+        )
+
+
+def _recorded_status(manifest_path):
+    try:
+        return json.loads(manifest_path.read_text(encoding="utf-8"))["status"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unreadable"
+
+
+def _start_outputs(args, paths, cache):
+    """Create the output folders; --force drops the outputs of the old run."""
+    create_folder(paths["model"])
+    if cache is not None:
+        create_folder(cache, "--cache")
+    if args.force:
+        for key in OUTPUTS:
+            paths[key].unlink(missing_ok=True)
+
+
+def _check_credentials(args):
+    credentials = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
+    if args.teacher == "anthropic" and not any(map(os.environ.get, credentials)):
+        raise InputError(
+            "--teacher anthropic needs an API key: set ANTHROPIC_API_KEY "
+            "(skakd estimate-cost works without one)."
         )
 
 
 def _max_rounds(args):
-    """Rounds to run: ``--max-rounds``, else enough for ``--budget-labels``."""
+    """Rounds to run: ``--max-rounds``, else as many as ``--budget-labels``
+    fills with full batches (the progress bar's length).
+
+    Pool samplers spend every round's batch, so the label budget is used to
+    the last label in those rounds. PGKD counts only the written texts that
+    pass its screening; the bound keeps a teacher whose texts are all
+    rejected from running forever, and the report says what was left.
+    """
     if args.max_rounds is not None:
         return args.max_rounds
     if args.budget_labels is not None:
@@ -284,12 +412,6 @@ def _split(n_pool, args):
 
 
 def _teacher(args, inputs, paths):
-    credentials = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
-    if args.teacher == "anthropic" and not any(map(os.environ.get, credentials)):
-        raise InputError(
-            "--teacher anthropic needs an API key: set ANTHROPIC_API_KEY "
-            "(skakd estimate-cost works without one)."
-        )
     teacher = make_teacher(args.teacher, pool_texts=inputs.pool_texts,
                            pool_labels=inputs.pool_labels, model=args.model,
                            generate=args.sampler == "pgkd")
@@ -388,13 +510,160 @@ def _defaults():
 # -- outputs ----------------------------------------------------------------
 
 
-def _write_outputs(clf, inputs, paths):
+class Summary:
+    """What a run did, in the command line's words: why it stopped, how much
+    of the budget it used and why not all, and PGKD's validation split.
+
+    PGKD moves ``validation_size_`` seed texts out of the labelled set before
+    the first round, to score the student and steer the teacher each round;
+    with ``refit_with_validation`` it appends them back after the last round
+    (as ``"seed"`` rows of round 0) and refits the student with them.
+    ``labels.csv`` marks those rows ``validation``, and writes them out even
+    when they never went back.
+    """
+
+    def __init__(self, clf, args, inputs):
+        self.clf, self.args = clf, args
+        self.pool_rows = inputs.pool_rows
+        self.n_seed = len(inputs.seed_texts)
+        self.n_used = int(sum(record.get("n_queried", 0) for record in clf.history_))
+        self.sources = np.asarray(clf.label_source_, dtype=object).copy()
+        self.extra_validation = []  # (text, label) rows not in labeled_X_
+        sampler = getattr(clf, "sampler_", None)
+        self.n_validation = int(getattr(sampler, "validation_size_", 0) or 0)
+        self.validation_refit = False
+        if args.sampler == "pgkd" and self.n_validation:
+            self._find_validation(inputs)
+
+    def _find_validation(self, inputs):
+        clf, n_val = self.clf, self.n_validation
+        n_train = self.n_seed - n_val
+        back = np.flatnonzero(
+            (np.arange(len(self.sources)) >= n_train) & (self.sources == "seed")
+            & (np.asarray(clf.label_round_) == 0)
+        )
+        if len(back) == n_val:
+            self.sources[back] = "validation"
+            self.validation_refit = True
+            return
+        # Not refitted with the split: it is the seed rows that did not train.
+        trained = Counter(_pairs(clf.labeled_X_[:n_train], clf.labeled_y_[:n_train]))
+        for text, label in zip(inputs.seed_texts, inputs.seed_labels):
+            key = (str(text), str(label))
+            if trained[key]:
+                trained[key] -= 1
+            else:
+                self.extra_validation.append((text, label))
+
+    # -- sentences of the report --
+
+    def stop_reason(self):
+        """Why the loop stopped, naming the budget that stopped it."""
+        clf, args = self.clf, self.args
+        reason = clf.termination_condition_
+        reached = []
+        if args.budget_labels is not None and self.n_used >= args.budget_labels:
+            reached.append(f"--budget-labels {args.budget_labels}")
+        if reason == "max_cost":
+            reached.append(f"--budget-usd {args.budget_usd:g}")
+        if args.max_rounds is not None and clf.n_iter_ >= args.max_rounds:
+            reached.append(f"--max-rounds {args.max_rounds}")
+        if reason == "interrupted":
+            return "interrupted (Ctrl-C)"
+        if reached:
+            return " and ".join(reached) + " reached"
+        if reason == "max_iter":  # PGKD's round bound (see _max_rounds)
+            return (f"--budget-labels {args.budget_labels} at --batch-size "
+                    f"{args.batch_size} allows {clf.n_iter_} rounds")
+        if reason == "pool_exhausted":
+            return "the pool is used up (every pool text went to the teacher)"
+        if reason == "early_stopping":
+            return self._early_stop()
+        return reason
+
+    def _early_stop(self):
+        if self.args.sampler == "pgkd":
+            return (f"PGKD stopped early: its validation loss had not improved "
+                    f"for {self.clf.sampler_.patience} rounds")
+        return "a callback stopped the run early"
+
+    def budget_use(self):
+        """How much of the label budget was used, and why not all of it."""
+        args = self.args
+        if args.budget_labels is None:
+            return None
+        used = (f"--budget-labels: {self.n_used} of {args.budget_labels} labels "
+                "used")
+        if self.n_used >= args.budget_labels:
+            return used
+        return f"{used}: {self._shortfall()}"
+
+    def _shortfall(self):
+        args, clf = self.args, self.clf
+        reason = clf.termination_condition_
+        if reason == "pool_exhausted":
+            return "the pool ran out first"
+        if reason == "max_cost":
+            return f"--budget-usd {args.budget_usd:g} was reached first"
+        if reason == "interrupted":
+            return "the run was interrupted"
+        if reason == "early_stopping":
+            return self._early_stop()
+        if args.max_rounds is not None and clf.n_iter_ >= args.max_rounds:
+            return f"--max-rounds {args.max_rounds} was reached first"
+        if args.sampler == "pgkd":
+            return self._screening()
+        return reason
+
+    def _screening(self):
+        sampler = self.clf.sampler_
+        rejected = {reason: count for reason, count in sampler.n_rejected_.items()
+                    if count}
+        asked = self.clf.n_iter_ * self.args.batch_size
+        if rejected:
+            details = ", ".join(f"{REJECTIONS.get(reason, reason)}: {count}"
+                                for reason, count in rejected.items())
+            return (f"PGKD keeps only the texts that pass its screening, and it "
+                    f"dropped {sum(rejected.values())} of the {sampler.n_generated_} "
+                    f"texts the teacher wrote ({details})")
+        return (f"the teacher wrote {sampler.n_generated_} texts where "
+                f"{asked} were asked for")
+
+    def validation(self, labels_path):
+        """PGKD's validation split, and where to find it."""
+        if not (self.n_validation and self.args.sampler == "pgkd"):
+            return None
+        trained = ("the final student was trained on them too"
+                   if self.validation_refit else "the student never trained on them")
+        return (f"PGKD held out {self.n_validation} of the {self.n_seed} seed texts "
+                "to score each round and steer the teacher (source=validation "
+                f"in {labels_path}); {trained}")
+
+
+# What PGKD's screening dropped (its n_rejected_ keys).
+REJECTIONS = {
+    "malformed": "malformed answers",
+    "label": "labels outside the classes",
+    "empty": "empty texts",
+    "length": "texts too short or too long",
+    "leak": "copies of validation texts",
+    "duplicate": "duplicates",
+    "near_duplicate": "near-duplicates",
+    "surplus": "texts beyond the number asked for",
+}
+
+
+def _pairs(texts, labels):
+    return [(str(text), str(label)) for text, label in zip(texts, labels)]
+
+
+def _write_outputs(clf, summary, paths):
     # The model file is for scoring: drop the teacher (the oracle holds the
     # whole pool, an API teacher a client) and the validation data.
     clf.set_params(teacher=None, callbacks=None)
     clf.callbacks_ = []
     joblib.dump(clf, paths["model"])
-    _write_labels(clf, inputs, paths["labels"])
+    _write_labels(clf, summary, paths["labels"])
     history = [{key: _plain(value) for key, value in record.items()}
                for record in clf.history_]
     paths["history"].write_text(
@@ -403,10 +672,13 @@ def _write_outputs(clf, inputs, paths):
     _write_plot(clf.history_, paths["plot"])
 
 
-def _write_labels(clf, inputs, path):
+def _write_labels(clf, summary, path):
     pool_index = clf.labeled_pool_index_
-    if inputs.pool_rows is not None:  # the oracle's pool lost its validation rows
-        pool_index = np.where(pool_index < 0, -1, inputs.pool_rows[pool_index])
+    pool_rows = summary.pool_rows
+    if pool_rows is not None:  # the oracle's pool lost its validation rows
+        pool_index = np.where(pool_index < 0, -1, pool_rows[pool_index])
+    rows = zip(clf.labeled_X_, clf.labeled_y_, summary.sources,
+               clf.label_round_, pool_index)
     with RowWriter(path, ["text", "label", "source", "round", "pool_row"]) as out:
         out.write(
             {
@@ -416,10 +688,12 @@ def _write_labels(clf, inputs, path):
                 "round": int(round_),
                 "pool_row": "" if index < 0 else int(index),
             }
-            for text, label, source, round_, index in zip(
-                clf.labeled_X_, clf.labeled_y_, clf.label_source_,
-                clf.label_round_, pool_index,
-            )
+            for text, label, source, round_, index in rows
+        )
+        out.write(
+            {"text": text, "label": label, "source": "validation", "round": 0,
+             "pool_row": ""}
+            for text, label in summary.extra_validation
         )
 
 
@@ -452,19 +726,29 @@ def _plain(value):
     return value
 
 
-def _report(clf, paths, cache, status, seconds):
+def _report(summary, paths, cache, status, seconds):
+    clf = summary.clf
     last = clf.history_[-1]
-    teacher_labels = int(np.sum(clf.label_source_ != "seed"))
-    parts = [
-        f"{status} after {clf.n_iter_} rounds ({clf.termination_condition_}) "
-        f"in {seconds:.1f} s",
-        f"{len(clf.labeled_y_)} labelled texts ({teacher_labels} from the teacher)",
-        f"teacher cost ${clf.teacher_cost_:.4f}",
+    counts = Counter(summary.sources)
+    parts = [f"{counts['seed'] + counts['validation']} seed"]
+    if counts["teacher"]:
+        parts.append(f"{counts['teacher']} labelled by the teacher")
+    if counts["generated"]:
+        parts.append(f"{counts['generated']} written by the teacher")
+    lines = [
+        f"skakd distill: {status} after {clf.n_iter_} round"
+        f"{'' if clf.n_iter_ == 1 else 's'} in {seconds:.1f} s: "
+        f"{summary.stop_reason()}.",
+        f"labelled texts: {len(summary.sources) + len(summary.extra_validation)} "
+        f"({', '.join(parts)}); teacher cost ${clf.teacher_cost_:.4f}"
+        + (f"; validation accuracy {last[VALIDATION_KEY]:.3f}."
+           if VALIDATION_KEY in last else "."),
     ]
-    if VALIDATION_KEY in last:
-        parts.append(f"validation accuracy {last[VALIDATION_KEY]:.3f}")
-    print("skakd distill: " + "; ".join(parts) + ".")
-    written = [paths[key] for key in ("model", "labels", "history", "plot", "run")]
+    for sentence in (summary.budget_use(), summary.validation(paths["labels"])):
+        if sentence is not None:
+            lines.append(sentence + ".")
+    print("\n".join(lines))
+    written = [paths[key] for key in OUTPUTS]
     print("wrote " + ", ".join(str(p) for p in written if p.exists()))
     if status == "interrupted":
         print(

@@ -13,11 +13,16 @@ import math
 import numpy as np
 
 from ._distill import add_arguments as add_distill_arguments
-from ._distill import load_inputs
+from ._distill import check_arguments, load_inputs
 from ._io import InputError
-from ._registry import make_teacher
+from ._registry import check_teacher, make_teacher
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["USAGE", "add_arguments", "run"]
+
+USAGE = (
+    "%(prog)s --seed FILE --pool FILE --teacher NAME\n"
+    "       {--budget-labels N | --budget-usd USD | --max-rounds N} [options]"
+)
 
 PRICE_SAMPLE = 200
 
@@ -28,10 +33,10 @@ def add_arguments(parser):
 
 def run(args):
     """Run ``skakd estimate-cost``; return the process exit status."""
-    missing = [f"--{name}" for name in ("seed", "pool", "teacher")
-               if getattr(args, name) is None]
-    if missing:
-        raise InputError(f"estimate-cost needs {', '.join(missing)}.")
+    check_arguments(args, "estimate-cost")
+    if args.pool is None:
+        raise InputError("estimate-cost needs --pool: the texts to price.")
+    check_teacher(args.teacher, model=args.model)
     inputs = load_inputs(args)
     n_pool = len(inputs.pool_texts)
     n_labels, limit = _n_labels(args, n_pool)
@@ -67,10 +72,6 @@ def _n_labels(args, n_pool):
         limits["--budget-labels"] = args.budget_labels
     if args.max_rounds is not None:
         limits["--max-rounds"] = args.max_rounds * args.batch_size
-    if len(limits) == 1 and args.budget_usd is None:
-        raise InputError(
-            "give a budget: --budget-labels N, --budget-usd X and/or --max-rounds N."
-        )
     limit = min(limits, key=limits.get)
     return limits[limit], limit
 
