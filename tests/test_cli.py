@@ -320,7 +320,7 @@ def test_predict_bad_inputs(model_file, tmp_path, capsys):
     assert "empty.csv has no rows" in capsys.readouterr().err
     not_a_model = write_csv(tmp_path / "model.joblib", ["a"], [("b",)])
     assert main(["predict", not_a_model, texts, "--out", out]) == 2
-    assert "cannot load a model" in capsys.readouterr().err
+    assert "is a text file (CSV or JSON), not a model" in capsys.readouterr().err
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"text": "a"}\n' * 5 + '{"text": \n')
     assert main(["predict", str(model_file), str(broken), "--out", out,
@@ -349,9 +349,7 @@ def test_estimate_cost_prices_the_budget(files, tmp_path, capsys):
 
 
 def test_demo_is_the_offline_demo(capsys):
-    with pytest.raises(SystemExit) as exit_:
-        main(["demo", "--help"])
-    assert exit_.value.code == 0
+    assert main(["demo", "--help"]) == 0
     out = capsys.readouterr().out
     assert "M-RARU versus random sampling on the bundled banking77" in out
     assert "--rounds" in out
@@ -381,8 +379,299 @@ def test_distill_with_claude_pays_once_and_estimates_first(files, tmp_path,
         assert history[-1]["teacher_cost_total"] > 0
         assert history[-1]["n_labeled"] == 18 + 20
 
-        assert main(args) == 0  # the same run again: every answer is cached
+        assert main([*args, "--force"]) == 0  # again: every answer is cached
         assert server.n_messages == paid
         history = json.loads((tmp_path / "m.history.json").read_text())
         assert [r["n_cached"] for r in history[1:]] == [10, 10]
         assert history[-1]["teacher_cost_total"] == 0
+
+
+# -- A user's mistake is one line on stderr: the option, what it expects ----
+
+
+def one_line_error(capsys, *needles):
+    """stderr is exactly one line, names every needle, and has no traceback."""
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """A two-class seed and an oracle pool: enough for checks that fail fast."""
+    seed = write_csv(tmp_path / "seed.csv", ["text", "label"],
+                     [("good movie", "a"), ("bad film", "b"), ("fine show", "a")])
+    pool = write_csv(tmp_path / "pool.csv", ["text", "label"],
+                     [("great", "a"), ("awful", "b")])
+    return ["distill", "--seed", seed, "--pool", pool, "--budget-labels", "2",
+            "--no-cache"]
+
+
+def test_out_folder_is_created_for_distill_and_predict(files, tmp_path, capsys):
+    out = tmp_path / "runs" / "trec" / "m.joblib"
+    assert main(["distill", "--seed", files["seed"], "--pool", files["pool"],
+                 "--teacher", "oracle", "--max-rounds", "1", "--quiet",
+                 "--no-cache", "--out", str(out)]) == 0
+    assert out.is_file() and (out.parent / "m.labels.csv").is_file()
+    assert "--max-rounds 1 reached" in capsys.readouterr().out
+
+    scores = tmp_path / "scores" / "today" / "p.csv"
+    assert main(["predict", str(out), files["new"], "--out", str(scores)]) == 0
+    assert len(read_csv(scores)) == 150
+    capsys.readouterr()
+
+    under_a_file = tmp_path / "scores" / "today" / "p.csv" / "q.csv"
+    assert main(["predict", str(out), files["new"], "--out", str(under_a_file)]) == 2
+    one_line_error(capsys, f"--out {under_a_file}: {scores} is a file, not a folder")
+    assert main(["predict", str(out), files["new"], "--out", str(tmp_path)]) == 2
+    one_line_error(capsys, "is a folder", "expected a file name")
+
+
+def test_existing_out_needs_force_or_resume(files, model_file, capsys):
+    again = distill_args(files, model_file, "--quiet", "--no-cache")
+    assert main(again) == 2
+    one_line_error(capsys, f"--out {model_file}", "a run is recorded there",
+                   "--resume", "--force")
+    assert main([*again, "--force", "--resume"]) == 2
+    one_line_error(capsys, "--resume: not allowed with argument --force")
+
+    scores = model_file.with_name("scored.csv")
+    scores.write_text("precious\n")
+    predict = ["predict", str(model_file), files["new"], "--out", str(scores)]
+    assert main(predict) == 2
+    one_line_error(capsys, f"--out {scores} already exists", "--force")
+    assert scores.read_text() == "precious\n"
+    assert main([*predict, "--force"]) == 0
+    assert len(read_csv(scores)) == 150
+
+
+def test_missing_text_extra_is_one_line_before_anything_starts(
+        tiny, tmp_path, capsys, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_torch(name, *args, **kwargs):
+        if name.partition(".")[0] == "torch":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    for student in ("minilm-logreg", "bert"):
+        out = tmp_path / "new" / "m.joblib"
+        assert main([*tiny, "--teacher", "oracle", "--student", student,
+                     "--out", str(out)]) == 2
+        one_line_error(capsys, f"--student {student} needs the text extra",
+                       "torch is not installed", 'pip install "skakd[text]"')
+        assert not out.parent.exists()
+
+
+def test_missing_llm_extra_is_one_line_before_the_progress_bar(
+        tiny, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "anthropic", None)  # import anthropic fails
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    out = tmp_path / "claude" / "m.joblib"
+    assert main([*tiny, "--teacher", "anthropic", "--out", str(out)]) == 2  # not --quiet
+    one_line_error(capsys, "--teacher anthropic needs the llm extra",
+                   "anthropic is not installed", 'pip install "skakd[llm]"')
+    assert not out.parent.exists()  # nothing started, nothing written
+    assert main(["estimate-cost", *tiny[1:-1], "--teacher", "anthropic"]) == 2
+    one_line_error(capsys, "skakd estimate-cost: error: --teacher anthropic needs",
+                   'pip install "skakd[llm]"')
+    assert main(["estimate-cost", *tiny[1:], "--teacher", "anthropic"]) == 2
+    one_line_error(capsys, "skakd estimate-cost: error: unrecognized arguments: "
+                   "--no-cache (see 'skakd estimate-cost --help')")
+
+
+def test_demo_rejects_zero_rounds_in_one_line(tmp_path, capsys):
+    assert main(["demo", "--rounds", "0"]) == 2
+    one_line_error(capsys, "skakd demo: error: argument --rounds",
+                   "expected an integer >= 1, got '0'", "skakd demo --help")
+    done = skakd("demo", "--target", "1.5", cwd=tmp_path)  # a real process
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "argument --target: expected an accuracy in (0, 1], got '1.5'" in (
+        done.stderr)
+
+
+@pytest.mark.parametrize("argv, needles", [
+    (["--batch-size", "0"], ["argument --batch-size", "expected an integer >= 1"]),
+    (["--budget-labels", "many"], ["argument --budget-labels",
+                                   "expected an integer >= 1, got 'many'"]),
+    (["--validation-size", "1"], ["argument --validation-size",
+                                  "expected a number in [0, 1)"]),
+    (["--budget-usd", "-1"], ["argument --budget-usd", "expected a number >= 0"]),
+    (["--random-state", "-3"], ["argument --random-state",
+                                "expected an integer from 0 to 4294967295"]),
+])
+def test_invalid_numbers_name_the_option_and_range(argv, needles, tiny, tmp_path,
+                                                   capsys):
+    assert main([*tiny, "--teacher", "oracle", "--out", str(tmp_path / "m.joblib"),
+                 *argv]) == 2
+    one_line_error(capsys, *needles)
+
+
+def test_predict_rejects_bad_numbers(model_file, files, tmp_path, capsys):
+    for option, value, expected in (("--chunk-size", "0", "an integer >= 1"),
+                                    ("--n-jobs", "0", "an integer >= 1 or -1")):
+        assert main(["predict", str(model_file), files["new"], "--out",
+                     str(tmp_path / "p.csv"), option, value]) == 2
+        one_line_error(capsys, f"argument {option}: expected {expected}")
+
+
+@pytest.mark.parametrize("option, value, needles", [
+    ("--teacher", "oracel", ["--teacher 'oracel' is not known",
+                             "expected oracle or anthropic (did you mean 'oracle'?)",
+                             "module:attribute"]),
+    ("--student", "minilm", ["--student 'minilm' is not known",
+                             "expected tfidf-logreg, minilm-logreg or bert",
+                             "did you mean 'minilm-logreg'?"]),
+    ("--sampler", "mrau", ["argument --sampler: invalid choice: 'mrau'",
+                           "'mraru', 'random', 'uncertainty', 'pgkd'"]),
+    ("--teacher", "my_teacher.py", ["--teacher 'my_teacher.py' names no attribute",
+                                    "'my_teacher.py:NAME'"]),
+])
+def test_unknown_names_list_the_valid_ones(option, value, needles, tiny, tmp_path,
+                                           capsys):
+    argv = [*tiny, "--teacher", "oracle", "--out", str(tmp_path / "m.joblib"),
+            option, value]
+    assert main(argv) == 2
+    one_line_error(capsys, *needles)
+
+
+def test_unknown_claude_model_lists_the_priced_ones(tiny, tmp_path, capsys,
+                                                    monkeypatch):
+    pytest.importorskip("anthropic")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    assert main([*tiny, "--teacher", "anthropic", "--model", "claude-haiku",
+                 "--out", str(tmp_path / "m.joblib")]) == 2
+    one_line_error(capsys, "--model 'claude-haiku' is not a Claude model with a "
+                   "known price", "claude-haiku-4-5, ")
+
+
+def test_help_marks_required_options_and_shows_defaults(capsys):
+    assert main(["distill", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # unwrap the lines
+    assert out.startswith("usage: skakd distill --seed FILE --pool FILE --teacher "
+                          "NAME --out MODEL {--budget-labels N | --budget-usd USD "
+                          "| --max-rounds N} [options]")
+    listed = out.split(" required: ", 1)[1].split(" budget (at least one is required")[0]
+    options = ("--seed FILE", "--pool FILE", "--teacher NAME", "--out MODEL")
+    for option, following in zip(options, [*options[1:], None]):
+        help_ = listed.split(f" {option} ", 1)[1]
+        help_ = help_ if following is None else help_.split(f" {following} ")[0]
+        assert help_.endswith("(required)"), (option, help_)
+    for default in ("--batch-size N teacher labels per round (default: 25)",
+                    "(default: mraru)", "(default: tfidf-logreg)",
+                    "(default: 0.2)", "--random-state SEED seed of every random "
+                    "choice (default: 0)", "(default: claude-haiku-4-5)"):
+        assert default in out
+    assert "(default: None)" not in out and "(default: False)" not in out
+    assert main(["distill", "--budget-labels", "1"]) == 2
+    one_line_error(capsys, "distill needs --seed, --pool, --teacher and --out")
+
+
+def test_labels_csv_is_not_a_model(model_file, files, tmp_path, capsys):
+    labels = model_file.with_name(model_file.stem + ".labels.csv")
+    out = str(tmp_path / "p.csv")
+    assert main(["predict", str(labels), files["new"], "--out", out]) == 2
+    one_line_error(capsys, f"{labels} is a text file (CSV or JSON), not a model",
+                   f"did you mean {model_file}?")
+    assert main(["predict", files["new"], str(model_file), "--out", out]) == 2
+    one_line_error(capsys, "the order is: skakd predict MODEL INPUT --out FILE")
+    junk = tmp_path / "junk.joblib"
+    junk.write_bytes(bytes(range(256)))
+    assert main(["predict", str(junk), files["new"], "--out", out]) == 2
+    one_line_error(capsys, f"{junk} is not a model file (joblib cannot read it")
+    done = skakd("predict", str(labels), files["new"], "--out", out, cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+
+
+def test_stop_reason_names_the_label_budget(files, tmp_path, capsys):
+    out = tmp_path / "m.joblib"
+    assert main(["distill", "--seed", files["seed"], "--pool", files["pool"],
+                 "--teacher", "oracle", "--batch-size", "30", "--budget-labels",
+                 "50", "--quiet", "--no-cache", "--out", str(out)]) == 0
+    report = capsys.readouterr().out
+    assert "finished after 2 rounds" in report
+    assert "--budget-labels 50 reached." in report and "max_iter" not in report
+    assert "--budget-labels: 50 of 50 labels used." in report
+    history = json.loads(out.with_suffix(".history.json").read_text())
+    assert [r["n_queried"] for r in history] == [0, 30, 20]
+
+
+GENERATING_TEACHER = '''
+import csv
+from collections import defaultdict
+
+class Writer:
+    """Writes real questions of the asked classes, but the first two of each
+    batch copy the prompt's examples (PGKD's screening drops them)."""
+
+    def __init__(self):
+        self.texts = defaultdict(list)
+        with open({reservoir!r}, encoding="utf-8", newline="") as f:
+            for row in csv.DictReader(f):
+                self.texts[row["label"]].append(row["text"])
+
+    def label(self, items, classes):
+        return [None] * len(items)
+
+    def generate(self, request):
+        samples = [tuple(example) for example in request.examples[:2]]
+        for label, count in request.class_counts.items():
+            samples += [(self.texts[label].pop(), label) for _ in range(count)
+                        if self.texts[label]]
+        return samples[:request.n_samples]
+'''
+
+
+def test_pgkd_explains_its_validation_split_and_budget_use(files, tmp_path, capsys):
+    data = load_dataset("trec")
+    reservoir = write_csv(tmp_path / "reservoir.csv", ["text", "label"],
+                          zip(data.X_train[2000:3500], data.y_train[2000:3500]))
+    (tmp_path / "writer.py").write_text(GENERATING_TEACHER.format(reservoir=reservoir))
+    out = tmp_path / "pgkd.joblib"
+    assert main(["distill", "--seed", files["seed"], "--sampler", "pgkd",
+                 "--teacher", f"{tmp_path / 'writer.py'}:Writer", "--batch-size",
+                 "20", "--budget-labels", "60", "--quiet", "--no-cache",
+                 "--out", str(out)]) == 0
+    report = capsys.readouterr().out
+    model = joblib.load(out)
+    pgkd = model.sampler_
+    n_val = pgkd.validation_size_
+    assert n_val > 0 and pgkd.n_rejected_["duplicate"] == 6  # 2 a round
+
+    seed = read_csv(files["seed"])
+    labels = read_csv(out.with_suffix(".labels.csv"))
+    kept = [r for r in labels if r["source"] in ("seed", "validation")]
+    pairs = sorted((r["text"], r["label"]) for r in kept)
+    assert pairs == sorted((r["text"], r["label"]) for r in seed)  # all 18 rows
+    validation = [r for r in labels if r["source"] == "validation"]
+    assert len(validation) == n_val
+    assert all(r["round"] == "0" and r["pool_row"] == "" for r in validation)
+
+    n_used = sum(r["n_queried"] for r in
+                 json.loads(out.with_suffix(".history.json").read_text()))
+    assert n_used == sum(r["source"] == "generated" for r in labels) < 60
+    assert "finished after 3 rounds" in report
+    assert "--budget-labels 60 at --batch-size 20 allows 3 rounds." in report
+    assert (f"--budget-labels: {n_used} of 60 labels used: PGKD keeps only the "
+            "texts that pass its screening, and it dropped") in report
+    assert "duplicates: 6" in report
+    assert (f"PGKD held out {n_val} of the {len(seed)} seed texts to score each "
+            "round and steer the teacher (source=validation in "
+            f"{out.with_suffix('.labels.csv')})") in report
+
+
+def test_pgkd_with_the_free_oracle_needs_a_label_or_round_budget(tiny, tmp_path,
+                                                                 capsys):
+    argv = [a for a in tiny if a not in ("--budget-labels", "2")]
+    assert main([*argv, "--teacher", "oracle", "--sampler", "pgkd", "--budget-usd",
+                 "1", "--out", str(tmp_path / "m.joblib")]) == 2
+    one_line_error(capsys, "--budget-usd alone never stops --sampler pgkd",
+                   "add --budget-labels N or --max-rounds N")
