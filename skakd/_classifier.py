@@ -3,6 +3,7 @@
 import functools
 import time
 import warnings
+from collections import Counter
 from numbers import Integral, Real
 
 import numpy as np
@@ -45,6 +46,7 @@ from .parallel import predict_in_chunks
 from .pools import Pool
 from .sampling import MRARU, PoolStrategy
 from .strategy import (
+    Acquisition,
     DistillationState,
     LabeledSet,
     is_generative,
@@ -184,7 +186,12 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         ``teacher_cost_total``, ``input_tokens``, ``output_tokens``,
         ``n_cached``, ``select_seconds``, ``teacher_seconds``,
         ``fit_seconds``, ``seconds``, plus what the sampler, the strategy
-        (e.g. validation metrics) and callbacks add.
+        (e.g. validation metrics), the teacher (``TeacherResult.info``) and
+        callbacks add. Items the teacher could not label are also counted
+        per reason (``n_unlabeled_refusal``, ``n_unlabeled_unknown_label``...)
+        and warned about once per fit. A round that fails after paying the
+        teacher leaves a last record with ``error`` (the exception's type)
+        and what it paid.
     labeled_X_, labeled_y_ : array-like
         Everything the student was trained on.
     label_source_ : ndarray of str
@@ -194,7 +201,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
     labeled_pool_index_ : ndarray of int
         Index into ``X_pool`` of each labelled row, ``-1`` where none.
     teacher_cost_ : float
-        Total USD paid to the teacher.
+        Total USD paid to the teacher, a failed round's answers included.
     termination_condition_ : str
         Why the loop stopped: ``"max_iter"``, ``"max_labels"``,
         ``"max_cost"``, ``"pool_exhausted"``, ``"early_stopping"``,
@@ -359,7 +366,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             self.termination_condition_ = "error"
             add_note(exc, (
                 f"skakd: round {state.round} failed; the "
-                f"{len(self.history_) - 1} completed rounds, their labels "
+                f"{self.n_iter_} completed rounds, their labels "
                 f"({len(state.labeled)} rows) and the student trained on them "
                 "are kept on the classifier (history_, labeled_X_, estimator_)."
             ))
@@ -393,7 +400,11 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
                 return reason
             state.next_round(n_wanted)
             start = time.perf_counter()
-            acquisition = strategy.acquire(state)
+            try:
+                acquisition = strategy.acquire(state)
+            except BaseException as exc:
+                self._bill_failed_round(exc, state)
+                raise
             teacher_seconds = time.perf_counter() - start
             if acquisition is None:
                 state.round -= 1
@@ -446,6 +457,20 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         predicted = float(estimate(n_wanted, classes=list(state.classes))) / n_wanted
         return max(average, predicted)
 
+    def _bill_failed_round(self, exc, state):
+        """Count what a failed round paid for (``exc.teacher_result``)."""
+        result = getattr(exc, "teacher_result", None)
+        if result is None:
+            return
+        usage = Acquisition(None, [], "teacher", result=result).usage()
+        state.teacher_cost += usage["teacher_cost"]
+        self.teacher_cost_ = state.teacher_cost
+        self.history_.append({
+            "round": state.round, "n_labeled": len(state.labeled), "n_new": 0,
+            "n_queried": 0, **usage, "teacher_cost_total": state.teacher_cost,
+            "error": type(exc).__name__,
+        })
+
     def _absorb(self, acquisition, state):
         """Add a round's answers to the labelled set; return its record."""
         labels = np.empty(len(acquisition.y), dtype=object)
@@ -455,6 +480,9 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         rejected = answered & ~known
         if rejected.any():
             _warn_unknown(labels[rejected], state)
+        unlabeled = _unlabeled_reasons(acquisition.result, ~answered)
+        if unlabeled:
+            _warn_unlabeled(unlabeled, state)
         pool_index = acquisition.pool_indices
         if pool_index is not None:
             state.unlabeled[pool_index] = False
@@ -481,6 +509,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             "acceptance_rate": 1.0,
             **usage,
             "teacher_cost_total": state.teacher_cost,
+            **{f"n_unlabeled_{why}": n for why, n in unlabeled.items()},
         }
         record.update(acquisition.stats)
         return record
@@ -768,6 +797,32 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
                 stacklevel=2,
             )
         return state
+
+
+def _unlabeled_reasons(result, unanswered):
+    """``{reason: count}`` of the items the teacher could not label."""
+    if not unanswered.any():
+        return {}
+    reasons = getattr(result, "reasons", None)
+    if reasons is None or len(reasons) != len(unanswered):
+        reasons = [None] * len(unanswered)
+    return dict(Counter(reasons[i] or "unknown" for i in np.flatnonzero(unanswered)))
+
+
+def _warn_unlabeled(counts, state):
+    """Warn, once per fit, that the teacher could not label some items."""
+    if "unlabeled" in state.warned:
+        return
+    state.warned.add("unlabeled")
+    shown = ", ".join(f"{n} {why}" for why, n in sorted(counts.items()))
+    warnings.warn(
+        f"the teacher could not label some items ({shown} this round); they "
+        "leave the pool without a label and are counted in history_ "
+        "(n_unlabeled, n_unlabeled_<reason>). A caching teacher does not pay "
+        "for them again.",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 def _warn_unknown(labels, state):

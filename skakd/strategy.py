@@ -144,6 +144,9 @@ class DistillationState:
         Metadata routed to the student's ``fit``.
     warned_unknown : bool
         Whether this fit already warned about labels outside ``classes``.
+    warned : set of str
+        The other once-per-fit warnings already given (``"unlabeled"``,
+        ``"duplicates"``...).
     strategy_state : object
         Free for the strategy's own working state during the fit.
     """
@@ -164,6 +167,7 @@ class DistillationState:
     teacher_cost: float = 0.0
     fit_params: dict = field(default_factory=dict)
     warned_unknown: bool = False
+    warned: set = field(default_factory=set)
     strategy_state: object = None
 
     @property

@@ -85,7 +85,8 @@ def test_bad_answers_are_corrected_once(server, fault):
         assert reply[0]["type"] == "tool_result" and reply[0]["is_error"]
 
 
-def test_still_wrong_after_correction_is_unlabelled_and_not_cached(server, tmp_path):
+def test_still_wrong_after_correction_is_unlabelled_cached_and_never_paid_again(
+        server, tmp_path):
     cache = TeacherCache(tmp_path / "cache.sqlite")
     server.script(Fault(answer="unknown_label"), Fault(answer="unknown_label"))
     teacher = make_teacher(server, cache=cache)
@@ -93,11 +94,39 @@ def test_still_wrong_after_correction_is_unlabelled_and_not_cached(server, tmp_p
 
     assert result.labels[0] is None
     assert result.labels[1:] == [default_labeler(t, CLASSES) for t in TEXTS[1:3]]
+    assert result.reasons == ["unknown_label", None, None]
     assert "NOT_A_CLASS" not in result.labels
-    assert len(cache) == 0  # a failure is never cached
+    assert len(cache) == 3 and server.n_messages == 2
     again = teacher.label(TEXTS[:3], CLASSES)
-    assert again.labels[0] == default_labeler(TEXTS[0], CLASSES)
-    assert again.n_cached == 0 and len(cache) == 1
+    assert server.n_messages == 2  # neither the good items nor the bad one
+    assert again.labels == result.labels and again.reasons == result.reasons
+    assert again.n_cached == 3 and again.cost == 0
+
+
+@pytest.mark.parametrize("fault, reason", [("malformed", "malformed"),
+                                           ("missing_ids", "no_answer"),
+                                           ("refusal", "refusal")])
+def test_each_unlabelled_item_has_its_reason(server, fault, reason):
+    server.script(Fault(answer=fault), Fault(answer=fault))
+    result = make_teacher(server).label(TEXTS[:3], CLASSES)
+    unlabeled = [i for i, label in enumerate(result.labels) if label is None]
+    assert unlabeled and [result.reasons[i] for i in unlabeled] == [reason] * len(
+        unlabeled)
+
+
+def test_good_items_are_cached_before_the_corrective_re_ask(server, tmp_path):
+    # The re-ask fails for good: the good labels of the first answer were
+    # paid for and must already be in the cache.
+    cache = TeacherCache(tmp_path / "cache.sqlite")
+    server.script(Fault(answer="unknown_label"), Fault(status=400))
+    teacher = make_teacher(server, cache=cache)
+    with pytest.raises(anthropic.BadRequestError) as info:
+        teacher.label(TEXTS[:3], CLASSES)
+    assert len(cache) == 2
+    assert info.value.teacher_result.cost > 0
+    result = teacher.label(TEXTS[:3], CLASSES)
+    assert result.n_cached == 2 and server.n_messages == 3
+    assert result.labels == [default_labeler(t, CLASSES) for t in TEXTS[:3]]
 
 
 def test_prompt_injection_cannot_introduce_a_label():
@@ -276,8 +305,10 @@ def test_estimate_cost_grows_with_text_length_at_the_input_price(server, monkeyp
     # (one label per item) does not grow with the texts.
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     teacher = make_teacher(server, api_key=None, batch_size=5)
-    short = teacher.estimate_cost(["a" * 40] * 10, classes=CLASSES)
-    long = teacher.estimate_cost(["a" * 440] * 10, classes=CLASSES)
+    short = teacher.estimate_cost([f"{i}" + "a" * 39 for i in range(10)],
+                                  classes=CLASSES)
+    long = teacher.estimate_cost([f"{i}" + "a" * 439 for i in range(10)],
+                                 classes=CLASSES)
 
     price_in = PRICES["claude-haiku-4-5"][0]
     assert long - short == pytest.approx(10 * 400 / 4 * price_in / 1e6)
@@ -321,13 +352,16 @@ def test_estimate_cost_brackets_the_billed_cost(can_count, tolerance):
 
 
 def test_estimate_cost_counts_eight_batches_and_extrapolates_the_rest(server):
-    batch = ["where is my delivery", "I want a refund"]
+    texts = [f"{t} {i:02d}" for i in range(12)
+             for t in ("where is my delivery", "I want a refund")]
     teacher = make_teacher(server, batch_size=2)
-    one = teacher.estimate_cost(batch, classes=CLASSES)
-    twelve = teacher.estimate_cost(batch * 12, classes=CLASSES)
+    one = teacher.estimate_cost(texts[:2], classes=CLASSES)
+    twelve = teacher.estimate_cost(texts, classes=CLASSES)
 
-    assert twelve == pytest.approx(12 * one)  # identical batches extrapolate exactly
+    assert twelve == pytest.approx(12 * one)  # equal batches extrapolate exactly
     assert len(server.requests) == 1 + 8 and server.n_messages == 0  # counting is free
+    # Repeated texts are asked (and priced) once.
+    assert teacher.estimate_cost(texts[:2] * 12, classes=CLASSES) == one
 
 
 def test_estimate_cost_skips_cached_batches(server, tmp_path):

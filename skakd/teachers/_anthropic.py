@@ -17,9 +17,9 @@ from sklearn.utils._param_validation import Interval
 
 from .._items import check_texts
 from ._base import UNLABELED, BaseTeacher, TeacherResult
-from ._cache import TeacherCache, request_key, resolve_cache
+from ._cache import TeacherCache, resolve_cache
 from ._cost import MAX_COUNTED_BATCHES, Usage, cost_of_n_items, cost_of_requests
-from ._exchange import exchange, label_reading, samples_reading
+from ._exchange import exchange, item_keys, label_batch
 from ._generation import GenerationResult
 from ._pricing import model_price
 from ._prompts import class_names, label_request, samples_request
@@ -45,13 +45,16 @@ class AnthropicTeacher(BaseTeacher):
     [{"text", "label"}]}``. An answer with unknown labels, missing ids or a
     malformed input is retried once with a message saying what was wrong;
     what is still wrong is reported as :data:`~skakd.teachers.UNLABELED`,
-    never guessed.
+    never guessed, with its reason in ``TeacherResult.reasons``
+    (``"refusal"``, ``"unknown_label"``, ``"no_answer"``, ``"malformed"``).
 
-    Every complete, valid answer is written to the ``cache`` before it is
-    used. Re-running a fit with the same ``random_state`` after a crash or
-    Ctrl-C therefore replays the rounds already paid for at no cost, and
-    fits, clones, CV folds and processes sharing a cache file never pay for
-    the same request twice.
+    Every paid answer is written to the ``cache`` item by item, before it is
+    used: the good labels of an answer with a bad item, the items that
+    could not be labelled (with their reason), and the batches of a call
+    that then fails. Re-running a fit with the same ``random_state`` after a
+    crash or Ctrl-C therefore replays what was paid for at no cost, and
+    fits, clones and CV folds sharing a cache never pay for the same item
+    twice. Identical texts in one call are asked once.
 
     Parameters
     ----------
@@ -81,14 +84,17 @@ class AnthropicTeacher(BaseTeacher):
         timeouts, connection errors), honouring ``retry-after``. Other errors
         (401, 400, ...) fail at once.
     timeout : float, default=60.0
-        Seconds before one attempt times out.
+        Seconds an attempt may take before a second one starts. The slow
+        attempt is still awaited (up to 10 times ``timeout``): if its answer
+        comes, the API billed it, and it is counted in the cost.
     cache : bool, str, path-like, TeacherCache or None, default=True
         Where answers persist: ``True`` for
         :func:`~skakd.teachers.default_cache_path`, a file path, a
         :class:`~skakd.teachers.TeacherCache`, or ``None`` for no cache
-        (a crashed fit then pays again). Keys hash the model, system prompt,
-        messages, tool schema and temperature. With ``temperature > 0`` a
-        repeated request replays the cached answer.
+        (a crashed fit then pays again). A label's key hashes the model,
+        system prompt (classes, descriptions, examples), tool schema,
+        temperature and the item's text. With ``temperature > 0`` a repeated
+        item replays the cached answer.
     base_url : str or None, default=None
         API endpoint; ``None`` uses the SDK's (``ANTHROPIC_BASE_URL`` or the
         public API).
@@ -112,10 +118,15 @@ class AnthropicTeacher(BaseTeacher):
 
     Notes
     -----
-    Usage comes from each response's ``usage``; ``TeacherResult.info`` adds
-    ``n_requests``, ``n_api_retries`` (SDK retries), ``n_corrections``
-    (corrective re-asks) and ``n_cache_hits`` (batches replayed). Retries
-    inside the SDK are not paced by the client-side rate limit.
+    Usage comes from each response's ``usage``, of every answer that
+    arrived (late answers and corrective re-asks included);
+    ``TeacherResult.info`` adds ``n_requests``, ``n_api_retries`` (SDK
+    retries and second attempts), ``n_corrections`` (corrective re-asks),
+    ``cache_write_tokens`` and ``cache_read_tokens`` (prompt cache, billed
+    at their own prices), and ``n_duplicates`` (repeated texts asked once);
+    ``generate`` adds ``n_cache_hits``. When a call fails after paying for
+    some answers, the exception carries them as ``exc.teacher_result``.
+    Retries inside the SDK are not paced by the client-side rate limit.
 
     Examples
     --------
@@ -217,15 +228,30 @@ class AnthropicTeacher(BaseTeacher):
         names, by_name = class_names(classes)
         send, cache = self._connect()
         start = time.perf_counter()
+        keys = item_keys(self._label_request([], names), texts)
+        known = cache.get_many(keys) if cache is not None else {}
+        n_cached = sum(key in known for key in keys)
+        # Each distinct text is asked once, whatever its copies.
+        todo = list({k: t for k, t in zip(keys, texts) if k not in known}.items())
+        usage = Usage()
 
         def ask(batch):
-            request = self._label_request(batch, names)
-            return exchange(request, label_reading(len(batch), names), send, cache)
+            request = self._label_request([text for _, text in batch], names)
+            return label_batch(request, [key for key, _ in batch], names, send,
+                               cache, usage)
 
-        batches = _batches(texts, self.batch_size)
-        answers = map_batches(ask, batches, self.max_concurrency)
-        result = _label_result(batches, answers, by_name)
-        result.latency = time.perf_counter() - start
+        batches = _batches(todo, self.batch_size)
+        try:
+            answers = map_batches(ask, batches, self.max_concurrency)
+        except BaseException as exc:
+            # What was paid before the failure still goes on the bill.
+            exc.teacher_result = _usage_result(usage, [], start)
+            raise
+        for batch, entries in zip(batches, answers):
+            known.update((key, entry) for (key, _), entry in zip(batch, entries))
+        result = _usage_result(usage, [known[key] for key in keys], start, by_name)
+        result.n_cached = n_cached
+        result.info["n_duplicates"] = len(texts) - n_cached - len(todo)
         return result
 
     def _label_request(self, texts, names):
@@ -264,21 +290,23 @@ class AnthropicTeacher(BaseTeacher):
         message = samples_request(self.model, request.to_prompt(), names,
                                   instructions=self.instructions,
                                   temperature=self.temperature)
-        samples, usage, cached = exchange(
-            message, samples_reading(request.n_samples, names), send, cache)
+        usage = Usage()
+        try:
+            samples, cached = exchange(message, request.n_samples, names, send,
+                                       cache, usage)
+        except BaseException as exc:
+            exc.teacher_result = _usage_result(usage, [], start)
+            raise
         samples = [(text, by_name[label]) for text, label in samples]
-        if cached:
-            return GenerationResult(samples, n_cached=len(samples),
-                                    latency=time.perf_counter() - start,
-                                    info={"n_cache_hits": 1, "n_invalid": 0})
         return GenerationResult(
             samples,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             cost=usage.cost,
+            n_cached=len(samples) if cached else 0,
             latency=time.perf_counter() - start,
-            info=usage.info(n_cache_hits=0,
-                            n_invalid=max(request.n_samples - len(samples), 0)),
+            info=usage.info(n_cache_hits=int(cached), n_invalid=0 if cached else
+                            max(request.n_samples - len(samples), 0)),
         )
 
     # -- cost -------------------------------------------------------------
@@ -293,14 +321,14 @@ class AnthropicTeacher(BaseTeacher):
         Parameters
         ----------
         items_or_n : int or sequence of str
-            The texts to label, or how many. With texts, batches already in
-            the cache cost nothing and input tokens are counted by the API's
-            token counting endpoint (free) for up to 8 batches, extrapolated
-            to the rest per character; without a key or network, input
-            tokens are approximated as characters / 4. A number of items is
-            priced as texts of 200 characters (about 50 tokens) each, with
-            characters / 4 tokens. Output tokens are estimated from the
-            answer's JSON size (characters / 4).
+            The texts to label, or how many. With texts, items already in
+            the cache and repeated texts cost nothing, and input tokens are
+            counted by the API's token counting endpoint (free) for up to 8
+            batches, extrapolated to the rest per character; without a key
+            or network, input tokens are approximated as characters / 4. A
+            number of items is priced as texts of 200 characters (about 50
+            tokens) each, with characters / 4 tokens. Output tokens are
+            estimated from the answer's JSON size (characters / 4).
         classes : sequence or None, default=None
             The label set (prompt size and answer size depend on it).
 
@@ -329,11 +357,11 @@ class AnthropicTeacher(BaseTeacher):
                 names=names, batch_size=self.batch_size, price=price)
         texts = _check_texts(items_or_n, "items_or_n")
         cache = resolve_cache(self.cache)
+        keys = item_keys(self._label_request([], names), texts)
+        stored = cache.get_many(keys) if cache is not None else {}
+        todo = list({k: t for k, t in zip(keys, texts) if k not in stored}.values())
         requests = [self._label_request(batch, names)
-                    for batch in _batches(texts, self.batch_size)]
-        if cache is not None:
-            stored = cache.get_many(request_key(r) for r in requests)
-            requests = [r for r in requests if request_key(r) not in stored]
+                    for batch in _batches(todo, self.batch_size)]
         counted = self._get_transport().count_tokens(
             self._settings(cache), requests[:MAX_COUNTED_BATCHES])
         return cost_of_requests(requests, counted=counted, names=names,
@@ -388,18 +416,16 @@ def _batches(texts, size):
     return [texts[i : i + size] for i in range(0, len(texts), size)]
 
 
-def _label_result(batches, answers, by_name):
-    """The batches' ``(labels, usage, cached)`` answers as one result."""
-    usage, labels, n_cached = Usage(), [], 0
-    for batch, (batch_labels, batch_usage, cached) in zip(batches, answers):
-        usage.add(batch_usage)
-        n_cached += len(batch) if cached else 0
-        labels += [UNLABELED if n is None else by_name[n] for n in batch_labels]
+def _usage_result(usage, entries, start, by_name=None):
+    """A :class:`TeacherResult` of cache ``entries`` and what ``usage`` paid."""
+    labels = [by_name[e["label"]] if "label" in e else UNLABELED for e in entries]
+    reasons = [e.get("unlabeled") for e in entries]
     return TeacherResult(
         labels=labels,
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,
         cost=usage.cost,
-        n_cached=n_cached,
-        info=usage.info(n_cache_hits=sum(a[2] for a in answers)),
+        latency=time.perf_counter() - start,
+        info=usage.info(),
+        reasons=reasons if any(reasons) else None,
     )

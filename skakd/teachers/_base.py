@@ -33,6 +33,18 @@ class TeacherResult:
         How many items were answered from a cache (and cost nothing).
     info : dict
         Free-form extra information (e.g. retries), copied into ``history_``.
+    reasons : list of str or None, default=None
+        Why each item could not be labelled (``None`` where it was), e.g.
+        ``"refusal"``, ``"unknown_label"``, ``"no_answer"``, ``"malformed"``:
+        counted per reason in ``history_``.
+
+    Notes
+    -----
+    A teacher that fails after paying for some answers attaches what it
+    paid as a :class:`TeacherResult` to the exception, as
+    ``exc.teacher_result``: the classifier adds it to ``teacher_cost_`` and
+    ``history_`` before the error goes on, so that no paid token goes
+    uncounted.
 
     Examples
     --------
@@ -49,6 +61,7 @@ class TeacherResult:
     latency: float = 0.0
     n_cached: int = 0
     info: dict = field(default_factory=dict)
+    reasons: list | None = None
 
     @property
     def n_unlabeled(self):

@@ -151,7 +151,11 @@ class TeacherCache:
         return json.loads(row[0])
 
     def put_many(self, items):
-        """Store several ``(key, value)`` pairs in one transaction."""
+        """Store several ``(key, value)`` pairs in one transaction.
+
+        Keys already taken keep their value (the first writer wins); returns
+        ``{key: stored value}`` for the keys given.
+        """
         rows = [
             (key, json.dumps(value, ensure_ascii=False, default=_json_default),
              time.time())
@@ -169,6 +173,7 @@ class TeacherCache:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        return self.get_many(key for key, _, _ in rows)
 
     def __len__(self):
         with self._lock:

@@ -7,6 +7,7 @@ batch size, the price and, where the API counted them, the input tokens.
 
 import dataclasses
 import math
+import threading
 
 from ._pricing import cost_of_usage
 from ._prompts import label_user_message
@@ -32,13 +33,18 @@ DEFAULT_ITEM_CHARS = 200
 MAX_COUNTED_BATCHES = 8
 # Output tokens of a tool call beyond its entries (block framing, braces).
 _OUTPUT_OVERHEAD_TOKENS = 30
-_COUNTERS = ("input_tokens", "output_tokens", "cost", "n_requests",
-             "n_api_retries", "n_corrections")
+_COUNTERS = ("input_tokens", "output_tokens", "cache_write_tokens",
+             "cache_read_tokens", "cost", "n_requests", "n_api_retries",
+             "n_corrections")
 
 
 @dataclasses.dataclass
 class Usage:
     """What the requests behind one answer used and cost.
+
+    Thread-safe: the batches of one call charge it from several threads.
+    ``input_tokens`` are the uncached input tokens; prompt-cache writes and
+    reads are counted apart, as the API bills them at their own prices.
 
     Examples
     --------
@@ -49,39 +55,56 @@ class Usage:
     ...                         cache_read_input_tokens=None)
     >>> usage = Usage()
     >>> usage.charge(spent, price=(1.0, 5.0), retries=1)
-    >>> usage.cost, usage.info()
-    (0.002, {'n_requests': 1, 'n_api_retries': 1, 'n_corrections': 0})
+    >>> usage.cost, usage.info()["n_api_retries"]
+    (0.002, 1)
     """
 
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
     cost: float = 0.0
     n_requests: int = 0
     n_api_retries: int = 0
     n_corrections: int = 0
+    _lock: object = dataclasses.field(default_factory=threading.Lock,
+                                      repr=False, compare=False)
 
-    def charge(self, spent, price, retries):
-        """Add one response's ``usage`` (the SDK's object) at ``price``."""
-        self.input_tokens += spent.input_tokens
-        self.output_tokens += spent.output_tokens
-        self.cost += cost_of_usage(
-            price, spent.input_tokens, spent.output_tokens,
-            spent.cache_creation_input_tokens or 0,
-            spent.cache_read_input_tokens or 0,
-        )
-        self.n_requests += 1
-        self.n_api_retries += retries
+    def charge(self, spent, price, retries=0, discount=1.0):
+        """Add one response's ``usage`` (the SDK's object) at ``price``.
+
+        ``discount`` scales the price (0.5 for the Message Batches API).
+        """
+        written = spent.cache_creation_input_tokens or 0
+        read = spent.cache_read_input_tokens or 0
+        cost = discount * cost_of_usage(price, spent.input_tokens,
+                                        spent.output_tokens, written, read)
+        with self._lock:
+            self.input_tokens += spent.input_tokens
+            self.output_tokens += spent.output_tokens
+            self.cache_write_tokens += written
+            self.cache_read_tokens += read
+            self.cost += cost
+            self.n_requests += 1
+            self.n_api_retries += retries
+
+    def count(self, name, n=1):
+        """Add ``n`` to the counter ``name`` (e.g. ``"n_corrections"``)."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
 
     def add(self, other):
         """Add another :class:`Usage` (e.g. one batch's) to this one."""
         for name in _COUNTERS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+            self.count(name, getattr(other, name))
 
     def info(self, **extra):
         """The counts that go into a result's ``info``, with ``extra``."""
         return {"n_requests": self.n_requests,
                 "n_api_retries": self.n_api_retries,
-                "n_corrections": self.n_corrections, **extra}
+                "n_corrections": self.n_corrections,
+                "cache_write_tokens": self.cache_write_tokens,
+                "cache_read_tokens": self.cache_read_tokens, **extra}
 
 
 def request_chars(request):

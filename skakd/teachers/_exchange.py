@@ -1,116 +1,136 @@
 """One exchange with the model: cache, send, check, correct once, store.
 
-Labelling a batch and generating texts follow the same sequence; only the
-way an answer is read differs, and that is a :class:`Reading`.
+Labelling and generating follow the same sequence (:func:`ask`). Labels are
+cached item by item (:func:`label_batch`), each as soon as it is known, so
+that the good items of a bad answer and the batches of a round that later
+fails are never paid for again; a generation answer is cached whole
+(:func:`exchange`).
 """
 
-import dataclasses
 import logging
-from collections.abc import Callable
 
 from ._cache import request_key
-from ._cost import Usage
 from ._prompts import (
     LABEL_TOOL,
     SAMPLES_TOOL,
     corrective_messages,
     parse_labels,
     parse_samples,
+    unlabeled_reasons,
 )
 
-__all__ = ["Reading", "exchange", "label_reading", "samples_reading"]
+__all__ = ["ask", "exchange", "item_keys", "label_batch"]
 
 logger = logging.getLogger("skakd.teachers")
 
+# Part of every item key: bump it when the labelling prompt changes meaning.
+PROMPT_VERSION = "skakd-label-item-v1"
 
-@dataclasses.dataclass(frozen=True)
-class Reading:
-    """How to read one kind of answer.
 
-    Parameters
-    ----------
-    tool : str
-        The forced tool the answer calls.
-    field : str
-        Where the answer is kept in a cache entry.
-    parse : callable
-        ``parse(content) -> (answer, problems)``.
-    merge : callable
-        ``merge(first, corrected) -> answer`` after a corrective re-ask.
-    complete : callable
-        ``complete(answer, problems) -> bool``: whether the answer may be
-        cached (an incomplete one is asked again next time).
+def item_keys(empty_request, texts):
+    """The cache key of each text: the request's static part and the text.
+
+    ``empty_request`` is the labelling request without items (model, system
+    prompt with the classes, tool schema, temperature).
+
+    Examples
+    --------
+    >>> from skakd.teachers._exchange import item_keys
+    >>> a, b, c = item_keys({"model": "m"}, ["x", "y", "x"])
+    >>> a == c != b
+    True
     """
-
-    tool: str
-    field: str
-    parse: Callable
-    merge: Callable
-    complete: Callable
+    static = {k: v for k, v in empty_request.items() if k != "messages"}
+    return [request_key({"v": PROMPT_VERSION, "static": static, "item": text})
+            for text in texts]
 
 
-def label_reading(n_items, names):
-    """Labels of ``n_items`` items: a corrected answer fills the gaps only."""
-    return Reading(
-        tool=LABEL_TOOL, field="labels",
-        parse=lambda content: parse_labels(content, n_items, names),
-        merge=lambda first, second: [b if b is not None else a
-                                     for a, b in zip(first, second)],
-        complete=lambda labels, problems: all(x is not None for x in labels),
-    )
-
-
-def samples_reading(n_samples, names):
-    """Generated samples: a corrected answer replaces the first if not empty."""
-    return Reading(
-        tool=SAMPLES_TOOL, field="samples",
-        parse=lambda content: parse_samples(content, n_samples, names),
-        merge=lambda first, second: second or first,
-        complete=lambda samples, problems: bool(samples) and not problems,
-    )
-
-
-def exchange(request, reading, send, cache):
-    """Ask ``request`` once (plus one correction), from the cache if stored.
+def ask(request, tool, parse, send, usage, on_problems=None):
+    """Send ``request``; re-ask once, saying what was wrong, if it was.
 
     Parameters
     ----------
     request : dict
-        The Messages API request; its hash is the cache key.
-    reading : Reading
-        How to read the answer.
+        The Messages API request.
+    tool : str
+        The forced tool the answer calls.
+    parse : callable
+        ``parse(content) -> (answer, problems)``.
     send : callable
-        ``send(request, usage) -> content``: one paid request, whose usage is
-        added to ``usage``.
-    cache : TeacherCache or None
-        Where complete answers persist.
+        ``send(request, usage) -> (content, stop_reason)``: one paid request.
+    usage : Usage
+        Charged with every request sent.
+    on_problems : callable or None
+        Called with the first answer before the re-ask (to keep its good
+        part whatever happens to the re-ask).
 
     Returns
     -------
-    answer, usage, cached : object, Usage, bool
-        ``cached`` when the answer was replayed (and cost nothing).
+    answers, content, stop_reason, problems
+        The first answer (and the corrected one, if any), the last content,
+        its stop reason and what is still wrong with it.
+    """
+    content, stop = send(request, usage)
+    answer, problems = parse(content)
+    if not problems:
+        return [answer], content, stop, problems
+    logger.info("AnthropicTeacher: correcting an answer: %s",
+                "; ".join(problems[:5]))
+    if on_problems is not None:
+        on_problems(answer)
+    usage.count("n_corrections")
+    retry = dict(request, messages=corrective_messages(
+        request["messages"], content, tool, problems))
+    content, stop = send(retry, usage)
+    second, problems = parse(content)
+    return [answer, second], content, stop, problems
+
+
+def label_batch(request, keys, names, send, cache, usage):
+    """Label one batch; return one cache entry per item.
+
+    An entry is ``{"label": name}`` or ``{"unlabeled": reason}``. Each is
+    stored in ``cache`` as soon as it is known: the good labels of a first
+    answer before a corrective re-ask, then the rest, unlabellable items
+    with their reason (so that they are not paid for again either). The
+    first label given to an item wins, as in the cache.
+    """
+    def store(entries):
+        if cache is None:
+            return entries
+        stored = cache.put_many((k, e) for k, e in zip(keys, entries) if e)
+        return [stored.get(k, e) for k, e in zip(keys, entries)]
+
+    def good(labels):
+        return [{"label": x} if x is not None else None for x in labels]
+
+    answers, content, stop, _ = ask(
+        request, LABEL_TOOL, lambda c: parse_labels(c, len(keys), names), send,
+        usage, on_problems=lambda first: store(good(first)))
+    labels = [next((a[i] for a in answers if a[i] is not None), None)
+              for i in range(len(keys))]
+    reasons = unlabeled_reasons(content, labels, stop)
+    return store([{"label": x} if x is not None else {"unlabeled": why}
+                  for x, why in zip(labels, reasons)])
+
+
+def exchange(request, n_samples, names, send, cache, usage):
+    """Ask for generated samples once (plus one correction), or replay them.
+
+    Returns ``(samples, cached)``; a complete, valid answer is stored under
+    the request's hash before it is used.
     """
     key = request_key(request)
     hit = cache.get(key) if cache is not None else None
     if hit is not None:
-        return hit[reading.field], Usage(), True
-    usage = Usage()
-    content = send(request, usage)
-    answer, problems = reading.parse(content)
-    if problems:
-        logger.info("AnthropicTeacher: correcting an answer: %s",
-                    "; ".join(problems[:5]))
-        usage.n_corrections += 1
-        retry = dict(request, messages=corrective_messages(
-            request["messages"], content, reading.tool, problems))
-        second, problems = reading.parse(send(retry, usage))
-        answer = reading.merge(answer, second)
-    if cache is not None and reading.complete(answer, problems):
-        # Persisted before use, and the first writer wins: a process that
-        # raced us for the same request goes on with the same answer.
-        answer = cache.put(key, {
-            reading.field: answer, "model": request["model"],
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-        })[reading.field]
-    return answer, usage, False
+        return [tuple(s) for s in hit["samples"]], True
+    answers, _, _, problems = ask(
+        request, SAMPLES_TOOL, lambda c: parse_samples(c, n_samples, names),
+        send, usage)
+    samples = answers[-1] or answers[0]
+    if cache is not None and samples and not problems:
+        # The first writer wins: a process that raced us goes on with the
+        # same answer.
+        samples = cache.put(key, {"samples": samples, "model": request["model"]})[
+            "samples"]
+    return [tuple(s) for s in samples], False

@@ -17,6 +17,7 @@ __all__ = [
     "samples_request",
     "samples_system_prompt",
     "samples_tool",
+    "unlabeled_reasons",
 ]
 
 LABEL_TOOL = "label_items"
@@ -273,6 +274,49 @@ def parse_labels(content, n_items, names):
     if missing:
         problems.append(f"items {missing[:20]} have no label")
     return labels, problems
+
+
+def unlabeled_reasons(content, labels, stop_reason):
+    """Why each item of a checked labelling answer has no label.
+
+    Parameters
+    ----------
+    content : list of dict
+        The answer's content blocks (after any correction).
+    labels : list of str or None
+        The labels read from it, ``None`` where there is none.
+    stop_reason : str or None
+        The answer's ``stop_reason``; ``"refusal"`` when the model (or its
+        content filter) declined.
+
+    Returns
+    -------
+    reasons : list of str or None
+        ``None`` for a labelled item, else ``"refusal"``, ``"malformed"`` (no
+        readable tool call), ``"unknown_label"`` (answered outside the
+        classes) or ``"no_answer"`` (its id was left out).
+
+    Examples
+    --------
+    >>> from skakd.teachers._prompts import unlabeled_reasons
+    >>> content = [{"type": "tool_use", "name": "label_items", "input": {
+    ...     "items": [{"id": 0, "label": "pos"}, {"id": 1, "label": "HACKED"}]}}]
+    >>> unlabeled_reasons(content, ["pos", None, None], "tool_use")
+    [None, 'unknown_label', 'no_answer']
+    """
+    entries, problem = _tool_input(content, LABEL_TOOL, "items")
+    answered = {e.get("id") for e in entries or () if isinstance(e, dict)}
+    return [None if label is not None
+            else _why_not(i, stop_reason, problem, answered)
+            for i, label in enumerate(labels)]
+
+
+def _why_not(item_id, stop_reason, problem, answered):
+    if stop_reason == "refusal":
+        return "refusal"
+    if problem:
+        return "malformed"
+    return "unknown_label" if item_id in answered else "no_answer"
 
 
 def parse_samples(content, n_samples, names):

@@ -13,15 +13,26 @@ import inspect
 import logging
 import os
 import threading
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    FIRST_EXCEPTION,
+    ThreadPoolExecutor,
+    wait,
+)
 
 from .._items import add_note
 from ._cost import CHARS_PER_TOKEN, approx_tokens
 from ._ratelimit import RateLimiter
 
-__all__ = ["Settings", "Transport", "map_batches"]
+__all__ = ["LATE_FACTOR", "Settings", "Transport", "map_batches", "redact"]
 
 logger = logging.getLogger("skakd.teachers")
+
+#: A slow attempt is awaited up to this many times ``timeout`` after a second
+#: attempt started, so that its answer, billed by the API, is counted.
+LATE_FACTOR = 10
+_MAX_ATTEMPTS_IN_FLIGHT = 256
+_SECRET_HEADERS = ("x-api-key", "authorization")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +72,7 @@ class Transport:
         self._client = None
         self._fingerprint = None
         self._limiter = None
+        self._executor = None
 
     def client(self, settings):
         """The SDK client for ``settings``; raises if there are no credentials."""
@@ -101,36 +113,60 @@ class Transport:
             return limiter
 
     def send(self, settings, price, request, usage):
-        """One paid request (SDK retries included); returns its content.
+        """One paid request (SDK retries included); ``(content, stop_reason)``.
 
-        Its tokens, cost and retries are added to ``usage``.
+        The tokens, cost and retries of every answer that arrives are added
+        to ``usage``. An attempt slower than ``settings.timeout`` is not
+        abandoned: a second attempt starts (up to ``max_retries`` of them),
+        the first answer is used, and the slower attempts are still awaited
+        (up to :data:`LATE_FACTOR` times the timeout) so that an answer the
+        API billed after the timeout is counted too.
         """
-        import anthropic
-
         client = self.client(settings)
         limiter = self.limiter(settings)
         reserved = approx_tokens(request) + settings.max_tokens
         limiter.acquire(reserved)
-        try:
-            raw = client.messages.with_raw_response.create(
-                max_tokens=settings.max_tokens, **_sdk_arguments(request)
-            )
-        except anthropic.APIStatusError as exc:
-            add_note(exc, explain_status(exc, settings, request["model"]))
-            raise
-        except anthropic.APIConnectionError as exc:
-            add_note(exc, explain_connection(exc, settings))
-            raise
-        message = raw.parse()
-        spent = message.usage
-        # The reservation was a guess: pace later requests by the real use.
-        limiter.correct(spent.input_tokens + spent.output_tokens - reserved)
-        usage.charge(spent, price, raw.retries_taken)
+        attempts = self._attempts(client, settings, request)
+        responses = [f.result() for f in attempts if f.exception() is None]
+        if not responses:
+            raise _explained(attempts[0].exception(), settings, request["model"])
+        for raw in responses:
+            spent = raw.parse().usage
+            usage.charge(spent, price, raw.retries_taken)
+            # The reservation was a guess: pace later requests by the real use.
+            limiter.correct(spent.input_tokens + spent.output_tokens - reserved)
+            reserved = 0
+        usage.count("n_api_retries", len(attempts) - 1)
+        message = responses[0].parse()
         if message.stop_reason == "max_tokens":
             logger.warning("AnthropicTeacher: an answer was cut at max_tokens=%d; "
                            "raise max_tokens or lower batch_size.",
                            settings.max_tokens)
-        return [block.model_dump(mode="json") for block in message.content]
+        return ([block.model_dump(mode="json") for block in message.content],
+                message.stop_reason)
+
+    def _attempts(self, client, settings, request):
+        """Start attempts until one answers; return them all, finished."""
+        pool = self._pool()
+        attempts = [pool.submit(_create, client, settings, request)]
+        running = set(attempts)
+        while running:
+            done, running = wait(running, timeout=settings.timeout,
+                                 return_when=FIRST_COMPLETED)
+            if any(f.exception() is None for f in done):
+                break
+            if not done and len(attempts) <= settings.max_retries:
+                attempts.append(pool.submit(_create, client, settings, request))
+                running.add(attempts[-1])
+        wait(attempts)  # late answers: billed, so counted
+        return attempts
+
+    def _pool(self):
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    _MAX_ATTEMPTS_IN_FLIGHT, thread_name_prefix="skakd-attempt")
+            return self._executor
 
     def count_tokens(self, settings, requests):
         """Input tokens of ``requests`` as the API counts them (free), or ``None``.
@@ -156,6 +192,43 @@ class Transport:
                         "using characters / %d", type(exc).__name__,
                         CHARS_PER_TOKEN)
             return None
+
+
+def _create(client, settings, request):
+    """One attempt (the SDK retries errors, not slow answers)."""
+    return client.messages.with_raw_response.create(
+        max_tokens=settings.max_tokens, timeout=settings.timeout * LATE_FACTOR,
+        **_sdk_arguments(request),
+    )
+
+
+def _explained(exc, settings, model):
+    """``exc`` with a note on what to do, and without the request's key."""
+    import anthropic
+
+    if isinstance(exc, anthropic.APIStatusError):
+        add_note(exc, explain_status(exc, settings, model))
+    elif isinstance(exc, anthropic.APIConnectionError):
+        add_note(exc, explain_connection(exc, settings))
+    redact(exc)
+    return exc
+
+
+def redact(exc):
+    """Mask the credentials in the request an SDK exception carries.
+
+    The SDK's exceptions hold the ``httpx`` request with its headers: a
+    pickled (or logged, or joblib-shipped) exception would carry the key.
+    """
+    response = getattr(exc, "response", None)
+    for request in (getattr(exc, "request", None),
+                    getattr(response, "request", None)):
+        headers = getattr(request, "headers", None)
+        if headers is None:
+            continue
+        for name in list(headers.keys()):
+            if name.lower() in _SECRET_HEADERS:
+                headers[name] = "[redacted]"
 
 
 def explain_status(exc, settings, model):
@@ -211,14 +284,15 @@ def map_batches(func, batches, max_concurrency):
         return [func(batch) for batch in batches]
     executor = ThreadPoolExecutor(min(max_concurrency, len(batches)),
                                   thread_name_prefix="skakd-teacher")
+    futures = [executor.submit(func, batch) for batch in batches]
     try:
-        futures = [executor.submit(func, batch) for batch in batches]
         wait(futures, return_when=FIRST_EXCEPTION)
         return [future.result() for future in futures]
     finally:
-        # On an error or Ctrl-C, queued batches are dropped; the ones in
-        # flight finish in the background and still reach the cache.
-        executor.shutdown(wait=False, cancel_futures=True)
+        # On an error or Ctrl-C, queued batches are dropped and the ones in
+        # flight are awaited: their answers reach the cache and their usage
+        # the bill before the error goes on.
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _sdk_arguments(request):

@@ -52,6 +52,9 @@ _ERROR_TYPES = {
     500: "api_error",
     529: "overloaded_error",
 }
+_LEDGER = ("input_tokens", "output_tokens", "cache_creation_input_tokens",
+           "cache_read_input_tokens", "n_billed")
+_CACHE_TTL = 300.0  # seconds a prompt-cache entry lives (the API's default)
 _ITEM = re.compile(r'<item id="(\d+)">(.*?)</item>', re.DOTALL)
 _WANTED = re.compile(r"Write (\d+) new")
 _INJECTED = re.compile(r"answer (\w+)", re.IGNORECASE)
@@ -78,7 +81,8 @@ class Fault:
         A bad answer: ``"malformed"`` (tool input without ``items``),
         ``"unknown_label"`` (item 0 gets a label outside the classes),
         ``"missing_ids"`` (the last item is left out), ``"text_only"`` (no
-        tool call).
+        tool call), ``"refusal"`` (``stop_reason="refusal"``, no tool call,
+        as when the model or its content filter declines).
     """
 
     status: int | None = None
@@ -147,6 +151,9 @@ class FakeAnthropic:
     can_count : bool, default=True
         Whether ``/v1/messages/count_tokens`` exists (``False``: 404, as on
         endpoints without token counting).
+    min_cache_tokens : int, default=1024
+        Shortest prefix that prompt caching stores, as the API's minimum
+        cacheable prompt length.
 
     Attributes
     ----------
@@ -155,6 +162,22 @@ class FakeAnthropic:
         ``answered``, ``time``.
     base_url : str
         Where the server listens (``http://127.0.0.1:<port>``), once started.
+    ledger : dict
+        What the server billed: ``input_tokens``, ``output_tokens``,
+        ``cache_creation_input_tokens``, ``cache_read_input_tokens`` and
+        ``n_billed`` (answers), ``batch_*`` for Message Batches results.
+        An answer is billed when it is made, even if the client has gone
+        (timed out) before it is sent, as the API bills it.
+
+    Notes
+    -----
+    Prompt caching is accounted as the API documents it: the prefix of a
+    request up to its last ``cache_control`` block (tools, then system, then
+    messages) is written to a 5-minute cache the first time
+    (``cache_creation_input_tokens``) and read from it by later requests
+    with the same prefix (``cache_read_input_tokens``); ``input_tokens``
+    are the tokens after it. A prefix shorter than ``min_cache_tokens`` is
+    not cached.
 
     Examples
     --------
@@ -177,7 +200,7 @@ class FakeAnthropic:
 
     def __init__(self, labeler=default_labeler, generator=default_generator,
                  api_key="test-key", latency=0.0, obey_injection=False,
-                 tokenizer=char_tokens, can_count=True):
+                 tokenizer=char_tokens, can_count=True, min_cache_tokens=1024):
         self.labeler = labeler
         self.generator = generator
         self.api_key = api_key
@@ -185,6 +208,9 @@ class FakeAnthropic:
         self.obey_injection = obey_injection
         self.tokenizer = tokenizer
         self.can_count = can_count
+        self.min_cache_tokens = min_cache_tokens
+        self.ledger = dict.fromkeys(_LEDGER, 0)
+        self._prompt_cache = {}
         self.requests = []
         self._faults = deque()
         self._lock = threading.Condition()
@@ -248,6 +274,34 @@ class FakeAnthropic:
                 if left <= 0:
                     raise TimeoutError(f"fewer than {n} requests in {timeout}s")
                 self._lock.wait(left)
+
+    def usage(self, body, raw, output):
+        """Bill one answer: its ``usage``, with prompt-cache accounting."""
+        total = self.tokenizer(raw.decode())
+        prefix = _cached_prefix(body)
+        cached = min(self.tokenizer(prefix), total) if prefix else 0
+        written = read = 0
+        if cached >= self.min_cache_tokens:
+            key = zlib.crc32(prefix.encode())
+            with self._lock:
+                now = time.monotonic()
+                if self._prompt_cache.get(key, 0) > now:
+                    read = cached
+                else:
+                    written = cached
+                self._prompt_cache[key] = now + _CACHE_TTL
+        usage = {"input_tokens": total - written - read,
+                 "output_tokens": self.tokenizer(output),
+                 "cache_creation_input_tokens": written,
+                 "cache_read_input_tokens": read}
+        self._bill(usage)
+        return usage
+
+    def _bill(self, usage, prefix=""):
+        with self._lock:
+            for name, value in usage.items():
+                self.ledger[prefix + name] += value
+            self.ledger[prefix + "n_billed"] += 1
 
     # -- answering -------------------------------------------------------------
 
@@ -355,9 +409,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _message(self, body, raw, fault):
         tool = body["tool_choice"]["name"]
-        if fault.answer == "text_only":
-            content = [{"type": "text", "text": "I think it is the first class."}]
-            stop, output = "end_turn", content[0]["text"]
+        if fault.answer in ("text_only", "refusal"):
+            text = ("I think it is the first class." if fault.answer == "text_only"
+                    else "I can't help with that.")
+            content = [{"type": "text", "text": text}]
+            stop = "end_turn" if fault.answer == "text_only" else "refusal"
+            output = text
         else:
             tool_input = self.fake.answer(body, fault)
             content = [{"type": "tool_use", "id": f"toolu_{zlib.crc32(raw):08x}",
@@ -367,10 +424,7 @@ class _Handler(BaseHTTPRequestHandler):
             "id": f"msg_{time.monotonic_ns()}", "type": "message",
             "role": "assistant", "model": body["model"], "content": content,
             "stop_reason": stop, "stop_sequence": None,
-            "usage": {"input_tokens": self.fake.tokenizer(raw.decode()),
-                      "output_tokens": self.fake.tokenizer(output),
-                      "cache_creation_input_tokens": 0,
-                      "cache_read_input_tokens": 0},
+            "usage": self.fake.usage(body, raw, output),
         }
 
     def _error(self, status, message, retry_after=None):
@@ -411,6 +465,25 @@ def _invalid(body, path):
         if not body.get("tools") or not body.get("tool_choice"):
             return "this fake only answers forced tool calls"
     return None
+
+
+def _cached_prefix(body):
+    """The request's text up to its last ``cache_control`` block, or ``""``.
+
+    The API caches tools, then system, then messages, up to the last block
+    marked ``cache_control``.
+    """
+    blocks = list(body.get("tools") or [])
+    system = body.get("system")
+    blocks += system if isinstance(system, list) else []
+    for message in body.get("messages", []):
+        content = message.get("content")
+        blocks += content if isinstance(content, list) else []
+    marked = [i for i, b in enumerate(blocks)
+              if isinstance(b, dict) and b.get("cache_control")]
+    if not marked:
+        return ""
+    return json.dumps(blocks[: marked[-1] + 1], sort_keys=True)
 
 
 def _text_of(content):
