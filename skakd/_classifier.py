@@ -204,9 +204,12 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         Total USD paid to the teacher, a failed round's answers included.
     termination_condition_ : str
         Why the loop stopped: ``"max_iter"``, ``"max_labels"``,
-        ``"max_cost"``, ``"pool_exhausted"``, ``"early_stopping"``,
-        ``"interrupted"`` (Ctrl-C; what was learned is kept) or ``"error"``
-        (set before the error propagates).
+        ``"max_cost"``, ``"pool_exhausted"``, ``"early_stopping"`` (a
+        strategy or a callback such as
+        :class:`~skakd.callbacks.EarlyStopping`), ``"converged"`` (a
+        label-free stopping criterion of :mod:`skakd.stopping` found that
+        the student stopped learning), ``"interrupted"`` (Ctrl-C; what was
+        learned is kept) or ``"error"`` (set before the error propagates).
     sampler_ : sampler
         The fitted clone of ``sampler``.
     n_features_in_ : int
@@ -410,6 +413,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
                 state.round -= 1
                 return "pool_exhausted"
             record = self._absorb(acquisition, state)
+            self._before_refit(state, acquisition)
             record["teacher_seconds"] = teacher_seconds - record.get(
                 "select_seconds", 0.0
             )
@@ -421,12 +425,24 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
                 record.update(metrics)
             record["seconds"] = time.perf_counter() - start
             self.n_iter_ += 1
+            reason = "early_stopping" if stop else None
             for callback in self.callbacks_:
-                stop = bool(callback.on_round_end(self, record)) or stop
+                # Every callback records its round, even after one said stop.
+                if callback.on_round_end(self, record) and reason is None:
+                    reason = getattr(callback, "stop_reason", "early_stopping")
             self.history_.append(record)
-            if stop:
-                return "early_stopping"
+            if reason is not None:
+                return reason
         return "max_iter"
+
+    def _before_refit(self, state, acquisition):
+        """Show callbacks the round's answers while ``state.estimator`` is
+        still the previous student (e.g. to measure its agreement)."""
+        for callback in self.callbacks_:
+            # getattr: callbacks written before this hook need not have it.
+            hook = getattr(callback, "on_acquisition", None)
+            if hook is not None:
+                hook(self, state, acquisition)
 
     def _round_size(self, strategy, state):
         """How many items the next round may add, or why it must not start."""

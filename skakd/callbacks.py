@@ -1,15 +1,24 @@
 """Callbacks: hooks into the distillation loop, in the spirit of skorch.
 
 A callback is a small scikit-learn style object (it clones and
-grid-searches) with three hooks that receive the classifier being fitted:
+grid-searches) with hooks that receive the classifier being fitted:
 
 * ``on_fit_begin(clf)`` once the seed student is trained (``clf.history_``
   already holds round 0);
+* ``on_acquisition(clf, state, acquisition)`` each round, once the teacher's
+  answers were added to ``state.labeled`` and *before* the student is
+  refitted on them: ``state.estimator`` is still the previous round's
+  student and ``state.X_pool`` the pool (see
+  :class:`~skakd.DistillationState`). Read the state, do not change it;
 * ``on_round_end(clf, record)`` after each teacher round, with the record
   about to be appended to ``history_``; it may add keys to ``record`` and
-  returns ``True`` to stop the loop (``termination_condition_`` is then
-  ``"early_stopping"``);
+  returns ``True`` to stop the loop (``termination_condition_`` is then the
+  callback's ``stop_reason``, ``"early_stopping"`` unless it says otherwise;
+  the criteria of :mod:`skakd.stopping` say ``"converged"``);
 * ``on_fit_end(clf)`` once the loop is over (also after a teacher failure).
+
+A callback's working state for one fit lives in attributes ending in ``_``
+set in ``on_fit_begin``: the classifier clones its callbacks at every fit.
 """
 
 import numpy as np
@@ -20,10 +29,22 @@ __all__ = ["Callback", "EarlyStopping", "ProgressBar", "Scoring"]
 
 
 class Callback(BaseEstimator):
-    """Base class for callbacks; every hook does nothing by default."""
+    """Base class for callbacks; every hook does nothing by default.
+
+    Attributes
+    ----------
+    stop_reason : str
+        The classifier's ``termination_condition_`` when this callback stops
+        the fit (a class attribute, not a parameter).
+    """
+
+    stop_reason = "early_stopping"
 
     def on_fit_begin(self, clf):
         """Called after the student was fitted on the seed."""
+
+    def on_acquisition(self, clf, state, acquisition):
+        """Called after a round's answers were absorbed, before the refit."""
 
     def on_round_end(self, clf, record):
         """Called after each teacher round; return ``True`` to stop."""

@@ -1,0 +1,54 @@
+"""Stop paying when the student stops learning.
+
+Label-free stopping criteria, used as callbacks of
+:class:`~skakd.ActiveDistillationClassifier` (a stop ends the fit with
+``termination_condition_ == "converged"``; the budget parameters still bound
+the run):
+
+* :class:`StabilizingPredictions`: consecutive students predict a stop set
+  drawn from the pool alike (Cohen's kappa);
+* :class:`ConfidenceStop`: the student's uncertainty on the stop set is low;
+* :class:`TeacherAgreement`: the student already agrees with the teacher's
+  new answers before it learns them;
+* :func:`default`: the documented default criterion.
+
+See ``docs/user_guide/stopping.md``.
+"""
+
+from ._criteria import (
+    ConfidenceStop,
+    StabilizingPredictions,
+    TeacherAgreement,
+    scaled_uncertainty,
+)
+
+__all__ = [
+    "ConfidenceStop",
+    "StabilizingPredictions",
+    "TeacherAgreement",
+    "default",
+    "scaled_uncertainty",
+]
+
+
+def default():
+    """The default stopping criterion: ``StabilizingPredictions()``.
+
+    Kappa of 0.99 between consecutive students on a stop set of up to 1,000
+    pool items, averaged over 3 rounds, never before round 10. Chosen by
+    ``python -m benchmarks.stopping`` (see ``docs/benchmarks/stopping.md``):
+    it needs no labels, no ``predict_proba`` and no absolute accuracy level,
+    so one threshold serves problems of any difficulty.
+
+    Returns
+    -------
+    criterion : StabilizingPredictions
+        A new, unfitted criterion to pass in ``callbacks``.
+
+    Examples
+    --------
+    >>> from skakd.stopping import default
+    >>> default()
+    StabilizingPredictions()
+    """
+    return StabilizingPredictions()

@@ -1,0 +1,168 @@
+"""Label-free stopping criteria, on real fits."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_blobs, make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import LinearSVC
+
+from skakd import ActiveDistillationClassifier
+from skakd.callbacks import EarlyStopping, Scoring
+from skakd.sampling import MRARU, RandomSampler
+from skakd.stopping import (
+    ConfidenceStop,
+    StabilizingPredictions,
+    TeacherAgreement,
+    default,
+)
+from skakd.teachers import OracleTeacher
+
+
+def _easy():
+    """Two far-apart blobs: a handful of labels give a perfect student."""
+    X, y = make_blobs(n_samples=1500, centers=[[-5, 0], [5, 0]], random_state=0)
+    return X, y
+
+
+def _hard():
+    """Ten classes in 60 dimensions: 5 labels a round keep changing the student."""
+    X, y = make_classification(
+        n_samples=3000, n_features=60, n_informative=50, n_redundant=0,
+        n_classes=10, n_clusters_per_class=2, class_sep=1.0, random_state=0,
+    )
+    return X, y
+
+
+def _seed(y, per_class=1):
+    return np.concatenate([np.flatnonzero(y == c)[:per_class] for c in np.unique(y)])
+
+
+def _fit(X, y, criterion, *, batch_size=10, max_iter=40, sampler=None, **params):
+    seed = _seed(y)
+    pool = np.setdiff1d(np.arange(len(y)), seed)
+    params.setdefault("callbacks", None if criterion is None else [criterion])
+    clf = ActiveDistillationClassifier(
+        LogisticRegression(max_iter=500), teacher=OracleTeacher(X, y),
+        sampler=sampler or RandomSampler(batch_size=batch_size),
+        max_iter=max_iter, random_state=0, **params,
+    )
+    return clf.fit(X[seed], y[seed], X_pool=X[pool])
+
+
+CRITERIA = [
+    StabilizingPredictions(min_rounds=5),
+    ConfidenceStop(threshold=0.05, min_rounds=5),
+    TeacherAgreement(threshold=0.98, window=3, min_rounds=5),
+    TeacherAgreement(window=3, min_rounds=5),  # the plateau rule
+]
+
+
+@pytest.mark.parametrize("criterion", CRITERIA, ids=repr)
+def test_each_criterion_stops_when_the_student_has_learned(criterion):
+    clf = _fit(*_easy(), criterion)
+    assert clf.termination_condition_ == "converged"
+    assert 5 <= clf.n_iter_ < 40
+    values = clf.history_[1:, criterion.key]
+    assert len(values) == clf.n_iter_ and all(v is not None for v in values)
+
+
+@pytest.mark.parametrize("criterion", CRITERIA[:3], ids=repr)
+def test_no_criterion_stops_a_student_that_keeps_improving(criterion):
+    X, y = _hard()
+    clf = _fit(X, y, criterion, batch_size=5, max_iter=15)
+    assert clf.termination_condition_ == "max_iter"
+    # It really kept improving: accuracy on the pool rose over the run.
+    first = clone(clf.estimator_).fit(clf.labeled_X_[:20], clf.labeled_y_[:20])
+    assert clf.score(X, y) > first.score(X, y) + 0.05
+
+
+def test_the_default_is_documented_and_waits_ten_rounds():
+    criterion = default()
+    assert isinstance(criterion, StabilizingPredictions)
+    clf = _fit(*_easy(), criterion)
+    assert clf.termination_condition_ == "converged" and clf.n_iter_ >= 10
+
+
+def test_a_criterion_observes_the_run_without_changing_it():
+    X, y = _hard()
+    plain = _fit(X, y, None, batch_size=5, max_iter=8, sampler=MRARU(batch_size=5))
+    watched = _fit(X, y, StabilizingPredictions(min_rounds=100), batch_size=5,
+                   max_iter=8, sampler=MRARU(batch_size=5))
+    np.testing.assert_array_equal(plain.labeled_pool_index_, watched.labeled_pool_index_)
+    again = _fit(X, y, StabilizingPredictions(min_rounds=100), batch_size=5,
+                 max_iter=8, sampler=MRARU(batch_size=5))
+    np.testing.assert_array_equal(watched.callbacks_[0].stop_indices_,
+                                  again.callbacks_[0].stop_indices_)
+
+
+def test_criteria_are_cloned_per_fit_and_the_fitted_model_pickles_small():
+    criterion = StabilizingPredictions(min_rounds=5)
+    clf = _fit(*_easy(), criterion)
+    assert not hasattr(criterion, "values_")  # the user's object is untouched
+    fitted = clf.callbacks_[0]
+    assert fitted.stop_X_ is None and len(fitted.stop_indices_) == 1000
+    restored = pickle.loads(pickle.dumps(clf))
+    assert restored.callbacks_[0].values_ == fitted.values_
+
+
+def test_teacher_agreement_measures_the_student_before_its_refit():
+    X, y = _hard()
+    clf = _fit(X, y, TeacherAgreement(min_rounds=100), batch_size=20, max_iter=2)
+    seed_student = LogisticRegression(max_iter=500).fit(
+        clf.labeled_X_[clf.label_round_ == 0], clf.labeled_y_[clf.label_round_ == 0])
+    batch = clf.label_round_ == 1
+    expected = np.mean(seed_student.predict(clf.labeled_X_[batch]) == clf.labeled_y_[batch])
+    assert clf.history_[1, "teacher_agreement"] == pytest.approx(expected)
+    assert clf.callbacks_[0].n_compared_ == [20, 20]
+
+
+def test_other_callbacks_still_stop_with_early_stopping():
+    X, y = _easy()
+    clf = _fit(X, y, None, callbacks=[
+        Scoring(X, y), EarlyStopping(patience=2), StabilizingPredictions(min_rounds=100),
+    ])
+    assert clf.termination_condition_ == "early_stopping"
+    assert clf.history_[-1, "stop_kappa"] is not None
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: StabilizingPredictions(threshold=0), "'threshold' parameter.*range"),
+    (lambda: ConfidenceStop(threshold=1.5), "'threshold' parameter.*range"),
+    (lambda: TeacherAgreement(threshold=-0.1), "'threshold' parameter"),
+    (lambda: StabilizingPredictions(window=0), "'window' parameter.*range"),
+    (lambda: TeacherAgreement(window=0), "'window' parameter.*range"),
+    (lambda: ConfidenceStop(aggregate="median"), "'aggregate' parameter"),
+])
+def test_bad_parameters_are_refused_before_any_round(make, message):
+    X, y = _easy()
+    teacher_calls = []
+
+    def teacher(rows):
+        teacher_calls.append(len(rows))
+        return [0] * len(rows)
+
+    clf = ActiveDistillationClassifier(LogisticRegression(), teacher=teacher,
+                                       callbacks=[make()], max_iter=3)
+    with pytest.raises(ValueError, match=message):
+        clf.fit(X[_seed(y)], y[_seed(y)], X_pool=X)
+    assert teacher_calls == []
+
+
+def test_a_stop_set_larger_than_the_pool_is_refused():
+    X, y = _easy()
+    with pytest.raises(ValueError, match=r"stop_set_size=5000.*larger than the pool"):
+        _fit(X, y, StabilizingPredictions(stop_set_size=5000))
+    clf = _fit(X, y, StabilizingPredictions(stop_set_size=0.1, min_rounds=100), max_iter=1)
+    assert len(clf.callbacks_[0].stop_indices_) == round(0.1 * (len(y) - 2))
+
+
+def test_confidence_stop_needs_predict_proba():
+    X, y = _easy()
+    clf = ActiveDistillationClassifier(
+        LinearSVC(), teacher=OracleTeacher(X, y), sampler=RandomSampler(batch_size=5),
+        callbacks=[ConfidenceStop()], max_iter=2)
+    with pytest.raises(TypeError, match="predict_proba"):
+        clf.fit(X[_seed(y)], y[_seed(y)], X_pool=X)
