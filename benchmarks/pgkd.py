@@ -40,6 +40,7 @@ Usage::
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -112,6 +113,9 @@ def parse_args(argv=None):
     parser.add_argument("--docs", type=Path, default=DOCS / "pgkd.md")
     parser.add_argument("--fresh", action="store_true",
                         help="forget the runs already in the JSONL file")
+    parser.add_argument("--report-only", action="store_true",
+                        help="run nothing; rewrite the summary, plot and page "
+                             "from the JSONL file (coverage against this grid)")
     args = parser.parse_args(argv)
     if args.quick:
         args.datasets, args.per_class, args.students = ["trec"], [10], ["tfidf"]
@@ -297,7 +301,7 @@ def main(argv=None):
     loaded = {}
     limits = {} if args.blas_threads == 0 else {"limits": args.blas_threads}
     with threadpool_limits(**limits):
-        for key in grid(args):
+        for key in [] if args.report_only else grid(args):
             if key in done:
                 continue
             done.add(key)
@@ -311,6 +315,9 @@ def main(argv=None):
             with runs_path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(row) + "\n")
     rows = read_runs(runs_path)
+    # The page names the command that runs the grid, not a report-only call.
+    argv = [a for a in (sys.argv[1:] if argv is None else argv)
+            if a != "--report-only"]
     report(args, rows, prefix, command_line("pgkd", argv))
     return rows
 
@@ -421,7 +428,6 @@ def plot(rows, path):
 
 
 def report(args, rows, prefix, command):
-    summary = targets_rows = None
     summary = summarise(rows)
     targets_rows = targets(summary)
     write_csv(args.out_dir / f"{prefix}_summary.csv", summary)
@@ -440,7 +446,18 @@ def report(args, rows, prefix, command):
 
 def page(args, summary, targets_rows, rows, command, figure):
     machine = machine_info()
+    planned = set(grid(args))
+    missing = sorted({(k[1], k[3]) for k in planned - {_key(r) for r in rows}})
+    coverage = (
+        "the whole grid ran" if not missing else
+        f"{len(planned & {_key(r) for r in rows})} of {len(planned)} planned "
+        "runs; incomplete: " + ", ".join(
+            f"{g} generator at {n} per class" if g != "-" else f"seed-only at {n}"
+            for n, g in missing)
+        + " (the command resumes the grid)")
     lines = [
+        f"Coverage: {coverage}.",
+        "",
         f"Command: `{command}`; {len(rows)} runs, "
         f"{sum(r['seconds'] for r in rows) / 60:.0f} minutes of compute; "
         f"machine: {machine['cpu_count']} cores ({machine['cpu']}), load "
