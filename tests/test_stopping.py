@@ -1,4 +1,4 @@
-"""Label-free stopping criteria, on real fits."""
+"""Label-free stopping criteria and the learning-curve forecast, on real fits."""
 
 import pickle
 
@@ -14,7 +14,9 @@ from skakd.callbacks import EarlyStopping, Scoring
 from skakd.sampling import MRARU, RandomSampler
 from skakd.stopping import (
     ConfidenceStop,
+    LearningCurveForecast,
     StabilizingPredictions,
+    TargetNotReachable,
     TeacherAgreement,
     default,
 )
@@ -166,3 +168,62 @@ def test_confidence_stop_needs_predict_proba():
         callbacks=[ConfidenceStop()], max_iter=2)
     with pytest.raises(TypeError, match="predict_proba"):
         clf.fit(X[_seed(y)], y[_seed(y)], X_pool=X)
+
+
+# -- forecast ------------------------------------------------------------------
+
+
+def test_forecast_recovers_a_known_curve_and_answers_in_labels_and_dollars():
+    n = np.array([25, 50, 100, 200, 400, 800])
+    rng = np.random.default_rng(0)
+    accuracy = 0.9 - 2 * n ** -0.5 + rng.normal(0, 0.002, len(n))
+    forecast = LearningCurveForecast(n_bootstrap=30, random_state=0).fit_points(
+        n, accuracy, cost_per_label=0.002)
+    np.testing.assert_allclose(forecast.params_, [0.9, 2, 0.5], rtol=0.1)
+    point, low, high = forecast.labels_to(0.85, return_band=True)
+    assert low <= point <= high and point == pytest.approx(1600, rel=0.15)
+    assert forecast.usd_to(0.85) == pytest.approx((point - 800) * 0.002)
+    assert forecast.usd_to(0.7) == 0.0  # already there
+    value, low, high = forecast.accuracy_at(3200, return_band=True)
+    assert low <= value <= high and value == pytest.approx(0.865, abs=0.01)
+
+
+@pytest.mark.parametrize("target", [0.95, 1.0])
+def test_an_unreachable_target_says_so_with_the_ceiling(target):
+    n = np.array([25, 50, 100, 200, 400, 800])
+    forecast = LearningCurveForecast(n_bootstrap=0).fit_points(n, 0.9 - 2 * n ** -0.5)
+    with pytest.raises(TargetNotReachable, match="not reachable.*levels off at 0.9") as info:
+        forecast.usd_to(target)
+    assert info.value.ceiling == pytest.approx(0.9, abs=0.01)
+    assert isinstance(info.value, ValueError)
+
+
+def test_a_target_past_the_horizon_is_not_reachable_either():
+    n = np.array([25, 50, 100, 200, 400, 800])
+    forecast = LearningCurveForecast(n_bootstrap=0, horizon=5000).fit_points(
+        n, 0.9 - 2 * n ** -0.5)
+    with pytest.raises(TargetNotReachable, match="beyond horizon=5,000"):
+        forecast.labels_to(0.895)
+
+
+@pytest.mark.parametrize("source", ["agreement", "cv"])
+def test_forecast_from_a_real_fit(source):
+    X, y = _hard()
+    clf = _fit(X, y, TeacherAgreement(min_rounds=100), batch_size=20, max_iter=6)
+    forecast = LearningCurveForecast(source=source, n_bootstrap=10, random_state=0).fit(clf)
+    assert forecast.n_labeled_ == len(clf.labeled_y_)
+    assert 0 < forecast.params_[0] <= 1
+    assert forecast.cost_per_label_ == 0.0  # the oracle is free
+    low_target = float(np.nanmin(forecast.accuracy_)) - 0.01
+    assert forecast.labels_to(low_target) <= forecast.n_labeled_
+
+
+def test_forecast_needs_points_it_can_use():
+    X, y = _easy()
+    clf = _fit(X, y, None, max_iter=3)
+    with pytest.raises(ValueError, match="add skakd.stopping.TeacherAgreement"):
+        LearningCurveForecast().fit(clf)
+    with pytest.raises(ValueError, match="3 or more"):
+        LearningCurveForecast().fit_points([10, 20], [0.5, 0.6])
+    with pytest.raises(ValueError, match="'level' parameter"):
+        LearningCurveForecast(level=1.0).fit_points([10, 20, 40], [0.5, 0.6, 0.65])

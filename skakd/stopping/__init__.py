@@ -3,14 +3,17 @@
 Label-free stopping criteria, used as callbacks of
 :class:`~skakd.ActiveDistillationClassifier` (a stop ends the fit with
 ``termination_condition_ == "converged"``; the budget parameters still bound
-the run):
+the run), and a learning-curve forecast of the labels and dollars to a
+target accuracy:
 
 * :class:`StabilizingPredictions`: consecutive students predict a stop set
   drawn from the pool alike (Cohen's kappa);
 * :class:`ConfidenceStop`: the student's uncertainty on the stop set is low;
 * :class:`TeacherAgreement`: the student already agrees with the teacher's
   new answers before it learns them;
-* :func:`default`: the documented default criterion.
+* :func:`default`: the criterion the stopping benchmark chose;
+* :class:`LearningCurveForecast`: an inverse power law fitted to accuracy
+  estimates that need no extra labels, with a bootstrap band.
 
 See ``docs/user_guide/stopping.md``.
 """
@@ -21,12 +24,16 @@ from ._criteria import (
     TeacherAgreement,
     scaled_uncertainty,
 )
+from ._forecast import LearningCurveForecast, TargetNotReachable, power_law
 
 __all__ = [
     "ConfidenceStop",
+    "LearningCurveForecast",
     "StabilizingPredictions",
+    "TargetNotReachable",
     "TeacherAgreement",
     "default",
+    "power_law",
     "scaled_uncertainty",
 ]
 
