@@ -216,6 +216,8 @@ def test_forecast_from_a_real_fit(source):
     assert forecast.cost_per_label_ == 0.0  # the oracle is free
     low_target = float(np.nanmin(forecast.accuracy_)) - 0.01
     assert forecast.labels_to(low_target) <= forecast.n_labeled_
+    pilot = LearningCurveForecast(source=source, n_bootstrap=0).fit(clf, until=80)
+    assert pilot.n_labeled_ == 70 and pilot.n_labels_.max() <= 70
 
 
 def test_forecast_needs_points_it_can_use():

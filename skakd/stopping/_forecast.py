@@ -166,7 +166,7 @@ class LearningCurveForecast(BaseEstimator):
         self.horizon = horizon
         self.random_state = random_state
 
-    def fit(self, clf):
+    def fit(self, clf, *, until=None):
         """Fit the curve to the label-free estimates of a fitted classifier.
 
         Parameters
@@ -174,6 +174,11 @@ class LearningCurveForecast(BaseEstimator):
         clf : ActiveDistillationClassifier
             A fitted classifier (``source="agreement"`` needs a
             :class:`TeacherAgreement` among its callbacks).
+        until : int or None, default=None
+            Use only what the fit knew up to its last round with at most
+            ``until`` labelled items (a pilot run inside a longer one, e.g.
+            to check the forecast against the rest of the run); ``None``
+            uses the whole run.
 
         Returns
         -------
@@ -181,13 +186,16 @@ class LearningCurveForecast(BaseEstimator):
         """
         self._validate_params()
         check_is_fitted(clf, "history_")
+        records = _records_until(clf.history_, until)
+        rows = np.flatnonzero(np.asarray(clf.label_round_) <= records[-1]["round"])
         if self.source == "agreement":
-            n, accuracy = _agreement_points(clf.history_)
+            n, accuracy = _agreement_points(records)
         else:
-            n, accuracy = self._cv_points(clf)
-        n_teacher = int(np.sum(np.asarray(clf.label_source_) != "seed"))
-        cost = clf.teacher_cost_ / n_teacher if n_teacher else 0.0
-        return self._fit(n, accuracy, cost, len(clf.labeled_y_))
+            y = np.asarray(clf.labeled_y_)[rows]
+            n, accuracy = self._cv_points(clf.estimator_, take(clf.labeled_X_, rows), y)
+        n_teacher = int(np.sum(np.asarray(clf.label_source_)[rows] != "seed"))
+        paid = records[-1].get("teacher_cost_total", 0.0)
+        return self._fit(n, accuracy, paid / n_teacher if n_teacher else 0.0, len(rows))
 
     def fit_points(self, n_labels, accuracy, *, cost_per_label=0.0):
         """Fit the curve to given points.
@@ -240,12 +248,11 @@ class LearningCurveForecast(BaseEstimator):
                 fits.append(params)
         return np.array(fits).reshape(-1, 3)
 
-    def _cv_points(self, clf):
-        X, y = clf.labeled_X_, np.asarray(clf.labeled_y_)
+    def _cv_points(self, student, X, y):
         rng = np.random.default_rng(_seed(self.random_state))
         sizes = np.unique(np.geomspace(min(20, len(y)), len(y), self.n_points).astype(int))
         order = rng.permutation(len(y))
-        points = [(size, self._cv_accuracy(clf.estimator_, X, y, order[:size]))
+        points = [(size, self._cv_accuracy(student, X, y, order[:size]))
                   for size in sizes]
         n, accuracy = np.array(points, dtype=float).T
         return n, accuracy
@@ -360,10 +367,23 @@ class LearningCurveForecast(BaseEstimator):
         )
 
 
-def _agreement_points(history):
+def _records_until(history, until):
+    """The rounds of ``history`` up to the last with ``<= until`` labels."""
+    if until is None:
+        return list(history)
+    records = [record for record in history if record["n_labeled"] <= until]
+    if not records:
+        raise ValueError(
+            f"until={until}: the seed alone has {history[0]['n_labeled']} "
+            "labelled items; expected at least that many."
+        )
+    return records
+
+
+def _agreement_points(records):
     """``(n, agreement)``: round ``r``'s agreement measures the student fitted
     on round ``r - 1``'s labelled set."""
-    agreement = history[:, "teacher_agreement"]
+    agreement = [record.get("teacher_agreement") for record in records]
     if all(value is None for value in agreement):
         raise ValueError(
             "LearningCurveForecast(source='agreement') needs the "
@@ -371,8 +391,7 @@ def _agreement_points(history):
             "TeacherAgreement() to the classifier's callbacks, or use "
             "source='cv'."
         )
-    n_labeled = history[:, "n_labeled"]
-    n = np.array(n_labeled[:-1], dtype=float)
+    n = np.array([record["n_labeled"] for record in records[:-1]], dtype=float)
     accuracy = np.array([np.nan if a is None else a for a in agreement[1:]], dtype=float)
     return n, accuracy
 
