@@ -147,6 +147,10 @@ class DistillationState:
     warned : set of str
         The other once-per-fit warnings already given (``"unlabeled"``,
         ``"duplicates"``...).
+    answers : dict or None
+        ``text -> (label, reason, source)`` of every text answered in this
+        fit, the seed's included, so that a copy of a text is never asked
+        again (``None`` until a pool strategy first asks).
     strategy_state : object
         Free for the strategy's own working state during the fit.
     """
@@ -168,6 +172,7 @@ class DistillationState:
     fit_params: dict = field(default_factory=dict)
     warned_unknown: bool = False
     warned: set = field(default_factory=set)
+    answers: dict | None = None
     strategy_state: object = None
 
     @property

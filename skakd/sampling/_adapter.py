@@ -1,12 +1,14 @@
 """Pool-based acquisition: a sampler picks pool items, the teacher labels them."""
 
+import copy
 import time
+import warnings
 
 import numpy as np
 
 from .._items import is_numeric_frame, is_text_items, take
 from ..strategy import Acquisition
-from ..teachers import check_teacher_labels
+from ..teachers import TeacherResult, check_teacher_labels
 
 __all__ = ["PoolStrategy"]
 
@@ -54,13 +56,16 @@ class PoolStrategy:
         elapsed = time.perf_counter() - start
         chosen = self._check_selection(chosen, state)
         items = take(state.X_pool, chosen)
-        result = state.teacher.label(_for_teacher(items), list(state.classes))
-        labels = check_teacher_labels(
-            getattr(result, "labels", None), len(chosen), type(state.teacher).__name__
-        )
+        queries = _for_teacher(items)
+        if isinstance(queries, list) and all(isinstance(q, str) for q in queries):
+            labels, result, counts = _ask_once_per_text(state, queries)
+        else:
+            result = state.teacher.label(queries, list(state.classes))
+            labels, counts = _checked_labels(state, result, len(chosen)), {}
         stats = dict(getattr(self.sampler, "last_stats_", {}))
         # BaseSampler times its own work; other samplers are timed here.
         stats["select_seconds"] = stats.pop("seconds", elapsed)
+        stats.update(counts)
         return Acquisition(items, labels, "teacher", chosen, result, stats)
 
     def _check_selection(self, chosen, state):
@@ -79,6 +84,62 @@ class PoolStrategy:
                 "candidates."
             )
         return chosen
+
+
+def _checked_labels(state, result, n_items):
+    return check_teacher_labels(getattr(result, "labels", None), n_items,
+                                type(state.teacher).__name__)
+
+
+def _ask_once_per_text(state, texts):
+    """Labels of ``texts``, asking the teacher only about texts new to the fit.
+
+    A text equal to a seed text takes the seed's label; a copy of a text
+    answered earlier in the fit (or in this round) takes that answer. Both
+    are counted (``n_seed_duplicates``, ``n_duplicates``) and warned about
+    once per fit. The returned result carries one label and reason per text.
+    """
+    answers = _answers(state)
+    new = [t for t in dict.fromkeys(texts) if t not in answers]
+    result = state.teacher.label(new, list(state.classes)) if new else TeacherResult([])
+    labels = _checked_labels(state, result, len(new))
+    reasons = getattr(result, "reasons", None) or [None] * len(new)
+    answers.update((t, (label, why, "teacher"))
+                   for t, label, why in zip(new, labels, reasons))
+    counts = {"n_seed_duplicates": sum(answers[t][2] == "seed" for t in texts)}
+    counts["n_duplicates"] = len(texts) - len(new) - counts["n_seed_duplicates"]
+    if counts["n_duplicates"] or counts["n_seed_duplicates"]:
+        _warn_duplicates(state, counts)
+    result = copy.copy(result)
+    result.labels = [answers[t][0] for t in texts]
+    result.reasons = [answers[t][1] for t in texts]
+    return result.labels, result, counts
+
+
+def _answers(state):
+    """The fit's ``text -> (label, reason, source)``, started from the seed."""
+    if state.answers is None:
+        seed = state.labeled.source == "seed"
+        state.answers = {}
+        for text, label in zip(take(state.labeled.X, np.flatnonzero(seed)),
+                               np.asarray(state.labeled.y)[seed]):
+            if isinstance(text, str):
+                state.answers.setdefault(text, (label, None, "seed"))
+    return state.answers
+
+
+def _warn_duplicates(state, counts):
+    if "duplicates" in state.warned:
+        return
+    state.warned.add("duplicates")
+    warnings.warn(
+        f"the pool repeats texts ({counts['n_duplicates']} copies of texts "
+        f"already answered, {counts['n_seed_duplicates']} copies of seed texts "
+        "in this round); each text is asked once and its copies take that "
+        "label (or the seed's) for free. history_ counts them in n_duplicates "
+        "and n_seed_duplicates; drop the copies from X_pool to silence this.",
+        UserWarning, stacklevel=5,
+    )
 
 
 def _for_teacher(items):

@@ -413,7 +413,25 @@ def _check_texts(items, name):
 
 
 def _batches(texts, size):
-    return [texts[i : i + size] for i in range(0, len(texts), size)]
+    """``texts`` in the fewest requests of at most ``size``, of equal sizes.
+
+    Every request pays for the whole static prefix (instructions, classes,
+    examples): 25 items go as 13 + 12, not 20 + 5.
+
+    Examples
+    --------
+    >>> from skakd.teachers._anthropic import _batches
+    >>> [len(b) for b in _batches(list(range(25)), 20)]
+    [13, 12]
+    """
+    n_batches = -(-len(texts) // size)
+    batches, start = [], 0
+    for i in range(n_batches):
+        # The first len % n_batches requests take one item more.
+        stop = start + len(texts) // n_batches + (i < len(texts) % n_batches)
+        batches.append(texts[start:stop])
+        start = stop
+    return batches
 
 
 def _usage_result(usage, entries, start, by_name=None):
