@@ -19,7 +19,12 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skakd import ActiveDistillationClassifier
 from skakd.augmentation import PGKD, GenerationRequest, SimulatedGenerator
-from skakd.augmentation._allocation import allocate, class_cap, prior_weights
+from skakd.augmentation._allocation import (
+    allocate,
+    batch_shares,
+    class_cap,
+    prior_weights,
+)
 from skakd.datasets import load_dataset
 from skakd.teachers import BaseTeacher
 
@@ -89,13 +94,17 @@ counts_st = st.lists(st.integers(0, 60), min_size=1, max_size=80)
     n=st.integers(0, 300),
     ratio=st.floats(2, 6),
     errors=st.none() | st.lists(st.floats(0, 1), min_size=80, max_size=80),
+    credit=st.none() | st.lists(st.floats(-50, 50), min_size=80, max_size=80),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_allocation_sums_to_the_batch_and_respects_the_cap(counts, n, ratio, errors,
-                                                           seed):
+                                                           credit, seed):
     errors = None if errors is None else errors[: len(counts)]
-    allocation = allocate(n, counts, errors=errors, ratio=ratio,
-                          rng=np.random.default_rng(seed))
+    if credit is not None:  # any credit carried in, summing to zero
+        credit = np.asarray(credit[: len(counts)]) - np.mean(credit[: len(counts)])
+    allocation, left = allocate(n, counts, errors=errors, credit=credit, ratio=ratio,
+                                rng=np.random.default_rng(seed))
+    assert left.sum() == pytest.approx(0, abs=1e-6)
     assert allocation.dtype.kind == "i" and (allocation >= 0).all()
     assert allocation.sum() == n
     cap = class_cap(counts, n, ratio)
@@ -109,7 +118,7 @@ def test_allocation_sums_to_the_batch_and_respects_the_cap(counts, n, ratio, err
 @given(k=st.integers(1, 80), held=st.integers(1, 40), n=st.integers(0, 300),
        seed=st.integers(0, 2**32 - 1))
 def test_uniform_allocation_is_even(k, held, n, seed):
-    allocation = allocate(n, [held] * k, rng=np.random.default_rng(seed))
+    allocation, _ = allocate(n, [held] * k, rng=np.random.default_rng(seed))
     assert allocation.max() - allocation.min() <= 1
 
 
@@ -118,15 +127,57 @@ def test_uniform_allocation_is_even(k, held, n, seed):
        n=st.integers(30, 300))
 def test_error_allocation_floors_every_class_and_follows_the_error(errors, n):
     k = len(errors)
-    allocation = allocate(n, [100] * k, errors=errors)  # the cap cannot bind
+    allocation, _ = allocate(n, [100] * k, errors=errors)  # the cap cannot bind
     assert (allocation >= n // (2 * k)).all()  # the floor: half spread evenly
     worst, best = int(np.argmax(errors)), int(np.argmin(errors))
-    assert allocation[worst] >= allocation[best]
+    if errors[worst] - errors[best] > 1e-6:  # else a tie, broken at random
+        assert allocation[worst] >= allocation[best]
 
 
 def test_batch_smaller_than_the_classes_goes_to_the_classes_holding_fewest():
-    allocation = allocate(3, [5, 2, 5, 1, 2, 5])
+    allocation, _ = allocate(3, [5, 2, 5, 1, 2, 5])
     assert allocation.tolist() == [0, 1, 0, 1, 1, 0]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    k=st.integers(2, 80),
+    n=st.integers(1, 40),
+    rounds=st.integers(1, 60),
+    data=st.data(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_small_batches_rotate_over_the_classes_by_their_shares(k, n, rounds, data,
+                                                               seed):
+    """Errors change every round; what each class is asked for in all stays
+    within one sample of its cumulative share, so every class is served."""
+    rng = np.random.default_rng(seed)
+    counts = np.full(k, 1000)  # the cap cannot bind
+    received, owed, credit = np.zeros(k), np.zeros(k), None
+    for _ in range(rounds):
+        errors = data.draw(st.none() | st.lists(st.floats(0, 1), min_size=k,
+                                                max_size=k))
+        allocation, credit = allocate(n, counts, errors=errors, credit=credit,
+                                      rng=rng)
+        received += allocation
+        owed += n * batch_shares(k, errors)
+        assert np.abs(received - owed).max() <= 1 + 1e-6
+    # Any class whose cumulative share reached one sample was served.
+    assert (received[owed >= 1 + 1e-6] > 0).all()
+
+
+def test_error_allocation_reaches_every_class_when_the_batch_is_small():
+    """77 classes, 32 a batch, fixed errors: round after round the largest
+    shares alone would win; carrying the credit serves all of them."""
+    errors = np.linspace(0.05, 1, 77)
+    credit, received = None, np.zeros(77, dtype=int)
+    for _ in range(20):
+        allocation, credit = allocate(32, [8] * 77, errors=errors, credit=credit)
+        received += allocation
+    assert (received > 0).all() and received.sum() == 640
+    shares = 640 * batch_shares(77, errors)
+    assert np.abs(received - shares).max() <= 1
+    assert received[-1] > received[0]  # and still follows the error
 
 
 def test_prior_weights_give_each_class_its_share():
@@ -217,6 +268,7 @@ def test_no_class_grows_beyond_the_cap(trec):
         asked = clf.history_[round_, "class_counts"]
         counts = [before[c] for c in classes]
         cap = class_cap(counts, 32, 2.0)
+        assert clf.history_[round_, "class_cap"] == cap
         assert sum(asked.values()) == 32
         assert all(before[c] + asked.get(c, 0) <= max(cap, before[c]) for c in classes)
         assert all(after[c] <= max(cap, before[c]) for c in classes)
@@ -225,6 +277,19 @@ def test_no_class_grows_beyond_the_cap(trec):
         capped |= before["DESC"] + asked.get("DESC", 0) == cap
     assert capped  # the cap bound in some round
     assert clf.history_[1, "class_counts"]["DESC"] < 32  # the floor goes to all
+
+
+def test_batches_smaller_than_the_classes_rotate_in_the_loop(trec, simulator):
+    """4 texts a round, 6 classes: the credit carried in the fit's state
+    spreads 24 texts over all six, each within one of its share."""
+    X, y = trec
+    clf = distil(X, y, simulator, max_iter=6, batch_size=4)
+    asked = Counter()
+    for counts in clf.history_[1:, "class_counts"]:
+        assert sum(counts.values()) == 4
+        asked.update(counts)
+    assert set(asked) == set(clf.classes_.tolist())
+    assert not hasattr(clf.sampler_, "credit")  # fit state, not the estimator's
 
 
 def test_simulated_generator_follows_class_counts(trec):

@@ -8,8 +8,8 @@ from the mix is corrected back with per-row weights.
 
 import numpy as np
 
-__all__ = ["ALLOCATIONS", "FLOOR_SHARE", "SHRINKAGE", "allocate", "class_cap",
-           "class_errors", "prior_weights"]
+__all__ = ["ALLOCATIONS", "FLOOR_SHARE", "SHRINKAGE", "allocate", "batch_shares",
+           "class_cap", "class_errors", "prior_weights"]
 
 #: Allocation policies of :class:`PGKD`.
 ALLOCATIONS = ("error", "uniform")
@@ -69,8 +69,8 @@ def class_cap(counts, n, ratio):
     return int(np.ceil(ratio * (np.median(counts) + n / len(counts)) - 1e-9))
 
 
-def allocate(n, counts, *, errors=None, ratio=2.0, rng=None):
-    """Split a batch of ``n`` samples over the classes.
+def allocate(n, counts, *, errors=None, credit=None, ratio=2.0, rng=None):
+    """Split a batch of ``n`` samples over the classes, round after round.
 
     Parameters
     ----------
@@ -81,64 +81,93 @@ def allocate(n, counts, *, errors=None, ratio=2.0, rng=None):
     errors : array-like of shape (n_classes,) or None
         Validation error of each class (see :func:`class_errors`). ``None``
         (or all zero) spreads the batch evenly: ``"uniform"``.
+    credit : array-like of shape (n_classes,) or None
+        What the previous rounds owe each class: its cumulative share of
+        the samples asked minus what it was asked for, as returned by the
+        last call. ``None``: the first round (nothing owed).
     ratio : float >= 2
         Cap: no class ends with more than :func:`class_cap` labelled texts.
     rng : numpy.random.Generator or None
-        Breaks ties between classes with the same share and count.
+        Breaks ties between classes owed as much and holding as many.
 
     Returns
     -------
     allocation : ndarray of int, shape (n_classes,)
         Non-negative, summing to ``n``; ``counts + allocation`` never exceeds
         the cap.
+    credit : ndarray of shape (n_classes,)
+        What is owed after this batch, for the next call; it sums to zero.
 
     Notes
     -----
-    Each class's share of the batch is ``FLOOR_SHARE / K + (1 - FLOOR_SHARE)
-    * e_c / sum(e)``: half the batch is spread evenly (the floor), half in
-    proportion to the errors. Shares are turned into whole samples by
-    repeated flooring under the caps (water-filling); the units left over
-    go to the largest remainders, ties to the classes holding fewest texts
-    (so that a batch smaller than the number of classes rotates over them
-    round after round), then at random.
+    Class ``c`` is owed ``credit_c + n * share_c``, its share being
+    ``FLOOR_SHARE / K + (1 - FLOOR_SHARE) * e_c / sum(e)`` (half the batch
+    spread evenly, half in proportion to the errors). The ``n`` samples go
+    one at a time to the class owed most, less what it got already (ties
+    to the classes holding fewest texts, then at random), never beyond its
+    cap. What is left owed carries over, so over rounds every class is
+    asked for its share within one sample: a batch smaller than the number
+    of classes rotates over them in proportion to their shares, instead of
+    going every round to the few with the largest share. A class stopped
+    by its cap is owed nothing more; what it was owed goes to the others in
+    proportion to their shares.
 
     Examples
     --------
     >>> from skakd.augmentation._allocation import allocate
-    >>> allocate(12, [10, 10, 10]).tolist()
+    >>> allocate(12, [10, 10, 10])[0].tolist()
     [4, 4, 4]
-    >>> allocate(12, [10, 10, 10], errors=[0.9, 0.05, 0.05]).tolist()
+    >>> allocate(12, [10, 10, 10], errors=[0.9, 0.05, 0.05])[0].tolist()
     [8, 2, 2]
-    >>> allocate(60, [30, 10, 10], errors=[1, 0, 0]).tolist()  # capped at 60
+    >>> allocate(60, [30, 10, 10], errors=[1, 0, 0])[0].tolist()  # capped at 60
     [30, 15, 15]
+    >>> first, credit = allocate(2, [5, 5, 5, 5])  # smaller than the classes
+    >>> second, credit = allocate(2, [5, 5, 5, 5], credit=credit)
+    >>> (first + second).tolist()  # two rounds: every class once
+    [1, 1, 1, 1]
     """
     counts = np.asarray(counts, dtype=np.intp)
     k = len(counts)
     rng = np.random.default_rng(0) if rng is None else rng
-    shares = np.full(k, 1.0 / k)
-    if errors is not None and np.sum(errors) > 0:
-        errors = np.asarray(errors, dtype=float)
-        shares = FLOOR_SHARE / k + (1 - FLOOR_SHARE) * errors / errors.sum()
+    shares = batch_shares(k, errors)
+    owed = n * shares + (0.0 if credit is None else np.asarray(credit, dtype=float))
     room = np.maximum(class_cap(counts, n, ratio) - counts, 0)
-    tiebreak = rng.permutation(k)
-    allocation = np.zeros(k, dtype=np.intp)
-    free = room > 0
-    while free.any():
-        left = n - int(allocation[~free].sum())
-        target = left * np.where(free, shares, 0.0) / shares[free].sum()
-        over = free & (target > room)
-        if over.any():  # these classes fill up to their cap; re-spread the rest
-            allocation[over] = room[over]
-            free &= ~over
-            continue
-        whole = np.floor(target + 1e-9).astype(np.intp)
-        open_ = np.flatnonzero(free)
-        order = np.lexsort((tiebreak[open_], counts[open_],
-                            -(target - whole)[open_]))
-        whole[open_[order[: max(left - int(whole[open_].sum()), 0)]]] += 1
-        allocation[free] = whole[free]
-        break
-    return allocation
+    allocation = _most_owed(owed, np.minimum(room, n), n, counts, rng.permutation(k))
+    return allocation, _carry(owed - allocation, allocation >= room, shares)
+
+
+def batch_shares(k, errors=None):
+    """Each class's share of a batch: even, or half even and half by error."""
+    if errors is None or np.sum(errors) <= 0:
+        return np.full(k, 1.0 / k)
+    errors = np.asarray(errors, dtype=float)
+    return FLOOR_SHARE / k + (1 - FLOOR_SHARE) * errors / errors.sum()
+
+
+def _most_owed(owed, room, n, counts, tiebreak):
+    """Hand out ``n`` samples one at a time to the class owed most.
+
+    The ``j``-th sample of class ``c`` has priority ``owed_c - j``, so this
+    takes the ``n`` highest priorities over the classes' room; rounding
+    makes classes owed the same up to float error tie.
+    """
+    label = np.repeat(np.arange(len(owed)), room)
+    nth = np.arange(len(label)) - np.repeat(np.cumsum(room) - room, room)
+    priority = np.round(owed[label] - nth, 9)
+    order = np.lexsort((tiebreak[label], counts[label], -priority))
+    return np.bincount(label[order[:n]], minlength=len(owed)).astype(np.intp)
+
+
+def _carry(left, capped, shares):
+    """What is owed next round: capped classes are owed nothing more (they
+    hold enough), and what they were owed goes to the others."""
+    capped = capped & (left > 0)
+    others = ~capped
+    if capped.any() and others.any():
+        left = left.copy()
+        forgiven, left[capped] = left[capped].sum(), 0.0
+        left[others] += forgiven * shares[others] / shares[others].sum()
+    return left
 
 
 def prior_weights(y, prior):

@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from .._items import is_text_items
 from ..sampling import PoolStrategy
 from ..strategy import Acquisition, sample_weight_param
-from ._allocation import ALLOCATIONS, allocate, class_errors, prior_weights
+from ._allocation import ALLOCATIONS, allocate, class_cap, class_errors, prior_weights
 from ._request import GenerationRequest
 from ._screen import REJECTION_REASONS, SURPLUS, SampleScreen
 
@@ -31,6 +31,9 @@ class _FitState:
     prior: object  # label -> share, "balanced", or None (no correction)
     selects: bool  # whether the validation loss stops and picks the round
     n_remembered: int = 0
+    # What the allocation still owes each class (see ``allocate``): carried
+    # across rounds so that small batches rotate over the classes.
+    credit: np.ndarray | None = None
     val_proba: np.ndarray | None = None
     best_estimator: object = None
     rounds_since_best: int = 0
@@ -174,12 +177,19 @@ class PGKD(BaseEstimator):
     the share ``0.5 / K + 0.5 * e_c / sum(e)`` of the batch, ``e_c`` its
     expected validation error shrunk toward the mean error ``m`` by
     ``(n_c * e_c + 10 * m) / (n_c + 10)`` (``n_c`` its validation texts: a
-    class error measured on two texts is mostly noise), rounded by largest
-    remainders (ties to the classes holding fewest texts) under the cap
-    ``ceil(class_cap * (median class count + batch / K))`` on the class's
-    labelled texts; a class at its cap gets nothing and its share is spread
-    over the others. ``history_`` records per round ``class_counts`` (asked) and
-    ``class_counts_kept`` (kept after screening).
+    class error measured on two texts is mostly noise). Shares are turned
+    into whole samples *across rounds*: what each class was owed and not
+    asked for carries over (``state.strategy_state``), and each sample
+    goes to the class owed most (ties to the classes holding fewest texts),
+    so every class is asked for its cumulative share within one sample.
+    Rounding each batch on its own would, with a batch smaller than the
+    number of classes (32 texts, 77 classes), give the whole batch to the
+    same few classes of largest error every round. No class may end the
+    round with more than ``ceil(class_cap * (median class count + batch /
+    K))`` labelled texts; a class at its cap gets nothing, is owed nothing
+    more, and its share is spread over the others. ``history_`` records per
+    round ``class_counts`` (asked), ``class_counts_kept`` (kept after
+    screening) and ``class_cap``.
 
     **Untargeted generation** is ``PGKD(allocation="uniform",
     include_report=False, n_hard_negatives=0)``: the same loop, an even
@@ -434,7 +444,7 @@ class PGKD(BaseEstimator):
 
     def _generate(self, state):
         fit = state.strategy_state
-        counts = self._class_counts(state)
+        counts, cap = self._class_counts(state)
         request = self._build_request(state, counts)
         self.last_request_ = request
         answer = state.teacher.generate(request)
@@ -459,6 +469,7 @@ class PGKD(BaseEstimator):
             "n_surplus": rejected[SURPLUS],
             "class_counts": dict(counts),
             "class_counts_kept": {label: kept[label] for label in counts},
+            "class_cap": cap,
         }
         # ``answer`` may carry usage (cost, tokens) as attributes.
         return Acquisition(
@@ -466,21 +477,22 @@ class PGKD(BaseEstimator):
         )
 
     def _class_counts(self, state):
-        """How many texts of each class this round asks for (``allocation``)."""
-        classes = state.classes
-        y = np.asarray(state.labeled.y).tolist()
-        held = Counter(y)
+        """How many texts of each class this round asks for (``allocation``),
+        and the cap on a class's labelled texts after the round."""
+        classes, fit = state.classes, state.strategy_state
+        held = Counter(np.asarray(state.labeled.y).tolist())
         counts = np.array([held[label] for label in classes.tolist()])
         errors = None
         if self.allocation == "error":
-            fit = state.strategy_state
             errors = class_errors(fit.val_proba, state.estimator.classes_,
                                   state.y_val, classes)
-        n = allocate(state.n_wanted, counts, errors=errors, ratio=self.class_cap,
-                     rng=state.rng)
+        n, fit.credit = allocate(state.n_wanted, counts, errors=errors,
+                                 credit=fit.credit, ratio=self.class_cap,
+                                 rng=state.rng)
+        cap = class_cap(counts, state.n_wanted, self.class_cap)
         return {
             label: int(k) for label, k in zip(_native(classes), n) if k > 0
-        }
+        }, cap
 
     def _build_request(self, state, class_counts):
         proba = state.strategy_state.val_proba

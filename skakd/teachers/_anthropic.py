@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval
 
 from .._items import check_texts
 from ._base import UNLABELED, BaseTeacher, TeacherResult
-from ._cache import TeacherCache, resolve_cache
+from ._cache import TeacherCache, pay_once, resolve_cache
 from ._cost import MAX_COUNTED_BATCHES, Usage, cost_of_n_items, cost_of_requests
 from ._exchange import exchange, item_keys, label_batch
 from ._generation import GenerationResult
@@ -29,6 +29,9 @@ from ._transport import Settings, Transport, map_batches
 __all__ = ["AnthropicTeacher"]
 
 _INIT_LOCK = threading.Lock()
+# A claim on an item lasts this many timeouts unless renewed: how long a
+# crashed process's items wait before another process pays for them.
+_LEASE_TIMEOUTS = 3
 # Appended to the error about a non-text item.
 _TEXTS_HINT = ("AnthropicTeacher labels raw texts: feature extraction belongs "
                "inside the student.")
@@ -52,9 +55,13 @@ class AnthropicTeacher(BaseTeacher):
     used: the good labels of an answer with a bad item, the items that
     could not be labelled (with their reason), and the batches of a call
     that then fails. Re-running a fit with the same ``random_state`` after a
-    crash or Ctrl-C therefore replays what was paid for at no cost, and
-    fits, clones and CV folds sharing a cache never pay for the same item
-    twice. Identical texts in one call are asked once.
+    crash or Ctrl-C therefore replays what was paid for at no cost. Fits,
+    clones, CV folds and processes sharing a cache never pay for the same
+    item twice: an item is claimed in the cache before it is sent (a lease
+    of 3 ``timeout``, renewed while the claimant lives), and a process that
+    finds it claimed waits for the other's answer; a crashed claimant's
+    items are free again when its lease expires. Identical texts in one
+    call are asked once.
 
     Parameters
     ----------
@@ -230,9 +237,8 @@ class AnthropicTeacher(BaseTeacher):
         start = time.perf_counter()
         keys = item_keys(self._label_request([], names), texts)
         known = cache.get_many(keys) if cache is not None else {}
-        n_cached = sum(key in known for key in keys)
         # Each distinct text is asked once, whatever its copies.
-        todo = list({k: t for k, t in zip(keys, texts) if k not in known}.items())
+        todo = {k: t for k, t in zip(keys, texts) if k not in known}
         usage = Usage()
 
         def ask(batch):
@@ -240,18 +246,26 @@ class AnthropicTeacher(BaseTeacher):
             return label_batch(request, [key for key, _ in batch], names, send,
                                cache, usage)
 
-        batches = _batches(todo, self.batch_size)
-        try:
+        def pay(some):
+            batches = _batches([(key, todo[key]) for key in some], self.batch_size)
             answers = map_batches(ask, batches, self.max_concurrency)
+            return {key: entry for batch, entries in zip(batches, answers)
+                    for (key, _), entry in zip(batch, entries)}
+
+        try:
+            if cache is None:
+                answered, paid = pay(list(todo)), set(todo)
+            else:  # processes sharing the cache never pay for one key twice
+                answered, paid = pay_once(cache, list(todo), pay,
+                                          lease=_LEASE_TIMEOUTS * self.timeout)
         except BaseException as exc:
             # What was paid before the failure still goes on the bill.
             exc.teacher_result = _usage_result(usage, [], start)
             raise
-        for batch, entries in zip(batches, answers):
-            known.update((key, entry) for (key, _), entry in zip(batch, entries))
+        known.update(answered)
         result = _usage_result(usage, [known[key] for key in keys], start, by_name)
-        result.n_cached = n_cached
-        result.info["n_duplicates"] = len(texts) - n_cached - len(todo)
+        result.n_cached = sum(key not in paid for key in keys)
+        result.info["n_duplicates"] = len(texts) - result.n_cached - len(paid)
         return result
 
     def _label_request(self, texts, names):

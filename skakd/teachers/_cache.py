@@ -3,9 +3,11 @@
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,11 @@ __all__ = ["CachedTeacher", "TeacherCache", "default_cache_path", "request_key"]
 _KEY_VERSION = "skakd-teacher-cache-v1"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS answers ("
-    " key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
+    " key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)",
+    # Who is asking for a key now, until when (a lease: a crashed claimant's
+    # keys are free again once it expires).
+    "CREATE TABLE IF NOT EXISTS claims ("
+    " key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL)",
 )
 
 
@@ -69,8 +75,10 @@ class TeacherCache:
     a lock) and between processes (SQLite's WAL locking with a busy
     timeout). The first answer stored under a key wins: :meth:`put` returns
     the stored value, so two processes that asked the same question at the
-    same time go on with the same answer. Only successful answers should be
-    stored; callers never cache failures.
+    same time go on with the same answer. Only answers should be stored;
+    callers never cache transport failures. :meth:`claim` leases keys to
+    one caller while it pays for them, so that others wait for its answers
+    instead of paying again.
 
     Parameters
     ----------
@@ -109,7 +117,8 @@ class TeacherCache:
             conn.execute("PRAGMA journal_mode = WAL")
             # WAL + NORMAL: a committed answer survives a killed process.
             conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute(_SCHEMA)
+            for statement in _SCHEMA:
+                conn.execute(statement)
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
@@ -127,8 +136,7 @@ class TeacherCache:
         found = {}
         with self._lock:
             conn = self._connection()
-            for begin in range(0, len(keys), 500):
-                chunk = keys[begin : begin + 500]
+            for chunk in _chunks(keys):
                 marks = ",".join("?" * len(chunk))
                 rows = conn.execute(
                     f"SELECT key, value FROM answers WHERE key IN ({marks})", chunk
@@ -175,6 +183,63 @@ class TeacherCache:
             conn.execute("COMMIT")
         return self.get_many(key for key, _, _ in rows)
 
+    def claim(self, keys, owner, lease):
+        """Claim the ``keys`` that are neither answered nor claimed by others.
+
+        Parameters
+        ----------
+        keys : iterable of str
+            Keys about to be paid for.
+        owner : str
+            Who claims them (unique per call, e.g. from :func:`new_owner`).
+        lease : float
+            Seconds the claim holds unless renewed (:meth:`renew`).
+
+        Returns
+        -------
+        mine : list of str
+            The keys ``owner`` now holds (and should pay for), in order.
+        """
+        keys = list(dict.fromkeys(keys))
+        now = time.time()
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                mine = []
+                for chunk in _chunks(keys):
+                    marks = ",".join("?" * len(chunk))
+                    conn.execute(f"DELETE FROM claims WHERE expires < ? AND key IN "
+                                 f"({marks})", [now, *chunk])
+                    answered = {row[0] for row in conn.execute(
+                        f"SELECT key FROM answers WHERE key IN ({marks})", chunk)}
+                    free = [k for k in chunk if k not in answered]
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO claims (key, owner, expires) "
+                        "VALUES (?, ?, ?)", [(k, owner, now + lease) for k in free])
+                    held = {row[0] for row in conn.execute(
+                        f"SELECT key FROM claims WHERE owner = ? AND key IN "
+                        f"({marks})", [owner, *chunk])}
+                    mine += [k for k in free if k in held]
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        return mine
+
+    def renew(self, owner, lease):
+        """Extend every claim of ``owner`` by ``lease`` seconds from now."""
+        with self._lock:
+            self._connection().execute(
+                "UPDATE claims SET expires = ? WHERE owner = ?",
+                (time.time() + lease, owner))
+
+    def release(self, owner):
+        """Drop every claim of ``owner`` (answered or given up)."""
+        with self._lock:
+            self._connection().execute("DELETE FROM claims WHERE owner = ?",
+                                       (owner,))
+
     def __len__(self):
         with self._lock:
             return self._connection().execute(
@@ -182,9 +247,10 @@ class TeacherCache:
             ).fetchone()[0]
 
     def clear(self):
-        """Delete every stored answer."""
+        """Delete every stored answer (and claim)."""
         with self._lock:
             self._connection().execute("DELETE FROM answers")
+            self._connection().execute("DELETE FROM claims")
 
     def close(self):
         """Close this process's connection (reopened on next use)."""
@@ -201,6 +267,89 @@ class TeacherCache:
 
     def __setstate__(self, state):
         self.__init__(**state)
+
+
+def _chunks(keys, size=500):
+    # SQLite limits the parameters of one statement.
+    return [keys[i : i + size] for i in range(0, len(keys), size)]
+
+
+def new_owner():
+    """A claimant id unique across machines, processes, threads and calls."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+
+
+class Lease:
+    """Hold claims on cache keys while paying for them, renewed in the background.
+
+    Used as a context manager around the paid work: claims are renewed every
+    third of ``lease`` seconds (so a slow but live claimant keeps its keys)
+    and released on exit, answered or not, so that another process waiting
+    for them takes over at once after a failure. A crashed claimant stops
+    renewing and its keys are free once the lease expires.
+    """
+
+    def __init__(self, cache, lease):
+        self.cache, self.lease, self.owner = cache, lease, new_owner()
+        self._stop = threading.Event()
+        self._thread = None
+
+    def claim(self, keys):
+        """The ``keys`` this lease now holds (see :meth:`TeacherCache.claim`)."""
+        return self.cache.claim(keys, self.owner, self.lease)
+
+    def _renew(self):
+        while not self._stop.wait(self.lease / 3):
+            self.cache.renew(self.owner, self.lease)
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._renew, daemon=True,
+                                        name="skakd-lease")
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join()
+        self.cache.release(self.owner)
+
+
+def pay_once(cache, keys, pay, lease):
+    """Answers for ``keys``, paying only for those no one else is paying for.
+
+    Parameters
+    ----------
+    cache : TeacherCache
+        Shared by every process that might ask for the same keys.
+    keys : list of str
+        Keys not in the cache when the call began.
+    pay : callable
+        ``pay(keys) -> {key: entry}``: asks the teacher about ``keys`` and
+        stores each answer in ``cache`` as it comes.
+    lease : float
+        Seconds a claim holds without renewal (how long a crashed claimant's
+        keys stay blocked).
+
+    Returns
+    -------
+    answers, paid : dict, set
+        ``{key: entry}`` for every key, and the keys this call paid for.
+    """
+    found, paid, pending, pause = {}, set(), list(keys), 0.02
+    if not pending:
+        return found, paid
+    with Lease(cache, lease) as holder:
+        while pending:
+            mine = holder.claim(pending)
+            if mine:
+                found.update(pay(mine))
+                paid.update(mine)
+            else:  # another process is asking: wait for its answers
+                time.sleep(pause)
+                pause = min(2 * pause, 0.5)
+            found.update(cache.get_many(k for k in pending if k not in found))
+            pending = [k for k in pending if k not in found]
+    return found, paid
 
 
 _OPEN_CACHES = {}
