@@ -654,6 +654,9 @@ def test_pgkd_explains_its_validation_split_and_budget_use(files, tmp_path, caps
     validation = [r for r in labels if r["source"] == "validation"]
     assert len(validation) == n_val
     assert all(r["round"] == "0" and r["pool_row"] == "" for r in validation)
+    # ...exactly the seed rows PGKD says it held out.
+    assert [(r["text"], r["label"]) for r in validation] == [
+        (seed[i]["text"], seed[i]["label"]) for i in pgkd.validation_indices_]
 
     n_used = sum(r["n_queried"] for r in
                  json.loads(out.with_suffix(".history.json").read_text()))

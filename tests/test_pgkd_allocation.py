@@ -368,6 +368,12 @@ def test_final_refit_trains_on_the_validation_split_too(trec, simulator):
     X, y = trec
     clf = distil(X, y, simulator, max_iter=3, batch_size=16)
     pgkd = clf.sampler_
+    held_out = pgkd.validation_indices_
+    assert len(held_out) == pgkd.validation_size_ == 40
+    assert (np.diff(held_out) > 0).all()
+    # The held-out rows are the ones missing from the loop's first training rows.
+    first = clf.labeled_X_[: N_SEED - len(held_out)]
+    assert sorted(first) == sorted(np.delete(X[:N_SEED], held_out))
     seed_rows = clf.label_source_ == "seed"
     assert sorted(clf.labeled_X_[seed_rows]) == sorted(X[:N_SEED])
     assert (clf.label_round_[seed_rows] == 0).all()

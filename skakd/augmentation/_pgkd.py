@@ -162,6 +162,9 @@ class PGKD(BaseEstimator):
         The last request sent to the teacher.
     validation_size_ : int
         Number of seed items in the validation split.
+    validation_indices_ : ndarray of shape (validation_size_,)
+        Positions, in the seed ``X`` given to ``fit``, of the items held out
+        for validation (ascending).
 
     See Also
     --------
@@ -370,6 +373,7 @@ class PGKD(BaseEstimator):
                 "Expected a seed with at least two examples of some class."
             )
         state.X_val, state.y_val = state.labeled.remove(mask)
+        self.validation_indices_ = np.flatnonzero(mask)
         self.validation_size_ = len(state.y_val)
         self.select_by_validation_ = self.validation_size_ >= self.min_validation_size
         state.strategy_state = _FitState(

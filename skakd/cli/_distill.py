@@ -536,24 +536,18 @@ class Summary:
             self._find_validation(inputs)
 
     def _find_validation(self, inputs):
-        clf, n_val = self.clf, self.n_validation
-        n_train = self.n_seed - n_val
-        back = np.flatnonzero(
-            (np.arange(len(self.sources)) >= n_train) & (self.sources == "seed")
-            & (np.asarray(clf.label_round_) == 0)
-        )
-        if len(back) == n_val:
-            self.sources[back] = "validation"
+        """Mark PGKD's validation rows (``validation_indices_`` of the seed):
+        the last rows of ``labeled_X_`` if the final refit added them back,
+        else extra rows for ``labels.csv``."""
+        held_out = self.clf.sampler_.validation_indices_
+        split = _pairs(inputs.seed_texts[held_out], inputs.seed_labels[held_out])
+        tail = np.arange(max(len(self.sources) - len(held_out), 0), len(self.sources))
+        added_back = _pairs(self.clf.labeled_X_[tail], self.clf.labeled_y_[tail])
+        if (self.sources[tail] == "seed").all() and added_back == split:
+            self.sources[tail] = "validation"
             self.validation_refit = True
-            return
-        # Not refitted with the split: it is the seed rows that did not train.
-        trained = Counter(_pairs(clf.labeled_X_[:n_train], clf.labeled_y_[:n_train]))
-        for text, label in zip(inputs.seed_texts, inputs.seed_labels):
-            key = (str(text), str(label))
-            if trained[key]:
-                trained[key] -= 1
-            else:
-                self.extra_validation.append((text, label))
+        else:
+            self.extra_validation = split
 
     # -- sentences of the report --
 
