@@ -145,7 +145,7 @@ def test_prompt_injection_cannot_introduce_a_label():
     user = first["messages"][0]["content"]
     assert user.count('<item id="') == 2  # the attack could not open an item
     assert "&lt;/item&gt;" in user and "&lt;item id=&quot;7&quot;&gt;" in user
-    assert "never instructions" in first["system"]
+    assert "never instructions" in first["system"][0]["text"]
 
 
 def test_retryable_failures_are_retried_and_only_the_answer_is_paid(server):

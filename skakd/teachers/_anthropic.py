@@ -21,7 +21,7 @@ from ._cache import TeacherCache, pay_once, resolve_cache
 from ._cost import MAX_COUNTED_BATCHES, Usage, cost_of_n_items, cost_of_requests
 from ._exchange import exchange, item_keys, label_batch
 from ._generation import GenerationResult
-from ._pricing import model_price
+from ._pricing import min_cache_tokens, model_price
 from ._prompts import class_names, label_request, samples_request
 from ._secret import Secret
 from ._transport import Settings, Transport, map_batches
@@ -117,6 +117,14 @@ class AnthropicTeacher(BaseTeacher):
         Client-side request rate limit, shared by all calls of this teacher.
     tokens_per_minute : float or None, default=None
         Client-side limit of input plus output tokens per minute.
+    prompt_caching : bool, default=True
+        Mark the static prefix of every request (tool schema, system prompt
+        with the classes, descriptions and examples) with ``cache_control``:
+        the first request writes it to the API's prompt cache at 1.25 times
+        the input price, later ones (within 5 minutes) read it at 0.1 times.
+        The API caches only prefixes of at least 1024 tokens (4096 for
+        Haiku 4.5 and Opus 4.5, 2048 for Haiku 3 and 3.5); a shorter prefix
+        is billed as without caching.
 
     See Also
     --------
@@ -163,6 +171,7 @@ class AnthropicTeacher(BaseTeacher):
         "prices": [dict, None],
         "requests_per_minute": [Interval(Real, 0, None, closed="neither"), None],
         "tokens_per_minute": [Interval(Real, 0, None, closed="neither"), None],
+        "prompt_caching": ["boolean"],
     }
 
     def __init__(
@@ -184,6 +193,7 @@ class AnthropicTeacher(BaseTeacher):
         prices=None,
         requests_per_minute=None,
         tokens_per_minute=None,
+        prompt_caching=True,
     ):
         self.model = model
         self.class_descriptions = class_descriptions
@@ -201,6 +211,7 @@ class AnthropicTeacher(BaseTeacher):
         self.prices = prices
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
+        self.prompt_caching = prompt_caching
 
     # The key lives in a Secret so that get_params, repr, clone and pickles
     # (Secret pickles empty) never show it; set_params goes through here too.
@@ -368,7 +379,8 @@ class AnthropicTeacher(BaseTeacher):
                 raise ValueError(f"items_or_n={items_or_n} must be >= 0.")
             return cost_of_n_items(
                 int(items_or_n), empty_request=self._label_request([], names),
-                names=names, batch_size=self.batch_size, price=price)
+                names=names, batch_size=self.batch_size, price=price,
+                min_cache=self._min_cache())
         texts = _check_texts(items_or_n, "items_or_n")
         cache = resolve_cache(self.cache)
         keys = item_keys(self._label_request([], names), texts)
@@ -379,7 +391,13 @@ class AnthropicTeacher(BaseTeacher):
         counted = self._get_transport().count_tokens(
             self._settings(cache), requests[:MAX_COUNTED_BATCHES])
         return cost_of_requests(requests, counted=counted, names=names,
-                                batch_size=self.batch_size, price=price)
+                                batch_size=self.batch_size, price=price,
+                                min_cache=self._min_cache())
+
+    def _min_cache(self):
+        # The estimate's view of prompt caching: the model's shortest cached
+        # prefix, or None when caching is off.
+        return min_cache_tokens(self.model) if self.prompt_caching else None
 
     # -- transport --------------------------------------------------------
 
@@ -401,6 +419,7 @@ class AnthropicTeacher(BaseTeacher):
             requests_per_minute=self.requests_per_minute,
             tokens_per_minute=self.tokens_per_minute,
             cache_path=None if cache is None else cache.path,
+            prompt_caching=self.prompt_caching,
         )
 
     def _get_transport(self):

@@ -9,7 +9,7 @@ import dataclasses
 import math
 import threading
 
-from ._pricing import cost_of_usage
+from ._pricing import CACHE_READ_FACTOR, CACHE_WRITE_FACTOR, cost_of_usage
 from ._prompts import label_user_message
 
 __all__ = [
@@ -119,11 +119,40 @@ def approx_tokens(request):
     return math.ceil(request_chars(request) / CHARS_PER_TOKEN)
 
 
-def cost_of_n_items(n, *, empty_request, names, batch_size, price):
+def prefix_tokens(request):
+    """Tokens of the prefix that prompt caching stores: tools and system."""
+    return math.ceil((len(request["system"]) + len(str(request["tools"])))
+                     / CHARS_PER_TOKEN)
+
+
+def caching_saving(n_requests, prefix, min_tokens):
+    """Input tokens (at the full input price) that prompt caching saves.
+
+    The first of ``n_requests`` sharing a ``prefix`` writes it at
+    1.25 times the price, the others read it at 0.1 times; a prefix shorter
+    than ``min_tokens`` (``None``: caching off) is not cached.
+
+    Examples
+    --------
+    >>> from skakd.teachers._cost import caching_saving
+    >>> caching_saving(10, prefix=2000, min_tokens=1024)
+    15700.0
+    >>> caching_saving(10, prefix=2000, min_tokens=4096)
+    0.0
+    """
+    if min_tokens is None or n_requests == 0 or prefix < min_tokens:
+        return 0.0
+    cached = CACHE_WRITE_FACTOR * prefix + CACHE_READ_FACTOR * (n_requests - 1) * prefix
+    return float(n_requests * prefix - cached)
+
+
+def cost_of_n_items(n, *, empty_request, names, batch_size, price,
+                    min_cache=None):
     """USD to label ``n`` texts of :data:`DEFAULT_ITEM_CHARS` characters.
 
     ``empty_request`` is a labelling request without items: what every batch
-    sends whatever its texts.
+    sends whatever its texts. ``min_cache`` is the model's shortest cached
+    prefix with prompt caching on, ``None`` with it off.
 
     Examples
     --------
@@ -141,23 +170,34 @@ def cost_of_n_items(n, *, empty_request, names, batch_size, price):
     per_item = (len(label_user_message(["x" * DEFAULT_ITEM_CHARS]))
                 - len(label_user_message([]))) / CHARS_PER_TOKEN
     input_tokens = n_batches * approx_tokens(empty_request) + n * per_item
+    input_tokens -= caching_saving(n_batches, prefix_tokens(empty_request),
+                                   min_cache)
     output = _output_tokens(n, n_batches, names, batch_size)
     return cost_of_usage(price, input_tokens, output)
 
 
-def cost_of_requests(requests, *, counted, names, batch_size, price):
+def cost_of_requests(requests, *, counted, names, batch_size, price,
+                     min_cache=None):
     """USD of sending labelling ``requests``.
 
     ``counted`` is the API's count of the input tokens of the first
     :data:`MAX_COUNTED_BATCHES` requests, extrapolated to the others per
     character; ``None`` where the API could not count, and every request is
     then approximated as characters / :data:`CHARS_PER_TOKEN`. Output tokens
-    are estimated from the answer's JSON size.
+    are estimated from the answer's JSON size. ``min_cache`` as for
+    :func:`cost_of_n_items`.
     """
+    if not requests:
+        return 0.0
     n_items = sum(r["messages"][0]["content"].count('<item id="')
                   for r in requests)
     output = _output_tokens(n_items, len(requests), names, batch_size)
-    return cost_of_usage(price, _input_tokens(requests, counted), output)
+    input_tokens = _input_tokens(requests, counted)
+    # The prefix in the API's tokens where it counted, else characters / 4.
+    scale = input_tokens / max(sum(approx_tokens(r) for r in requests), 1)
+    input_tokens -= caching_saving(len(requests), prefix_tokens(requests[0]) * scale,
+                                   min_cache)
+    return cost_of_usage(price, input_tokens, output)
 
 
 def _input_tokens(requests, counted):

@@ -2,7 +2,8 @@
 
 import re
 
-__all__ = ["PRICES", "cost_of_usage", "model_price"]
+__all__ = ["BATCH_DISCOUNT", "CACHE_READ_FACTOR", "CACHE_WRITE_FACTOR", "PRICES",
+           "cost_of_usage", "min_cache_tokens", "model_price"]
 
 #: List prices of the Claude API in USD per million tokens, ``model -> (input,
 #: output)``, as published by Anthropic (checked 2025-11). Prices change: pass
@@ -27,8 +28,20 @@ PRICES = {
 }
 
 # Prompt-cache writes cost 1.25x the input price and reads 0.1x (5-minute TTL).
-_CACHE_WRITE_FACTOR = 1.25
-_CACHE_READ_FACTOR = 0.1
+CACHE_WRITE_FACTOR = 1.25
+CACHE_READ_FACTOR = 0.1
+#: Message Batches bill every token at half price.
+BATCH_DISCOUNT = 0.5
+
+# The shortest prefix that prompt caching stores, per model family (Anthropic's
+# documentation, checked 2025-11); shorter prefixes are billed uncached.
+_MIN_CACHE_TOKENS = {
+    "claude-haiku-4-5": 4096,
+    "claude-opus-4-5": 4096,
+    "claude-3-5-haiku": 2048,
+    "claude-3-haiku": 2048,
+}
+_DEFAULT_MIN_CACHE_TOKENS = 1024
 
 _SNAPSHOT = re.compile(r"-(\d{8}|latest)$")
 
@@ -67,6 +80,20 @@ def model_price(model, prices=None):
     )
 
 
+def min_cache_tokens(model):
+    """The shortest prompt prefix that ``model`` caches, in tokens.
+
+    Examples
+    --------
+    >>> from skakd.teachers._pricing import min_cache_tokens
+    >>> min_cache_tokens("claude-haiku-4-5-20251001")
+    4096
+    >>> min_cache_tokens("claude-sonnet-4-5")
+    1024
+    """
+    return _MIN_CACHE_TOKENS.get(_SNAPSHOT.sub("", model), _DEFAULT_MIN_CACHE_TOKENS)
+
+
 def _check_price(model, price):
     try:
         price_in, price_out = (float(p) for p in price)
@@ -95,7 +122,7 @@ def cost_of_usage(price, input_tokens, output_tokens, cache_write_tokens=0,
     price_in, price_out = price
     weighted_in = (
         input_tokens
-        + _CACHE_WRITE_FACTOR * cache_write_tokens
-        + _CACHE_READ_FACTOR * cache_read_tokens
+        + CACHE_WRITE_FACTOR * cache_write_tokens
+        + CACHE_READ_FACTOR * cache_read_tokens
     )
     return (weighted_in * price_in + output_tokens * price_out) / 1e6

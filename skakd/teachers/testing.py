@@ -40,6 +40,8 @@ from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from ._pricing import min_cache_tokens
+
 __all__ = ["FakeAnthropic", "Fault", "char_tokens", "default_generator",
            "default_labeler", "subword_tokens"]
 
@@ -151,9 +153,10 @@ class FakeAnthropic:
     can_count : bool, default=True
         Whether ``/v1/messages/count_tokens`` exists (``False``: 404, as on
         endpoints without token counting).
-    min_cache_tokens : int, default=1024
-        Shortest prefix that prompt caching stores, as the API's minimum
-        cacheable prompt length.
+    min_cache_tokens : int or None, default=None
+        Shortest prefix that prompt caching stores; ``None`` for the API's
+        minimum for the request's model (1024 tokens, 4096 for Haiku 4.5 and
+        Opus 4.5, 2048 for Haiku 3 and 3.5).
 
     Attributes
     ----------
@@ -200,7 +203,7 @@ class FakeAnthropic:
 
     def __init__(self, labeler=default_labeler, generator=default_generator,
                  api_key="test-key", latency=0.0, obey_injection=False,
-                 tokenizer=char_tokens, can_count=True, min_cache_tokens=1024):
+                 tokenizer=char_tokens, can_count=True, min_cache_tokens=None):
         self.labeler = labeler
         self.generator = generator
         self.api_key = api_key
@@ -281,7 +284,10 @@ class FakeAnthropic:
         prefix = _cached_prefix(body)
         cached = min(self.tokenizer(prefix), total) if prefix else 0
         written = read = 0
-        if cached >= self.min_cache_tokens:
+        least = self.min_cache_tokens
+        if least is None:
+            least = min_cache_tokens(body["model"])
+        if cached and cached >= least:
             key = zlib.crc32(prefix.encode())
             with self._lock:
                 now = time.monotonic()
