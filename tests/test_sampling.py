@@ -1,12 +1,22 @@
 """Samplers: M-RARU's accept/reject rule, exhaustive uncertainty, random."""
 
+import time
+
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
-from skakd.sampling import MRARU, RandomSampler, UncertaintySampler, uncertainty_score
+from skakd import ActiveDistillationClassifier
+from skakd.sampling import (
+    MRARU,
+    BaseSampler,
+    RandomSampler,
+    UncertaintySampler,
+    uncertainty_score,
+)
 from skakd.sampling._mraru import _LazyPermutation
+from skakd.teachers import OracleTeacher
 
 
 class KnownUncertainty(ClassifierMixin, BaseEstimator):
@@ -293,3 +303,99 @@ def test_exhaustive_ties_are_broken_at_random_whatever_the_chunking():
         student, X, np.arange(300), 10, random_state=4)) for size in (7, 10_000)]
     assert picks[0] == picks[1]
     assert max(picks[0]) > 100  # not simply the first rows of the pool
+
+
+def test_non_finite_rows_raise_the_students_own_error():
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    student = LogisticRegression().fit(X, X[:, 0] > 0)
+    X[7, 1] = np.inf  # a finite probability for a binary LogisticRegression
+    for sampler in (MRARU(1), UncertaintySampler(1)):
+        with pytest.raises(ValueError, match="infinity"):
+            sampler.select(student, X, np.arange(5, 10), 1, random_state=0)
+
+
+# The template: BaseSampler.select does the opening, subclasses write _select.
+
+
+class Recording(BaseSampler):
+    """Takes the first candidates and records what ``_select`` received."""
+
+    def _select(self, estimator, X_pool, candidates, n_samples, rng):
+        self.received_ = (candidates, n_samples, rng)
+        return candidates[:n_samples], {"n_visited": n_samples}
+
+
+def test_template_checks_parameters_and_arguments_naming_them():
+    X = pool_with_uncertainty([0.5] * 10)
+    student = KnownUncertainty().fit(X, None)
+    for sampler, name in ((MRARU(0), "batch_size"), (MRARU(temperature=-1), "temperature"),
+                          (UncertaintySampler(strategy="most"), "strategy"),
+                          (Recording(batch_size=2.5), "batch_size")):
+        with pytest.raises(ValueError, match=f"'{name}' parameter"):
+            sampler.select(student, X, np.arange(10), 2, random_state=0)
+    for candidates, n_samples, name in ((np.ones((2, 2)), 2, "candidates"),
+                                        (np.arange(10), -1, "n_samples"),
+                                        (np.arange(10), 2.5, "n_samples"),
+                                        (np.arange(10), None, "n_samples")):
+        with pytest.raises(ValueError, match=name):
+            Recording().select(student, X, candidates, n_samples, random_state=0)
+
+
+def test_a_parameter_set_after_a_selection_is_checked_again():
+    sampler = Recording(batch_size=3)
+    sampler.select(None, None, np.arange(5), 3, random_state=0)
+    sampler.batch_size = 0
+    with pytest.raises(ValueError, match="'batch_size' parameter"):
+        sampler.select(None, None, np.arange(5), 3, random_state=0)
+    sampler.set_params(batch_size=2)
+    assert len(sampler.select(None, None, np.arange(5), 2, random_state=0)) == 2
+
+
+def test_template_clamps_to_the_candidates_and_passes_an_index_array():
+    sampler = Recording()
+    chosen = sampler.select(None, None, [4, 1, 7], 10, random_state=0)
+    candidates, n_samples, _ = sampler.received_
+    assert n_samples == 3 and candidates.dtype == np.intp
+    np.testing.assert_array_equal(chosen, [4, 1, 7])
+    sampler.select(None, None, np.arange(9), np.int64(4), random_state=0)
+    assert sampler.received_[1] == 4 and type(sampler.received_[1]) is int
+
+
+def test_template_makes_the_generator_from_int_generator_or_none():
+    sampler = Recording()
+    sampler.select(None, None, np.arange(5), 2, random_state=3)
+    assert sampler.received_[2].random() == np.random.default_rng(3).random()
+    generator = np.random.default_rng(0)
+    sampler.select(None, None, np.arange(5), 2, random_state=generator)
+    assert sampler.received_[2] is generator
+    sampler.select(None, None, np.arange(5), 2, random_state=None)
+    assert isinstance(sampler.received_[2], np.random.Generator)
+
+
+class Slow(Recording):
+    def _select(self, estimator, X_pool, candidates, n_samples, rng):
+        time.sleep(0.02)
+        return super()._select(estimator, X_pool, candidates, n_samples, rng)
+
+
+@pytest.mark.parametrize("sampler", [Slow(), MRARU(), RandomSampler(), UncertaintySampler()])
+def test_template_times_the_selection_and_adds_seconds_to_the_stats(sampler):
+    X = pool_with_uncertainty(np.linspace(0, 1, 50))
+    sampler.select(KnownUncertainty().fit(X, None), X, np.arange(50), 5, random_state=0)
+    assert list(sampler.last_stats_)[-1] == "seconds"
+    assert sampler.last_stats_["seconds"] >= (0.02 if isinstance(sampler, Slow) else 0)
+    assert "n_visited" in sampler.last_stats_
+
+
+def test_a_subclass_writing_only_select_runs_the_distillation_loop(blobs):
+    clf = ActiveDistillationClassifier(
+        LogisticRegression(), teacher=OracleTeacher(blobs["X"], blobs["y"]),
+        sampler=Slow(batch_size=10), max_iter=3, random_state=0,
+    ).fit(blobs["X_seed"], blobs["y_seed"], X_pool=blobs["X_pool"])
+    assert clf.history_[:, "n_labeled"] == [9, 19, 29, 39]
+    # The first ten candidates each round: pool rows 0-9, 10-19, 20-29.
+    np.testing.assert_array_equal(
+        clf.labeled_pool_index_[clf.label_source_ == "teacher"], np.arange(30))
+    # Timed once, by the template: the loop reports the sampler's own seconds.
+    assert clf.history_[-1]["select_seconds"] == clf.sampler_.last_stats_["seconds"]
+    assert all(s >= 0.02 for s in clf.history_[1:, "select_seconds"])

@@ -1,5 +1,6 @@
 """Base class and helpers shared by pool samplers."""
 
+import time
 from numbers import Integral
 
 import numpy as np
@@ -13,14 +14,55 @@ class BaseSampler(BaseEstimator):
     """Base class for pool samplers.
 
     A sampler chooses which unlabelled pool items the teacher labels next.
-    Subclasses implement :meth:`select` and set ``last_stats_``, a dict that
-    describes the last selection (at least ``n_visited`` and ``seconds``);
-    the distillation loop copies it into ``history_``.
+    :meth:`select` does what every sampler needs — checks the parameters and
+    ``candidates``, caps ``n_samples`` at the number of candidates, makes a
+    ``numpy.random.Generator`` from ``random_state`` and times the call — and
+    hands the rest to ``_select``, the one method a subclass writes::
+
+        def _select(self, estimator, X_pool, candidates, n_samples, rng):
+            ...
+            return chosen, stats
+
+    ``candidates`` arrives as a 1-D array of indices, ``n_samples`` as an int
+    no larger than ``len(candidates)`` and ``rng`` as a ``Generator``;
+    ``chosen`` is an array of indices into ``X_pool`` and ``stats`` a dict of
+    figures about the selection (such as ``n_visited`` and
+    ``acceptance_rate``; ``{}`` will do). :meth:`select` stores ``stats`` with
+    the time taken, ``seconds``, as ``last_stats_``, which the distillation
+    loop copies into ``history_``.
 
     Parameters
     ----------
     batch_size : int, default=25
         Number of items to label per round.
+
+    Attributes
+    ----------
+    last_stats_ : dict
+        ``_select``'s stats for the last :meth:`select`, and ``seconds``.
+
+    See Also
+    --------
+    MRARU : Randomized accept/reject uncertainty sampling.
+    UncertaintySampler : Exhaustive uncertainty sampling.
+    RandomSampler : Uniform random sampling.
+
+    Examples
+    --------
+    A sampler that labels the candidates with the largest first feature:
+
+    >>> import numpy as np
+    >>> from skakd.sampling import BaseSampler
+    >>> class LargestFirst(BaseSampler):
+    ...     def _select(self, estimator, X_pool, candidates, n_samples, rng):
+    ...         order = np.argsort(-X_pool[candidates, 0], kind="stable")
+    ...         return candidates[order[:n_samples]], {"n_visited": len(candidates)}
+    >>> X = np.array([[3.0], [9.0], [1.0], [7.0]])
+    >>> sampler = LargestFirst(batch_size=2)
+    >>> sampler.select(None, X, np.array([0, 2, 3]), 2, random_state=0)
+    array([3, 0])
+    >>> sorted(sampler.last_stats_)
+    ['n_visited', 'seconds']
     """
 
     _parameter_constraints: dict = {
@@ -43,7 +85,7 @@ class BaseSampler(BaseEstimator):
             The current student.
         X_pool : array-like, sparse matrix or sequence
             The whole unlabelled pool.
-        candidates : ndarray of int
+        candidates : array-like of int
             Indices into ``X_pool`` that are still unlabelled.
         n_samples : int
             Largest number of indices to return.
@@ -56,7 +98,29 @@ class BaseSampler(BaseEstimator):
             Chosen indices into ``X_pool``, a subset of ``candidates``, in
             the order they were chosen.
         """
-        raise NotImplementedError
+        start = time.perf_counter()
+        self._check_params()
+        candidates = check_candidates(candidates)
+        n_samples = min(_check_n_samples(n_samples), len(candidates))
+        rng = np.random.default_rng(random_state)
+        chosen, stats = self._select(estimator, X_pool, candidates, n_samples, rng)
+        self.last_stats_ = {**stats, "seconds": time.perf_counter() - start}
+        return chosen
+
+    def _select(self, estimator, X_pool, candidates, n_samples, rng):
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _select(estimator, X_pool, "
+            "candidates, n_samples, rng), returning (indices, stats)."
+        )
+
+    def _check_params(self):
+        # sklearn's check costs more than the rest of an M-RARU selection's
+        # bookkeeping, so it runs when a parameter was set anew, not per call.
+        params = [getattr(self, name, None) for name in self._parameter_constraints]
+        checked = self.__dict__.get("_checked_params")
+        if checked is None or any(a is not b for a, b in zip(params, checked)):
+            self._validate_params()
+            self._checked_params = params
 
 
 def check_candidates(candidates):
@@ -67,3 +131,15 @@ def check_candidates(candidates):
             f"{candidates.shape}."
         )
     return candidates
+
+
+def _check_n_samples(n_samples):
+    try:
+        value = int(n_samples)
+    except (TypeError, ValueError):
+        value = -1
+    if value < 0 or value != n_samples:
+        raise ValueError(
+            f"n_samples must be a non-negative integer, got {n_samples!r}."
+        )
+    return value

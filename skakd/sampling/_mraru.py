@@ -1,6 +1,5 @@
 """M-RARU: multi-class randomized accept/reject uncertainty sampling."""
 
-import time
 from numbers import Integral, Real
 
 import numpy as np
@@ -8,8 +7,8 @@ from scipy.optimize import brentq
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._items import take
-from ._base import BaseSampler, check_candidates
-from ._scores import STRATEGIES, uncertainty_score
+from ._base import BaseSampler
+from ._scores import STRATEGIES, score_rows
 
 __all__ = ["MRARU"]
 
@@ -140,14 +139,8 @@ class MRARU(BaseSampler):
         self.fallback = fallback
         self.chunk_size = chunk_size
 
-    def select(self, estimator, X_pool, candidates, n_samples, random_state):
-        self._validate_params()
-        start = time.perf_counter()
-        rng = np.random.default_rng(random_state)
-        candidates = check_candidates(candidates)
-        n_samples = min(int(n_samples), len(candidates))
+    def _select(self, estimator, X_pool, candidates, n_samples, rng):
         visit_limit = min(len(candidates), self._max_visits(n_samples))
-
         order = _LazyPermutation(len(candidates), rng)
         accepted, rejected, rejected_u = [], [], []
         n_visited, exponent = 0, None
@@ -155,10 +148,8 @@ class MRARU(BaseSampler):
             needed = n_samples - len(accepted)
             size = self._next_chunk(needed, len(accepted), n_visited)
             positions = order.take(min(size, visit_limit - n_visited))
-            u = uncertainty_score(
-                estimator.predict_proba(take(X_pool, candidates[positions])),
-                self.strategy, self.temperature,
-            )
+            u = score_rows(take(X_pool, candidates[positions]), estimator,
+                           self.strategy, self.temperature)
             if self.target_acceptance is not None:
                 if exponent is None:
                     exponent = _exponent_for_rate(u, self.target_acceptance)
@@ -176,16 +167,15 @@ class MRARU(BaseSampler):
         n_accepted = len(accepted)
         filler = self._fill(n_samples - n_accepted, rejected, rejected_u, order)
         chosen = candidates[np.asarray(accepted + filler, dtype=np.intp)]
-        self.last_stats_ = {
+        stats = {
             "n_visited": n_visited,
             "n_accepted": n_accepted,
             "n_fallback": len(filler),
             "acceptance_rate": n_accepted / n_visited if n_visited else 0.0,
-            "seconds": time.perf_counter() - start,
         }
         if exponent is not None:
-            self.last_stats_["exponent"] = exponent
-        return chosen
+            stats["exponent"] = exponent
+        return chosen, stats
 
     def _max_visits(self, n_samples):
         if self.max_visits != "auto":

@@ -1,10 +1,6 @@
 """Uniform random sampling, the baseline every active learner must beat."""
 
-import time
-
-import numpy as np
-
-from ._base import BaseSampler, check_candidates
+from ._base import BaseSampler
 
 __all__ = ["RandomSampler"]
 
@@ -31,16 +27,6 @@ class RandomSampler(BaseSampler):
     array([5, 9, 6])
     """
 
-    def select(self, estimator, X_pool, candidates, n_samples, random_state):
-        self._validate_params()
-        start = time.perf_counter()
-        candidates = check_candidates(candidates)
-        n_samples = min(int(n_samples), len(candidates))
-        rng = np.random.default_rng(random_state)
+    def _select(self, estimator, X_pool, candidates, n_samples, rng):
         chosen = candidates[rng.choice(len(candidates), n_samples, replace=False)]
-        self.last_stats_ = {
-            "n_visited": n_samples,
-            "acceptance_rate": 1.0,
-            "seconds": time.perf_counter() - start,
-        }
-        return chosen
+        return chosen, {"n_visited": n_samples, "acceptance_rate": 1.0}

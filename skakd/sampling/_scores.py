@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["STRATEGIES", "uncertainty_score"]
+__all__ = ["STRATEGIES", "score_rows", "uncertainty_score"]
 
 STRATEGIES = ("least_confidence", "margin", "entropy")
 
@@ -68,3 +68,13 @@ def _soften(proba, temperature):
     logits -= logits.max(axis=1, keepdims=True)
     scaled = np.exp(logits)
     return scaled / scaled.sum(axis=1, keepdims=True)
+
+
+def score_rows(rows, estimator, strategy, temperature=1.0):
+    """``uncertainty_score`` of ``estimator.predict_proba(rows)``.
+
+    The student's own input checks stay on: pools on disk and DataFrames
+    reach the sampler unchecked, and a binary LogisticRegression turns an
+    infinite feature into a finite probability.
+    """
+    return uncertainty_score(estimator.predict_proba(rows), strategy, temperature)

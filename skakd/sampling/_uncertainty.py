@@ -1,14 +1,13 @@
 """Exhaustive uncertainty sampling: score every candidate, keep the top."""
 
-import time
 from numbers import Integral
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..parallel import map_chunks
-from ._base import BaseSampler, check_candidates
-from ._scores import STRATEGIES, uncertainty_score
+from ._base import BaseSampler
+from ._scores import STRATEGIES, score_rows
 
 __all__ = ["UncertaintySampler"]
 
@@ -72,18 +71,13 @@ class UncertaintySampler(BaseSampler):
         self.chunk_size = chunk_size
         self.n_jobs = n_jobs
 
-    def select(self, estimator, X_pool, candidates, n_samples, random_state):
-        self._validate_params()
-        start = time.perf_counter()
-        rng = np.random.default_rng(random_state)
-        candidates = check_candidates(candidates)
-        n_samples = min(int(n_samples), len(candidates))
+    def _select(self, estimator, X_pool, candidates, n_samples, rng):
         best_idx = np.empty(0, dtype=np.intp)
         best_score = np.empty(0)
         best_tie = np.empty(0)
         chunks = [candidates[begin : begin + self.chunk_size]
                   for begin in range(0, len(candidates), self.chunk_size)]
-        scores = map_chunks(_score, X_pool, chunks, n_jobs=self.n_jobs,
+        scores = map_chunks(score_rows, X_pool, chunks, n_jobs=self.n_jobs,
                             args=(estimator, self.strategy))
         for idx, score in zip(chunks, scores):
             # A random tie-breaker keeps equal scores from favouring pool order.
@@ -95,12 +89,11 @@ class UncertaintySampler(BaseSampler):
             keep = np.lexsort((best_tie, -best_score))[:n_samples]
             best_idx, best_score = best_idx[keep], best_score[keep]
             best_tie = best_tie[keep]
-        self.last_stats_ = {
+        stats = {
             "n_visited": len(candidates),
             "acceptance_rate": n_samples / len(candidates) if len(candidates) else 0.0,
-            "seconds": time.perf_counter() - start,
         }
-        return best_idx
+        return best_idx, stats
 
 
 def _at_least_top(n, idx, score, tie):
@@ -112,6 +105,3 @@ def _at_least_top(n, idx, score, tie):
     keep = score >= kth
     return idx[keep], score[keep], tie[keep]
 
-
-def _score(rows, estimator, strategy):
-    return uncertainty_score(estimator.predict_proba(rows), strategy)
