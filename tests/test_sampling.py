@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 import pytest
+from scipy.optimize import brentq
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
@@ -15,7 +16,7 @@ from skakd.sampling import (
     UncertaintySampler,
     uncertainty_score,
 )
-from skakd.sampling._mraru import _LazyPermutation
+from skakd.sampling._mraru import _exponent_for_rate, _LazyPermutation
 from skakd.teachers import OracleTeacher
 
 
@@ -303,6 +304,38 @@ def test_exhaustive_ties_are_broken_at_random_whatever_the_chunking():
         student, X, np.arange(300), 10, random_state=4)) for size in (7, 10_000)]
     assert picks[0] == picks[1]
     assert max(picks[0]) > 100  # not simply the first rows of the pool
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 77])
+def test_margin_is_one_minus_the_gap_between_the_top_two(n_classes):
+    proba = np.random.default_rng(0).dirichlet(np.full(n_classes, 0.3), 500)
+    proba[::7, 1] = proba[::7, 0]  # ties for the top
+    top2 = -np.sort(-proba, axis=1)[:, :2]
+    np.testing.assert_array_equal(uncertainty_score(proba, "margin"),
+                                  np.clip(1.0 - (top2[:, 0] - top2[:, 1]), 0, 1))
+
+
+def test_exponent_fit_matches_scipy_brentq_to_the_last_bit():
+    rng = np.random.default_rng(0)
+    for u in (rng.random(300), rng.random(300) ** 8, 1 - rng.random(300) ** 8,
+              np.where(rng.random(300) < 0.5, 0.0, rng.random(300))):
+        for rate in (0.05, 0.1, 0.6):
+            with np.errstate(divide="ignore"):
+                log_u = np.log(u)
+
+            def excess(log_g, log_u=log_u, rate=rate):
+                return np.exp(np.exp(log_g) * log_u).mean() - rate
+
+            low, high = np.log([1e-3, 1e3])
+            if excess(low) > 0 > excess(high):
+                expected = float(np.exp(brentq(excess, low, high, xtol=1e-3)))
+                assert _exponent_for_rate(u, rate) == expected
+
+
+def test_nan_probabilities_are_an_error_not_a_silent_selection():
+    X = pool_with_uncertainty([np.nan, 0.5, 0.2])
+    with pytest.raises(ValueError, match="NaN"):
+        MRARU(2).select(KnownUncertainty(), X, np.arange(3), 2, random_state=0)
 
 
 def test_non_finite_rows_raise_the_students_own_error():
