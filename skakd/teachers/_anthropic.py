@@ -17,11 +17,12 @@ from sklearn.utils._param_validation import Interval
 
 from .._items import check_texts
 from ._base import UNLABELED, BaseTeacher, TeacherResult
+from ._batch import Connection, label_in_batch
 from ._cache import TeacherCache, pay_once, resolve_cache
 from ._cost import MAX_COUNTED_BATCHES, Usage, cost_of_n_items, cost_of_requests
 from ._exchange import exchange, item_keys, label_batch
 from ._generation import GenerationResult
-from ._pricing import min_cache_tokens, model_price
+from ._pricing import BATCH_DISCOUNT, min_cache_tokens, model_price
 from ._prompts import class_names, label_request, samples_request
 from ._secret import Secret
 from ._transport import Settings, Transport, map_batches
@@ -125,6 +126,14 @@ class AnthropicTeacher(BaseTeacher):
         The API caches only prefixes of at least 1024 tokens (4096 for
         Haiku 4.5 and Opus 4.5, 2048 for Haiku 3 and 3.5); a shorter prefix
         is billed as without caching.
+    batch_api : bool, default=False
+        Send each ``label`` call's requests as one Message Batch
+        (``client.messages.batches``): billed at half price, answered within
+        minutes to hours instead of seconds, which an active-learning round
+        can wait for. The batch id is stored in the ``cache`` before
+        waiting, so a fit that crashed or was interrupted while the batch
+        was in flight collects its results when run again instead of paying
+        twice. Corrective re-asks go out synchronously.
 
     See Also
     --------
@@ -172,6 +181,7 @@ class AnthropicTeacher(BaseTeacher):
         "requests_per_minute": [Interval(Real, 0, None, closed="neither"), None],
         "tokens_per_minute": [Interval(Real, 0, None, closed="neither"), None],
         "prompt_caching": ["boolean"],
+        "batch_api": ["boolean"],
     }
 
     def __init__(
@@ -194,6 +204,7 @@ class AnthropicTeacher(BaseTeacher):
         requests_per_minute=None,
         tokens_per_minute=None,
         prompt_caching=True,
+        batch_api=False,
     ):
         self.model = model
         self.class_descriptions = class_descriptions
@@ -212,6 +223,7 @@ class AnthropicTeacher(BaseTeacher):
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
         self.prompt_caching = prompt_caching
+        self.batch_api = batch_api
 
     # The key lives in a Secret so that get_params, repr, clone and pickles
     # (Secret pickles empty) never show it; set_params goes through here too.
@@ -258,6 +270,12 @@ class AnthropicTeacher(BaseTeacher):
                                cache, usage)
 
         def pay(some):
+            if self.batch_api:
+                return label_in_batch(
+                    [(key, todo[key]) for key in some],
+                    lambda items: _batches(items, self.batch_size),
+                    lambda batch: self._label_request(batch, names), names,
+                    self._batch_connection(send, cache), cache, usage)
             batches = _batches([(key, todo[key]) for key in some], self.batch_size)
             answers = map_batches(ask, batches, self.max_concurrency)
             return {key: entry for batch, entries in zip(batches, answers)
@@ -377,7 +395,7 @@ class AnthropicTeacher(BaseTeacher):
         if isinstance(items_or_n, Integral):
             if items_or_n < 0:
                 raise ValueError(f"items_or_n={items_or_n} must be >= 0.")
-            return cost_of_n_items(
+            return self._discount() * cost_of_n_items(
                 int(items_or_n), empty_request=self._label_request([], names),
                 names=names, batch_size=self.batch_size, price=price,
                 min_cache=self._min_cache())
@@ -390,9 +408,12 @@ class AnthropicTeacher(BaseTeacher):
                     for batch in _batches(todo, self.batch_size)]
         counted = self._get_transport().count_tokens(
             self._settings(cache), requests[:MAX_COUNTED_BATCHES])
-        return cost_of_requests(requests, counted=counted, names=names,
-                                batch_size=self.batch_size, price=price,
-                                min_cache=self._min_cache())
+        return self._discount() * cost_of_requests(
+            requests, counted=counted, names=names, batch_size=self.batch_size,
+            price=price, min_cache=self._min_cache())
+
+    def _discount(self):
+        return BATCH_DISCOUNT if self.batch_api else 1.0
 
     def _min_cache(self):
         # The estimate's view of prompt caching: the model's shortest cached
@@ -411,6 +432,15 @@ class AnthropicTeacher(BaseTeacher):
             return transport.send(settings, price, request, usage)
 
         return send, cache
+
+    def _batch_connection(self, send, cache):
+        transport, settings = self._get_transport(), self._settings(cache)
+        return Connection(
+            send=send,
+            create_batch=lambda requests: transport.create_batch(settings, requests),
+            batch_results=lambda batch_id: transport.batch_results(settings, batch_id),
+            price=model_price(self.model, self.prices),
+        )
 
     def _settings(self, cache):
         return Settings(

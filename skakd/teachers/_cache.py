@@ -183,6 +183,15 @@ class TeacherCache:
             conn.execute("COMMIT")
         return self.get_many(key for key, _, _ in rows)
 
+    def delete(self, keys):
+        """Delete the entries stored under ``keys``."""
+        keys = list(keys)
+        with self._lock:
+            conn = self._connection()
+            for chunk in _chunks(keys):
+                conn.execute(f"DELETE FROM answers WHERE key IN "
+                             f"({','.join('?' * len(chunk))})", chunk)
+
     def claim(self, keys, owner, lease):
         """Claim the ``keys`` that are neither answered nor claimed by others.
 
@@ -211,6 +220,7 @@ class TeacherCache:
                     marks = ",".join("?" * len(chunk))
                     conn.execute(f"DELETE FROM claims WHERE expires < ? AND key IN "
                                  f"({marks})", [now, *chunk])
+                    _drop_dead_claims(conn, chunk)
                     answered = {row[0] for row in conn.execute(
                         f"SELECT key FROM answers WHERE key IN ({marks})", chunk)}
                     free = [k for k in chunk if k not in answered]
@@ -267,6 +277,33 @@ class TeacherCache:
 
     def __setstate__(self, state):
         self.__init__(**state)
+
+
+def _drop_dead_claims(conn, keys):
+    """Free the claims of processes of this machine that no longer run.
+
+    A killed process cannot release its claims; on its own machine, that it
+    is gone is known at once, without waiting for the lease to expire.
+    """
+    marks = ",".join("?" * len(keys))
+    owners = {row[0] for row in conn.execute(
+        f"SELECT DISTINCT owner FROM claims WHERE key IN ({marks})", keys)}
+    host = socket.gethostname()
+    for owner in owners:
+        owner_host, _, rest = owner.partition(":")
+        pid = rest.partition(":")[0]
+        if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+            conn.execute("DELETE FROM claims WHERE owner = ?", (owner,))
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def _chunks(keys, size=500):

@@ -13,6 +13,7 @@ import inspect
 import logging
 import os
 import threading
+import time
 from concurrent.futures import (
     FIRST_COMPLETED,
     FIRST_EXCEPTION,
@@ -32,6 +33,7 @@ logger = logging.getLogger("skakd.teachers")
 #: attempt started, so that its answer, billed by the API, is counted.
 LATE_FACTOR = 10
 _MAX_ATTEMPTS_IN_FLIGHT = 256
+_MAX_BATCH_POLL = 30.0  # seconds between two polls of a Message Batch, at most
 _SECRET_HEADERS = ("x-api-key", "authorization")
 
 
@@ -146,6 +148,42 @@ class Transport:
         return ([block.model_dump(mode="json") for block in message.content],
                 message.stop_reason)
 
+    def create_batch(self, settings, requests):
+        """Send ``[(custom_id, request)]`` as one Message Batch; its id."""
+        client = self.client(settings)
+        try:
+            batch = client.messages.batches.create(requests=[
+                {"custom_id": custom_id, "params": _batch_params(r, settings)}
+                for custom_id, r in requests])
+        except Exception as exc:
+            raise _explained(exc, settings, requests[0][1]["model"]) from None
+        logger.info("AnthropicTeacher: sent Message Batch %s (%d requests)",
+                    batch.id, len(requests))
+        return batch.id
+
+    def batch_results(self, settings, batch_id):
+        """Wait for a Message Batch to end; ``{custom_id: message}``.
+
+        Polls with backoff (0.05 s doubling up to 30 s), logging progress;
+        requests that errored, expired or were canceled are left out (the
+        caller asks them again).
+        """
+        client = self.client(settings)
+        pause = 0.05
+        while True:
+            batch = client.messages.batches.retrieve(batch_id)
+            if batch.processing_status == "ended":
+                break
+            counts = batch.request_counts
+            logger.info("AnthropicTeacher: Message Batch %s: %d done, %d to go",
+                        batch_id, counts.succeeded + counts.errored,
+                        counts.processing)
+            time.sleep(pause)
+            pause = min(2 * pause, _MAX_BATCH_POLL)
+        return {entry.custom_id: entry.result.message
+                for entry in client.messages.batches.results(batch_id)
+                if entry.result.type == "succeeded"}
+
     def _attempts(self, client, settings, request):
         """Start attempts until one answers; return them all, finished."""
         pool = self._pool()
@@ -201,6 +239,22 @@ def _create(client, settings, request):
         max_tokens=settings.max_tokens, timeout=settings.timeout * LATE_FACTOR,
         **_sdk_arguments(request, settings.prompt_caching),
     )
+
+
+def _batch_params(request, settings):
+    """``request`` as the ``params`` of one Message Batches request."""
+    params = {"max_tokens": settings.max_tokens, **request}
+    if params["temperature"] is None:
+        del params["temperature"]
+    if settings.prompt_caching:
+        params["system"] = _cached_system(request["system"])
+    return params
+
+
+def _cached_system(system):
+    # The system prompt as one block marked as the end of the cached prefix.
+    return [{"type": "text", "text": system,
+             "cache_control": {"type": "ephemeral"}}]
 
 
 def _explained(exc, settings, model):
@@ -308,8 +362,7 @@ def _sdk_arguments(request, prompt_caching=False):
 
     arguments = dict(request)
     if prompt_caching:
-        arguments["system"] = [{"type": "text", "text": request["system"],
-                                "cache_control": {"type": "ephemeral"}}]
+        arguments["system"] = _cached_system(request["system"])
     temperature = arguments.pop("temperature")
     if temperature is None:
         return arguments

@@ -38,6 +38,7 @@ import time
 import zlib
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ._pricing import min_cache_tokens
@@ -56,6 +57,8 @@ _ERROR_TYPES = {
 }
 _LEDGER = ("input_tokens", "output_tokens", "cache_creation_input_tokens",
            "cache_read_input_tokens", "n_billed")
+_LEDGER += tuple(f"batch_{name}" for name in _LEDGER)
+_BATCHES = "/v1/messages/batches"
 _CACHE_TTL = 300.0  # seconds a prompt-cache entry lives (the API's default)
 _ITEM = re.compile(r'<item id="(\d+)">(.*?)</item>', re.DOTALL)
 _WANTED = re.compile(r"Write (\d+) new")
@@ -153,6 +156,8 @@ class FakeAnthropic:
     can_count : bool, default=True
         Whether ``/v1/messages/count_tokens`` exists (``False``: 404, as on
         endpoints without token counting).
+    batch_latency : float, default=0.2
+        Seconds a Message Batch stays ``in_progress`` before it ends.
     min_cache_tokens : int or None, default=None
         Shortest prefix that prompt caching stores; ``None`` for the API's
         minimum for the request's model (1024 tokens, 4096 for Haiku 4.5 and
@@ -203,7 +208,8 @@ class FakeAnthropic:
 
     def __init__(self, labeler=default_labeler, generator=default_generator,
                  api_key="test-key", latency=0.0, obey_injection=False,
-                 tokenizer=char_tokens, can_count=True, min_cache_tokens=None):
+                 tokenizer=char_tokens, can_count=True, batch_latency=0.2,
+                 min_cache_tokens=None):
         self.labeler = labeler
         self.generator = generator
         self.api_key = api_key
@@ -212,9 +218,11 @@ class FakeAnthropic:
         self.tokenizer = tokenizer
         self.can_count = can_count
         self.min_cache_tokens = min_cache_tokens
+        self.batch_latency = batch_latency
         self.ledger = dict.fromkeys(_LEDGER, 0)
         self._prompt_cache = {}
         self.requests = []
+        self.batches = {}
         self._faults = deque()
         self._lock = threading.Condition()
         self._generated = 0
@@ -278,8 +286,11 @@ class FakeAnthropic:
                     raise TimeoutError(f"fewer than {n} requests in {timeout}s")
                 self._lock.wait(left)
 
-    def usage(self, body, raw, output):
-        """Bill one answer: its ``usage``, with prompt-cache accounting."""
+    def usage(self, body, raw, output, ledger=""):
+        """Bill one answer: its ``usage``, with prompt-cache accounting.
+
+        ``ledger="batch_"`` bills it as a Message Batches result.
+        """
         total = self.tokenizer(raw.decode())
         prefix = _cached_prefix(body)
         cached = min(self.tokenizer(prefix), total) if prefix else 0
@@ -300,7 +311,7 @@ class FakeAnthropic:
                  "output_tokens": self.tokenizer(output),
                  "cache_creation_input_tokens": written,
                  "cache_read_input_tokens": read}
-        self._bill(usage)
+        self._bill(usage, ledger)
         return usage
 
     def _bill(self, usage, prefix=""):
@@ -308,6 +319,16 @@ class FakeAnthropic:
             for name, value in usage.items():
                 self.ledger[prefix + name] += value
             self.ledger[prefix + "n_billed"] += 1
+
+    def wait_for_requests(self, predicate, timeout=30.0):
+        """Block until a request for which ``predicate(record)`` is true arrives."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not any(predicate(r) for r in self.requests):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no such request in {timeout}s")
+                self._lock.wait(left)
 
     # -- answering -------------------------------------------------------------
 
@@ -373,9 +394,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):  # keep test output clean
         pass
 
+    def do_GET(self):
+        self.do_POST()
+
     def do_POST(self):
         length = int(self.headers.get("content-length", 0))
-        raw = self.rfile.read(length)
+        raw = self.rfile.read(length) if length else b"{}"
         headers = {k.lower(): v for k, v in self.headers.items()}
         try:
             body = json.loads(raw)
@@ -402,6 +426,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.status is not None:
             return self._error(fault.status, "scripted fault",
                                retry_after=fault.retry_after)
+        if path.startswith(_BATCHES):
+            return self._batch_route(path, body)
         problem = _invalid(body, path)
         if problem:
             return self._error(400, problem)
@@ -413,7 +439,67 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(404, f"no route {path}")
         self._json(200, self._message(body, raw, fault))
 
-    def _message(self, body, raw, fault):
+    def _batch_route(self, path, body):
+        """Message Batches: create, retrieve, results and cancel."""
+        fake, rest = self.fake, path[len(_BATCHES):].strip("/").split("/")
+        if rest == [""]:
+            batch_id = f"msgbatch_{time.monotonic_ns()}"
+            with fake._lock:
+                fake.batches[batch_id] = {"requests": body["requests"],
+                                          "created": time.time(), "ended": None,
+                                          "canceled": False, "results": None}
+            return self._json(200, self._batch(batch_id))
+        batch_id = rest[0]
+        if batch_id not in fake.batches:
+            return self._error(404, f"no batch {batch_id}")
+        if rest[1:] == ["cancel"]:
+            fake.batches[batch_id]["canceled"] = True
+        elif rest[1:] == ["results"]:
+            lines = [json.dumps(r) for r in self._batch_results(batch_id) or []]
+            return self._send(200, "\n".join(lines).encode(), "application/binary")
+        return self._json(200, self._batch(batch_id))
+
+    def _batch_results(self, batch_id):
+        """The results once the batch has ended (made, and billed, once)."""
+        batch = self.fake.batches[batch_id]
+        with self.fake._lock:
+            due = batch["canceled"] or (
+                time.time() - batch["created"] >= self.fake.batch_latency)
+            if batch["results"] is not None or not due:
+                return batch["results"]
+            batch["results"], batch["ended"] = [], time.time()
+        for entry in batch["requests"]:
+            if batch["canceled"]:
+                result = {"type": "canceled"}
+            else:
+                raw = json.dumps(entry["params"]).encode()
+                result = {"type": "succeeded", "message": self._message(
+                    entry["params"], raw, Fault(), ledger="batch_")}
+            batch["results"].append({"custom_id": entry["custom_id"],
+                                     "result": result})
+        return batch["results"]
+
+    def _batch(self, batch_id):
+        batch = self.fake.batches[batch_id]
+        results = self._batch_results(batch_id)
+        counts = dict.fromkeys(("processing", "succeeded", "errored", "canceled",
+                                "expired"), 0)
+        for r in results or []:
+            counts[r["result"]["type"]] += 1
+        counts["processing"] = len(batch["requests"]) - len(results or [])
+        ended = batch["ended"]
+        return {
+            "id": batch_id, "type": "message_batch",
+            "processing_status": "ended" if results is not None else "in_progress",
+            "request_counts": counts, "created_at": _iso(batch["created"]),
+            "expires_at": _iso(batch["created"] + 86400),
+            "ended_at": None if ended is None else _iso(ended),
+            "cancel_initiated_at": None, "archived_at": None,
+            "results_url": None if results is None else
+            f"{self.fake.base_url}{_BATCHES}/{batch_id}/results",
+        }
+
+    def _message(self, body, raw, fault, ledger=""):
         tool = body["tool_choice"]["name"]
         if fault.answer in ("text_only", "refusal"):
             text = ("I think it is the first class." if fault.answer == "text_only"
@@ -430,7 +516,7 @@ class _Handler(BaseHTTPRequestHandler):
             "id": f"msg_{time.monotonic_ns()}", "type": "message",
             "role": "assistant", "model": body["model"], "content": content,
             "stop_reason": stop, "stop_sequence": None,
-            "usage": self.fake.usage(body, raw, output),
+            "usage": self.fake.usage(body, raw, output, ledger),
         }
 
     def _error(self, status, message, retry_after=None):
@@ -440,15 +526,22 @@ class _Handler(BaseHTTPRequestHandler):
                             "error": {"type": kind, "message": message}}, extra)
 
     def _json(self, status, payload, extra_headers=None):
-        data = json.dumps(payload).encode()
+        self._send(status, json.dumps(payload).encode(), "application/json",
+                   extra_headers)
+
+    def _send(self, status, data, content_type, extra_headers=None):
         self.send_response(status)
-        self.send_header("content-type", "application/json")
+        self.send_header("content-type", content_type)
         self.send_header("content-length", str(len(data)))
         self.send_header("request-id", f"req_{time.monotonic_ns()}")
         for name, value in (extra_headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+
+def _iso(seconds):
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat()
 
 
 def _credential(headers):
