@@ -20,7 +20,7 @@ from skakd import ActiveDistillationClassifier
 from skakd.datasets import load_dataset
 from skakd.sampling import MRARU
 from skakd.teachers import PRICES, AnthropicTeacher, TeacherCache
-from skakd.teachers.testing import FakeAnthropic, Fault
+from skakd.teachers.testing import FakeAnthropic, Fault, random_faults
 
 anthropic = pytest.importorskip("anthropic")
 
@@ -115,28 +115,6 @@ def test_every_billed_token_is_counted_even_when_the_round_fails(trec, tmp_path)
     assert clf.history_[-1, "teacher_cost_total"] == pytest.approx(clf.teacher_cost_)
 
 
-def fault_script(rng, n, rate=0.2):
-    """``n`` faults, ``rate`` of them injected, of every kind.
-
-    Two wrong answers in a row to one batch make its items unlabelable by
-    design (one corrective re-ask): wrong answers are spaced apart.
-    """
-    transport = [Fault(status=429, retry_after=0.01), Fault(status=500),
-                 Fault(status=529, retry_after=0.01), Fault(drop=True),
-                 Fault(delay=0.6)]
-    answers = [Fault(answer="malformed"), Fault(answer="unknown_label")]
-    script, last_answer = [], -10
-    for i in range(n):
-        if rng.random() >= rate:
-            script.append(Fault())
-        elif rng.random() < 0.3 and i - last_answer > 10:
-            script.append(answers[rng.integers(len(answers))])
-            last_answer = i
-        else:
-            script.append(transport[rng.integers(len(transport))])
-    return script
-
-
 def test_faults_change_neither_the_labels_nor_the_student_and_the_bill_is_exact(
         trec, tmp_path, monkeypatch):
     # The SDK's backoff on a 500 without retry-after is ~0.5 s: shorten it.
@@ -147,7 +125,7 @@ def test_faults_change_neither_the_labels_nor_the_student_and_the_bill_is_exact(
     for faults in (False, True):
         with FakeAnthropic(labeler=lambda text, classes: truth[text]) as server:
             if faults:
-                server.script(*fault_script(np.random.default_rng(3), 200))
+                server.script(*random_faults(np.random.default_rng(3), 200))
             teacher = make_teacher(server, tmp_path / str(faults),
                                    max_concurrency=2, timeout=0.3)
             clf = distiller(teacher).fit(trec["X_seed"], trec["y_seed"],

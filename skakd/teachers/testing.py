@@ -44,7 +44,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ._pricing import min_cache_tokens
 
 __all__ = ["FakeAnthropic", "Fault", "char_tokens", "default_generator",
-           "default_labeler", "subword_tokens"]
+           "default_labeler", "random_faults", "subword_tokens"]
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -95,6 +95,40 @@ class Fault:
     delay: float = 0.0
     drop: bool = False
     answer: str | None = None
+
+
+def random_faults(rng, n, rate=0.2, answer_share=0.3, answer_gap=10, delay=0.6):
+    """A script of ``n`` faults, ``rate`` of them injected, of every kind.
+
+    Transport faults (429 and 529 with ``retry-after``, 500, a dropped
+    connection, an answer ``delay`` seconds late) and wrong answers
+    (``"malformed"``, ``"unknown_label"``), these ``answer_share`` of the
+    injected ones. Two wrong answers to one request make its items
+    unlabellable by design (one corrective re-ask), so wrong answers are at
+    least ``answer_gap`` requests apart.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skakd.teachers.testing import random_faults
+    >>> script = random_faults(np.random.default_rng(0), 1000)
+    >>> 0.15 < sum(f != Fault() for f in script) / 1000 < 0.25
+    True
+    """
+    transport = [Fault(status=429, retry_after=0.01), Fault(status=500),
+                 Fault(status=529, retry_after=0.01), Fault(drop=True),
+                 Fault(delay=delay)]
+    answers = [Fault(answer="malformed"), Fault(answer="unknown_label")]
+    script, last_answer = [], -answer_gap
+    for i in range(n):
+        if rng.random() >= rate:
+            script.append(Fault())
+        elif rng.random() < answer_share and i - last_answer >= answer_gap:
+            script.append(answers[rng.integers(len(answers))])
+            last_answer = i
+        else:
+            script.append(transport[rng.integers(len(transport))])
+    return script
 
 
 def default_labeler(text, classes):
