@@ -1,5 +1,6 @@
 """The scripts in examples/ run, offline, with small settings."""
 
+import re
 import runpy
 import sys
 from pathlib import Path
@@ -72,3 +73,19 @@ def test_claude_teacher_against_the_fake_server(monkeypatch, tmp_path, capsys):
         assert server.n_messages == paid  # replayed from the cache
     assert again.history_[:, "n_labeled"] == clf.history_[:, "n_labeled"]
     assert "about $" in capsys.readouterr().out
+
+
+def test_claude_teacher_without_a_key_runs_offline(monkeypatch, tmp_path, capsys):
+    """It prints exactly what docs/examples.md shows, from a local fake API."""
+    pytest.importorskip("anthropic")
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    page = (EXAMPLES.parent / "docs" / "examples.md").read_text(encoding="utf-8")
+    shown = re.search(r"claude_teacher\.py --rounds 3` without a key prints\n\n"
+                      r"```text\n(.*?)```", page, re.S).group(1)
+    clf = run_example("claude_teacher.py", monkeypatch, "--rounds", "3")
+    assert capsys.readouterr().out == shown
+    assert clf.history_[-1, "teacher_cost_total"] > 0
+    assert (tmp_path / "claude_answers.fake.sqlite").is_file()
+    assert not (tmp_path / "claude_answers.sqlite").exists()
