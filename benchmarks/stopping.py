@@ -1,0 +1,485 @@
+"""Label-free stopping and learning-curve forecasts on real distillation runs.
+
+Each run distils an oracle teacher (the dataset's labels) into a student up to
+the full budget, with every stopping criterion attached as an observer: the
+criteria of ``skakd.stopping`` (several settings) and small-text's
+(``KappaAverage``, ``ClassificationChange``, ``OverallUncertainty``) record,
+round by round, whether they would stop; none changes which items are
+labelled, so one run scores them all. From the runs: labels at stop, test
+accuracy at stop and at the full budget, labels saved; and the error of the
+forecast of labels to 95% of the full-budget accuracy made after a third of
+the budget.
+
+Usage::
+
+    python -m benchmarks.stopping --quick
+    python -m benchmarks.stopping --data trec banking77 --students tfidf_lr \\
+        --samplers mraru_margin_a0.1 random --seeds 3
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import clone
+from threadpoolctl import threadpool_limits
+
+from skakd import ActiveDistillationClassifier
+from skakd.callbacks import Callback, Scoring
+from skakd.stopping import (
+    ConfidenceStop,
+    LearningCurveForecast,
+    StabilizingPredictions,
+    TargetNotReachable,
+    TeacherAgreement,
+    default,
+)
+from skakd.teachers import OracleTeacher
+
+from ._common import DEFAULT_DATA, one_per_class
+from ._report import (
+    DOCS,
+    RESULTS,
+    command_line,
+    fmt,
+    machine_info,
+    markdown_table,
+    write_csv,
+    write_generated,
+    write_json,
+)
+from .label_efficiency.run import (
+    DEFAULT_MRARU,
+    STUDENTS,
+    load,
+    make_sampler,
+    quiet_expected_warnings,
+)
+
+SOURCE = "benchmarks.stopping"
+BUDGETS = {"trec": 1000, "ag_news": 1000}  # others: 2,000 labels
+DEFAULT_BUDGET = 2000
+MIN_ROUNDS = 10
+# Ours run with min_rounds=0 inside the probe; the minimum is applied when
+# the decisions are read, so each setting is scored with and without it.
+OURS = {
+    "default": default,
+    "kappa(0.98,w3)": lambda: StabilizingPredictions(threshold=0.98, window=3),
+    "kappa(0.995,w5)": lambda: StabilizingPredictions(threshold=0.995, window=5),
+    "uncertainty(0.1)": lambda: ConfidenceStop(threshold=0.1),
+    "uncertainty(0.2)": lambda: ConfidenceStop(threshold=0.2),
+    "agreement(plateau,w5)": lambda: TeacherAgreement(window=5),
+    "agreement(plateau,w10)": lambda: TeacherAgreement(window=10),
+}
+
+
+def _small_text():
+    from small_text.stopping_criteria import (
+        ClassificationChange,
+        KappaAverage,
+        OverallUncertainty,
+    )
+
+    class FastOverallUncertainty(OverallUncertainty):
+        """small-text's rule (mean entropy / log k below ``threshold``) with
+        the entropy computed for all rows at once: small-text 1.4 calls
+        scipy's entropy row by row, over a second a round for 1,000 rows."""
+
+        def stop(self, active_learner=None, predictions=None, proba=None,
+                 indices_stopping=None):
+            rows = proba[indices_stopping]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                entropy = -np.where(rows > 0, rows * np.log(rows), 0.0).sum(axis=1)
+            return bool(np.mean(entropy / np.log(self.num_classes)) < self.threshold)
+
+    # DeltaFScore is for binary problems only; none of the datasets is.
+    return {
+        "st:KappaAverage": lambda k: KappaAverage(k),
+        "st:ClassificationChange": lambda k: ClassificationChange(k),
+        "st:OverallUncertainty": lambda k: FastOverallUncertainty(k),
+    }
+
+
+class _Probe(Callback):
+    """Runs a criterion as an observer: records each round whether it would
+    stop, and never stops the fit itself."""
+
+    def __init__(self, criterion=None):
+        self.criterion = criterion
+
+    def on_fit_begin(self, clf):
+        self.criterion_ = clone(self.criterion).set_params(min_rounds=0)
+        self.criterion_.on_fit_begin(clf)
+        self.decisions_ = []
+
+    def on_acquisition(self, clf, state, acquisition):
+        self.criterion_.on_acquisition(clf, state, acquisition)
+
+    def on_round_end(self, clf, record):
+        self.decisions_.append(bool(self.criterion_.on_round_end(clf, {})))
+        return False
+
+    def on_fit_end(self, clf):
+        self.criterion_.on_fit_end(clf)
+
+
+class _SmallTextProbe(Callback):
+    """A small-text criterion fed the student's predictions on a stop set of
+    1,000 pool items (the same size as ours), each round."""
+
+    def __init__(self, make=None, random_state=0):
+        self.make = make
+        self.random_state = random_state
+
+    def on_fit_begin(self, clf):
+        self.criterion_, self.stop_X_, self.decisions_ = None, None, []
+
+    def on_acquisition(self, clf, state, acquisition):
+        if self.criterion_ is None:
+            rng = np.random.default_rng(self.random_state)
+            n_pool = len(state.X_pool)
+            rows = rng.choice(n_pool, min(1000, n_pool), replace=False)
+            self.stop_X_, self.classes_ = state.X_pool[rows], np.asarray(state.classes)
+            self.criterion_ = self.make(len(self.classes_))
+
+    def on_round_end(self, clf, record):
+        student = clf.estimator_
+        proba = np.zeros((len(self.stop_X_), len(self.classes_)))
+        proba[:, np.searchsorted(self.classes_, student.classes_)] = (
+            student.predict_proba(self.stop_X_))
+        predictions = proba.argmax(axis=1)
+        self.decisions_.append(bool(self.criterion_.stop(
+            predictions=predictions, proba=proba,
+            indices_stopping=np.arange(len(predictions)))))
+        return False
+
+    def on_fit_end(self, clf):
+        self.stop_X_ = None
+
+
+def run_one(data, student, sampler, seed, budget, batch_size):
+    """One run to the full budget with every criterion observing it."""
+    features, factory = STUDENTS[student]
+    X, y = data[features], data["y"]
+    seed_idx = one_per_class(y, seed)
+    pool_idx = np.setdiff1d(np.arange(len(y)), seed_idx)
+    probes = {name: _Probe(make()) for name, make in OURS.items()}
+    probes.update({name: _SmallTextProbe(make, seed)
+                   for name, make in _small_text().items()})
+    clf = ActiveDistillationClassifier(
+        factory(seed), teacher=OracleTeacher(X, y),
+        sampler=make_sampler(sampler, batch_size), max_iter=None,
+        max_labels=budget, classes=np.unique(y), random_state=seed,
+        callbacks=[Scoring(data[features + "_test"], data["y_test"]),
+                   TeacherAgreement(min_rounds=10**9), *probes.values()],
+    ).fit(X[seed_idx], y[seed_idx], X_pool=X[pool_idx])
+    curve = {"n_labeled": clf.history_[:, "n_labeled"],
+             "accuracy": clf.history_[:, "accuracy"],
+             "teacher_agreement": clf.history_[:, "teacher_agreement"]}
+    decisions = {name: probe.decisions_ for name, probe in
+                 zip(probes, clf.callbacks_[2:])}
+    return curve, decisions, forecasts(clf, len(seed_idx), budget, curve)
+
+
+def forecasts(clf, n_seed, budget, curve):
+    """Forecast error of labels to 95% of the full-budget accuracy, made from
+    what the run knew after a third of the budget, per accuracy source.
+
+    The forecaster does not know the full-budget accuracy: its target is 95%
+    of its own curve's value at the full budget. The truth is the first round
+    whose test accuracy reaches 95% of the test accuracy at the full budget.
+    """
+    accuracy = np.asarray(curve["accuracy"], dtype=float)
+    n = np.asarray(curve["n_labeled"])
+    reached = np.flatnonzero(accuracy >= 0.95 * accuracy[-1])
+    observed = int(n[reached[0]] - n_seed)
+    out = {"observed_labels_to_95": observed}
+    for source in ("agreement", "cv"):
+        # The verdict uses the point forecast only: no bootstrap band.
+        forecast = LearningCurveForecast(source=source, n_bootstrap=0, random_state=0)
+        try:
+            forecast.fit(clf, until=n_seed + budget // 3)
+            target = 0.95 * forecast.accuracy_at(n_seed + budget)
+            # A target the curve reaches before the seed: no label needed.
+            labels = max(0, forecast.labels_to(target) - n_seed)
+        except TargetNotReachable:
+            labels = None
+        except ValueError as exc:  # too few points to fit
+            labels, out[f"{source}_error"] = None, str(exc)
+        out[f"{source}_labels_to_95"] = labels
+        out[f"{source}_rel_error"] = (None if labels is None or not observed
+                                      else (labels - observed) / observed)
+    return out
+
+
+def stop_round(decisions, min_rounds):
+    """First round (1-based) at or after ``min_rounds`` where a criterion said
+    stop, or None."""
+    for round_, stop in enumerate(decisions, 1):
+        if stop and round_ >= min_rounds:
+            return round_
+    return None
+
+
+def summarize(run):
+    """Per criterion and minimum: labels and accuracy at stop vs full budget."""
+    n, accuracy = run["curve"]["n_labeled"], run["curve"]["accuracy"]
+    n_seed, full, budget = n[0], accuracy[-1], run["budget"]
+    rows = []
+    for name, decisions in run["decisions"].items():
+        # small-text's criteria have no minimum: scored as published and
+        # with ours (10 rounds).
+        variants = ([(0, name), (MIN_ROUNDS, f"{name} (min 10)")]
+                    if name.startswith("st:") else [(MIN_ROUNDS, name)])
+        for minimum, label in variants:
+            r = stop_round(decisions, minimum)
+            at = len(n) - 1 if r is None else r
+            rows.append({
+                "criterion": label, "stopped": r is not None, "stop_round": r,
+                "labels_at_stop": n[at] - n_seed, "accuracy_at_stop": accuracy[at],
+                "accuracy_full": full, "loss_points": 100 * (full - accuracy[at]),
+                "budget_used": (n[at] - n_seed) / budget,
+                **{k: run[k] for k in ("dataset", "student", "sampler", "seed")},
+            })
+    return rows
+
+
+def run_grid(args):
+    """Run every missing combination; append each run to the JSONL file."""
+    path = Path(f"{args.out}_runs.jsonl")
+    done = set()
+    if path.is_file():
+        done = {_key(json.loads(line)) for line in path.read_text().splitlines() if line}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for name in args.data:
+        features = {STUDENTS[s][0] for s in args.students}
+        data = load(_folder(name), args.max_train, args.max_test, features)
+        budget = args.budget or BUDGETS.get(data["name"], DEFAULT_BUDGET)
+        for student in args.students:
+            for sampler in args.samplers:
+                for seed in range(args.seeds):
+                    spec = {"dataset": data["name"], "student": student,
+                            "sampler": sampler, "seed": seed, "budget": budget,
+                            "batch_size": args.batch_size}
+                    if _key(spec) in done:
+                        continue
+                    start = time.perf_counter()
+                    curve, decisions, forecast = run_one(
+                        data, student, sampler, seed, budget, args.batch_size)
+                    spec.update(curve=curve, decisions=decisions, forecast=forecast,
+                                wall_seconds=time.perf_counter() - start,
+                                machine=machine_info())
+                    with path.open("a") as handle:
+                        handle.write(json.dumps(spec) + "\n")
+                    print(f"{data['name']} {student} {sampler} seed={seed}: "
+                          f"full acc {curve['accuracy'][-1]:.3f}, "
+                          f"{spec['wall_seconds']:.0f} s", flush=True)
+
+
+def _key(spec):
+    return tuple(spec[k] for k in ("dataset", "student", "sampler", "seed", "budget",
+                                   "batch_size"))
+
+
+def _folder(name):
+    path = Path(name)
+    return path if path.is_dir() else DEFAULT_DATA / name
+
+
+def aggregate(runs):
+    """Mean over seeds per (dataset, student, sampler, criterion), and the
+    forecast errors per run."""
+    rows = [row for run in runs for row in summarize(run)]
+    groups = {}
+    for row in rows:
+        key = (row["dataset"], row["student"], row["sampler"], row["criterion"])
+        groups.setdefault(key, []).append(row)
+    table = []
+    for (dataset, student, sampler, criterion), members in groups.items():
+        table.append({
+            "dataset": dataset, "student": student, "sampler": sampler,
+            "criterion": criterion, "runs": len(members),
+            "stopped": sum(m["stopped"] for m in members),
+            **{k: float(np.mean([m[k] for m in members])) for k in (
+                "labels_at_stop", "budget_used", "accuracy_at_stop",
+                "accuracy_full", "loss_points")},
+            "max_loss_points": float(max(m["loss_points"] for m in members)),
+            "min_stop_round": min((m["stop_round"] for m in members
+                                   if m["stop_round"] is not None), default=None),
+        })
+    return table
+
+
+def verdicts(table, criterion="default"):
+    """Per dataset: does ``criterion`` stop within 1 point of the full-budget
+    accuracy on <= 60% of the budget (mean over its runs)?"""
+    out = {}
+    for dataset in dict.fromkeys(row["dataset"] for row in table):
+        mine = [r for r in table if r["dataset"] == dataset and r["criterion"] == criterion]
+        runs = sum(r["runs"] for r in mine)
+        loss = sum(r["loss_points"] * r["runs"] for r in mine) / runs
+        used = sum(r["budget_used"] * r["runs"] for r in mine) / runs
+        out[dataset] = {"loss_points": loss, "budget_used": used,
+                        "met": bool(loss <= 1.0 and used <= 0.6)}
+    return out
+
+
+def forecast_rows(runs):
+    """One row per run: observed and forecast labels to 95%, per source."""
+    return [{k: run[k] for k in ("dataset", "student", "sampler", "seed")}
+            | {k: v for k, v in run["forecast"].items() if not k.endswith("_error")
+               or k.endswith("rel_error")} for run in runs]
+
+
+def forecast_verdicts(rows):
+    """Per dataset and source: share of runs within +-25% of the truth."""
+    out = {}
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        mine = [r for r in rows if r["dataset"] == dataset]
+        for source in ("agreement", "cv"):
+            errors = [r[f"{source}_rel_error"] for r in mine]
+            within = [e is not None and abs(e) <= 0.25 for e in errors]
+            finite = [abs(e) for e in errors if e is not None]
+            out[f"{dataset}|{source}"] = {
+                "within_25": float(np.mean(within)),
+                "median_abs_error": float(np.median(finite)) if finite else None,
+                "unreachable_or_failed": sum(e is None for e in errors),
+                "met": bool(np.mean(within) >= 0.5)}
+    return out
+
+
+def report(runs, out, docs, argv):
+    """Write the CSV/JSON summaries, the plot and the docs' generated section."""
+    table = aggregate(runs)
+    frows = forecast_rows(runs)
+    summary = {"command": command_line("stopping", argv), "machine": machine_info(),
+               "runs": len(runs), "verdicts": verdicts(table),
+               "forecast_verdicts": forecast_verdicts(frows)}
+    write_csv(f"{out}_summary.csv", table)
+    write_csv(f"{out}_forecast.csv", frows)
+    write_json(f"{out}.json", {**summary, "table": table})
+    plot(runs, f"{out}.png")
+    write_generated(docs, _report_lines(table, summary, out), SOURCE)
+    return summary
+
+
+def _report_lines(table, summary, out):
+    machine = summary["machine"]
+    lines = [f"Command: `{summary['command']}`; {summary['runs']} runs; "
+             f"{machine['cpu_count']} cores, load {machine['loadavg'][0]:.1f}, "
+             f"{machine['timestamp_utc']}.", "",
+             "Mean over seeds; loss in accuracy points against the same run at "
+             "its full budget; `stopped` counts runs where the criterion fired.", ""]
+    header = ["dataset", "student", "sampler", "criterion", "stopped",
+              "labels at stop", "budget used", "acc. at stop", "acc. full",
+              "loss (pts)", "worst loss"]
+    rows = [[r["dataset"], r["student"], r["sampler"], r["criterion"],
+             f"{r['stopped']}/{r['runs']}", fmt(r["labels_at_stop"], "{:.0f}"),
+             fmt(r["budget_used"], "{:.0%}"), fmt(r["accuracy_at_stop"]),
+             fmt(r["accuracy_full"]), fmt(r["loss_points"], "{:.2f}"),
+             fmt(r["max_loss_points"], "{:.2f}")] for r in table]
+    lines += markdown_table(header, rows, "llllrrrrrrr")
+    lines += ["", "Default criterion per dataset (target: loss <= 1 point on <= 60% "
+              "of the budget):", ""]
+    lines += markdown_table(
+        ["dataset", "loss (pts)", "budget used", "met"],
+        [[d, fmt(v["loss_points"], "{:.2f}"), fmt(v["budget_used"], "{:.0%}"),
+          "yes" if v["met"] else "no"] for d, v in summary["verdicts"].items()])
+    lines += ["", "Forecast of labels to 95% of the full-budget accuracy, made after "
+              "a third of the budget (target: within ±25% on most runs):", ""]
+    lines += markdown_table(
+        ["dataset", "source", "runs within ±25%", "median abs. error",
+         "unreachable / failed", "met"],
+        [[*k.split("|"), fmt(v["within_25"], "{:.0%}"), fmt(v["median_abs_error"], "{:.0%}"),
+          v["unreachable_or_failed"], "yes" if v["met"] else "no"]
+         for k, v in summary["forecast_verdicts"].items()])
+    lines += ["", f"![learning curves and stops]({_relative_png(out)})"]
+    return lines
+
+
+def _relative_png(out):
+    return f"../../benchmarks/results/{Path(out).name}.png"
+
+
+def plot(runs, path):
+    """Test accuracy per run, with where the default and small-text's
+    KappaAverage would stop."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = list(dict.fromkeys(run["dataset"] for run in runs))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(4.5 * len(datasets), 3.5),
+                             squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        for run in (r for r in runs if r["dataset"] == dataset):
+            n, acc = run["curve"]["n_labeled"], run["curve"]["accuracy"]
+            line, = ax.plot(n, acc, lw=0.8, alpha=0.6)
+            for name, marker in (("default", "o"), ("st:KappaAverage", "x")):
+                r = stop_round(run["decisions"][name], MIN_ROUNDS if name == "default" else 0)
+                if r is not None:
+                    ax.plot(n[r], acc[r], marker, color=line.get_color())
+        ax.set(title=dataset, xlabel="labelled items", ylabel="test accuracy")
+    fig.suptitle("o: default stops, x: small-text KappaAverage stops")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _parse(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.stopping",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--data", nargs="+",
+                        default=["banking77", "trec", "ag_news", "hwu64"])
+    parser.add_argument("--students", nargs="+", default=["tfidf_lr", "lr"],
+                        choices=["tfidf_lr", "lr"],
+                        help="tfidf_lr: TF-IDF + LR; lr: MiniLM embeddings + LR")
+    parser.add_argument("--samplers", nargs="+", default=[DEFAULT_MRARU, "random"],
+                        choices=[DEFAULT_MRARU, "random"])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--budget", type=int, default=None,
+                        help="teacher labels per run (default 2,000; 1,000 for "
+                             "trec and ag_news)")
+    parser.add_argument("--batch-size", type=int, default=25)
+    parser.add_argument("--max-train", type=int, default=None)
+    parser.add_argument("--max-test", type=int, default=None)
+    parser.add_argument("--quick", action="store_true",
+                        help="trec, TF-IDF + LR, M-RARU, one seed, 400 labels "
+                             "(< 2 minutes)")
+    parser.add_argument("--out", default=None,
+                        help="results prefix (default benchmarks/results/stopping"
+                             "[_quick])")
+    parser.add_argument("--docs", default=None,
+                        help="page whose generated section gets the tables "
+                             "(default docs/benchmarks/stopping.md; none for --quick)")
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.data, args.students, args.samplers = ["trec"], ["tfidf_lr"], [DEFAULT_MRARU]
+        args.seeds, args.budget = 1, args.budget or 400
+    args.out = args.out or str(RESULTS / ("stopping_quick" if args.quick else "stopping"))
+    if args.docs is None and not args.quick:
+        args.docs = str(DOCS / "stopping.md")
+    return args
+
+
+def main(argv=None):
+    args = _parse(argv)
+    quiet_expected_warnings()
+    with threadpool_limits(1):  # a shared machine: one BLAS thread is faster
+        if not args.report_only:
+            run_grid(args)
+    path = Path(f"{args.out}_runs.jsonl")
+    runs = [json.loads(line) for line in path.read_text().splitlines() if line]
+    docs = args.docs or f"{args.out}.md"
+    summary = report(runs, args.out, docs, argv)
+    print(json.dumps({"verdicts": summary["verdicts"],
+                      "forecast": summary["forecast_verdicts"]}, indent=1))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

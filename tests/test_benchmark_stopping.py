@@ -1,0 +1,106 @@
+"""The stopping benchmark: a tiny grid end to end, and its verdicts on hand-made runs."""
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # benchmarks/ is a package at the repository root
+from benchmarks import stopping  # noqa: E402
+
+pytest.importorskip("small_text")
+pytest.importorskip("matplotlib")
+
+WORDS = {"sports": "goal match team score", "tech": "chip software code cpu",
+         "food": "pizza bread soup cook"}
+
+
+def _write_texts(folder, n, rng):
+    folder.mkdir()
+    for split, size in (("train", n), ("test", n // 2)):
+        with (folder / f"{split}.csv").open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["text", "label"])
+            for i in range(size):
+                label = list(WORDS)[i % 3]
+                words = rng.choice(WORDS[label].split(), 3).tolist()
+                noise = rng.choice(["the", "a", "it", "was", "very"], 2).tolist()
+                writer.writerow([" ".join(words + noise + [str(i)]), label])
+
+
+def test_a_tiny_grid_runs_scores_every_criterion_and_writes_its_report(tmp_path):
+    _write_texts(tmp_path / "tiny", 400, np.random.default_rng(0))
+    out, docs = tmp_path / "res", tmp_path / "page.md"
+    docs.write_text("# Stopping\n\nHand-written words.\n")
+    summary = stopping.main([
+        "--data", str(tmp_path / "tiny"), "--students", "tfidf_lr",
+        "--samplers", "random", "--seeds", "1", "--budget", "150",
+        "--batch-size", "10", "--out", str(out), "--docs", str(docs),
+    ])
+    run = json.loads(Path(f"{out}_runs.jsonl").read_text().splitlines()[0])
+    assert run["curve"]["n_labeled"][-1] == 3 + 150
+    assert set(run["decisions"]) == {*stopping.OURS, *stopping._small_text()}
+    assert all(len(d) == 15 for d in run["decisions"].values())
+    # Three keyword classes: the student is perfect early, so the default stops.
+    assert stopping.stop_round(run["decisions"]["default"], 10) is not None
+    assert summary["verdicts"]["tiny"]["loss_points"] <= 1.0
+    for suffix in ("_summary.csv", "_forecast.csv", ".json", ".png"):
+        assert Path(f"{out}{suffix}").is_file()
+    page = docs.read_text()
+    assert page.startswith("# Stopping\n\nHand-written words.")
+    assert "| tiny | tfidf_lr | random | default |" in page
+    # --report-only rebuilds the report from the runs without running any.
+    stopping.main(["--data", "none", "--out", str(out), "--docs", str(docs),
+                   "--report-only"])
+
+
+def test_stop_round_applies_the_minimum():
+    assert stopping.stop_round([False, True, False, True], 0) == 2
+    assert stopping.stop_round([False, True, False, True], 3) == 4
+    assert stopping.stop_round([True, True], 3) is None
+
+
+def _run(decisions, accuracy, budget=100):
+    n = [2 + 10 * i for i in range(len(accuracy))]
+    return {"dataset": "d", "student": "s", "sampler": "r", "seed": 0, "budget": budget,
+            "curve": {"n_labeled": n, "accuracy": accuracy}, "decisions": decisions}
+
+
+def test_verdicts_compare_the_stop_with_the_full_budget():
+    accuracy = [0.5] + [0.9] * 5 + [0.905] * 5  # 10 rounds, 100 labels
+    early = [False] * 3 + [True] * 7
+    table = stopping.aggregate([_run({"default": early, "st:KappaAverage": early},
+                                     accuracy)])
+    rows = {r["criterion"]: r for r in table}
+    assert rows["default"]["labels_at_stop"] == 100  # min 10 rounds: at round 10
+    assert rows["st:KappaAverage"]["labels_at_stop"] == 40  # no minimum: round 4
+    assert rows["st:KappaAverage"]["loss_points"] == pytest.approx(0.5)
+    verdict = stopping.verdicts(table)["d"]
+    assert verdict["budget_used"] == 1.0 and not verdict["met"]
+
+
+def test_forecast_verdicts_count_unreachable_as_misses():
+    rows = [{"dataset": "d", "agreement_rel_error": e, "cv_rel_error": None}
+            for e in (0.1, -0.2, 0.5, None)]
+    verdict = stopping.forecast_verdicts(rows)
+    assert verdict["d|agreement"]["within_25"] == 0.5
+    assert verdict["d|agreement"]["unreachable_or_failed"] == 1
+    assert verdict["d|cv"]["within_25"] == 0.0 and not verdict["d|cv"]["met"]
+
+
+def test_the_vectorised_overall_uncertainty_decides_as_small_text_does():
+    from small_text.stopping_criteria import OverallUncertainty
+
+    rng = np.random.default_rng(0)
+    for threshold in (0.05, 0.3, 0.6, 0.9):
+        for k in (3, 20):
+            proba = rng.dirichlet(np.full(k, 0.2), 60)
+            rows = np.arange(60)
+            fast = stopping._small_text()["st:OverallUncertainty"](k)
+            fast.threshold = threshold
+            assert fast.stop(proba=proba, indices_stopping=rows) == OverallUncertainty(
+                k, threshold=threshold).stop(proba=proba, indices_stopping=rows)
