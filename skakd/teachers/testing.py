@@ -428,6 +428,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):  # keep test output clean
         pass
 
+    def handle(self):
+        try:
+            super().handle()
+        except ConnectionResetError:
+            pass  # the client went away (killed, or gave up) between requests
+
     def do_GET(self):
         self.do_POST()
 
