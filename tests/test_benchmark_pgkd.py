@@ -45,10 +45,11 @@ def test_benchmark_runs_writes_results_and_the_page(tmp_path):
     assert {(r["generator"], r["arm"]) for r in rows} == expected
     assert len(rows) == len(expected)
     for row in rows:
-        assert 0 <= row["accuracy"] <= 1
+        assert 0 <= row["accuracy"] <= 1 and row["version"] == pgkd.VERSION
         if row["arm"] != "seed_only":
             assert row["n_generated"] <= 12 and len(row["curve"]) == 3
             assert row["n_train"] == 15 + row["n_generated"]  # the whole seed
+            assert row["counts_recorded"] and row["most_over_cap"] <= 0
     summary = json.loads((tmp_path / "res" / "pgkd.json").read_text())
     assert summary["machine"]["cpu_count"] >= 1
     assert summary["command"].startswith("python -m benchmarks.pgkd")
@@ -58,5 +59,12 @@ def test_benchmark_runs_writes_results_and_the_page(tmp_path):
     assert page.startswith("# PGKD\n\nHand-written intro.")
     assert "| tiny | tfidf | 1 |" not in page  # targets name 10 per class only
     assert "### Test accuracy" in page and "| 5 | tiny | tfidf |" in page
-    # A second call resumes: nothing is run again.
-    assert len(pgkd.main(argv)) == len(rows)
+    assert "no class ended a round with more labelled texts than the cap: yes" in page
+    # A second call resumes: nothing is run again; runs of another version
+    # (an older allocation) are not read back.
+    runs = tmp_path / "res" / "pgkd_runs.jsonl"
+    with runs.open("a") as handle:
+        handle.write(json.dumps({**rows[0], "version": pgkd.VERSION - 1,
+                                 "accuracy": -1}) + "\n")
+    again = pgkd.main(argv)
+    assert len(again) == len(rows) and min(r["accuracy"] for r in again) >= 0
