@@ -45,6 +45,12 @@ def test_a_tiny_grid_runs_scores_every_criterion_and_writes_its_report(tmp_path)
     assert run["curve"]["n_labeled"][-1] == 3 + 150
     assert set(run["decisions"]) == {*stopping.OURS, *stopping._small_text()}
     assert all(len(d) == 15 for d in run["decisions"].values())
+    # The offline replay of a setting decides as the criterion did in the run.
+    replayed = stopping.replay(run)
+    for swept, observed in (("kappa(0.99,w3)", "default"),
+                            ("uncertainty(0.1)", "uncertainty(0.1)"),
+                            ("agreement(plateau,w5,0.005)", "agreement(plateau,w5)")):
+        assert replayed[f"sweep:{swept}"] == run["decisions"][observed]
     # Three keyword classes: the student is perfect early, so the default stops.
     assert stopping.stop_round(run["decisions"]["default"], 10) is not None
     assert summary["verdicts"]["tiny"]["loss_points"] <= 1.0
@@ -66,8 +72,11 @@ def test_stop_round_applies_the_minimum():
 
 def _run(decisions, accuracy, budget=100):
     n = [2 + 10 * i for i in range(len(accuracy))]
+    flat = [None] * len(accuracy)  # no statistic: the replayed settings never fire
+    statistics = {f"stat:{source}": flat for source, _ in stopping.SWEEP.values()}
     return {"dataset": "d", "student": "s", "sampler": "r", "seed": 0, "budget": budget,
-            "curve": {"n_labeled": n, "accuracy": accuracy}, "decisions": decisions}
+            "curve": {"n_labeled": n, "accuracy": accuracy, **statistics},
+            "decisions": decisions}
 
 
 def test_verdicts_compare_the_stop_with_the_full_budget():
