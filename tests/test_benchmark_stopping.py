@@ -15,21 +15,20 @@ from benchmarks import stopping  # noqa: E402
 pytest.importorskip("small_text")
 pytest.importorskip("matplotlib")
 
-WORDS = {"sports": "goal match team score", "tech": "chip software code cpu",
-         "food": "pizza bread soup cook"}
+TOPICS = {"sports": ["goal", "match", "team", "score"],
+          "tech": ["chip", "software", "code", "cpu"],
+          "food": ["pizza", "bread", "soup", "cook"]}
 
 
 def _write_texts(folder, n, rng):
+    """Three topics, each text three of its topic's words and a number."""
     folder.mkdir()
     for split, size in (("train", n), ("test", n // 2)):
+        labels = np.resize(list(TOPICS), size)
+        rows = [(" ".join([*rng.choice(TOPICS[label], 3), str(i)]), label)
+                for i, label in enumerate(labels)]
         with (folder / f"{split}.csv").open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["text", "label"])
-            for i in range(size):
-                label = list(WORDS)[i % 3]
-                words = rng.choice(WORDS[label].split(), 3).tolist()
-                noise = rng.choice(["the", "a", "it", "was", "very"], 2).tolist()
-                writer.writerow([" ".join(words + noise + [str(i)]), label])
+            csv.writer(handle).writerows([("text", "label"), *rows])
 
 
 def test_a_tiny_grid_runs_scores_every_criterion_and_writes_its_report(tmp_path):
