@@ -162,7 +162,7 @@ class PGKD(BaseEstimator):
         The last request sent to the teacher.
     validation_size_ : int
         Number of seed items in the validation split.
-    validation_indices_ : ndarray of shape (validation_size_,)
+    validation_indices_ : ndarray of shape (`validation_size_`,)
         Positions, in the seed ``X`` given to ``fit``, of the items held out
         for validation (ascending).
 
