@@ -521,24 +521,50 @@ def page(args, summary, targets_rows, rows, command, figure):
         "",
         "### Test accuracy, mean ± sd over random states",
         "",
+        *_accuracy_table(summary),
+        "",
+        "### Targeted arms minus untargeted (same generator), paired, points",
+        "",
+        *_gap_table(summary),
     ]
-    cells = sorted({(e["per_class"], e["dataset"], e["student"]) for e in summary},
-                   key=lambda c: (-c[0], c[1], c[2]))
-    header = ["per class", "data set", "student", "seed only",
-              *(f"{g}: {a}" for g in GENERATORS for a in GENERATOR_ARMS[g])]
-    table = []
-    for per_class, name, student in cells:
-        found = {(e["generator"], e["arm"]): e for e in summary
-                 if (e["per_class"], e["dataset"], e["student"])
-                 == (per_class, name, student)}
-        table.append([per_class, name, student, _cell(found.get(("-", "seed_only"))),
-                      *(_cell(found.get((g, a))) for g in GENERATORS
-                        for a in GENERATOR_ARMS[g])])
-    lines += markdown_table(header, table, "rll" + "r" * (len(header) - 3))
     if figure is not None:
         lines += ["", f"![accuracy against generated texts](../../benchmarks/"
                       f"results/{Path(figure).name})"]
     return lines
+
+
+def _by_cell(summary):
+    """(per class, data set, student) -> {(generator, arm): entry}, larger
+    seeds first."""
+    cells = {}
+    for e in summary:
+        cell = (e["per_class"], e["dataset"], e["student"])
+        cells.setdefault(cell, {})[(e["generator"], e["arm"])] = e
+    return sorted(cells.items(), key=lambda item: (-item[0][0], *item[0][1:]))
+
+
+def _accuracy_table(summary):
+    arms = [(g, a) for g in GENERATORS for a in GENERATOR_ARMS[g]]
+    header = ["per class", "data set", "student", "seed only",
+              *(f"{g}: {a}" for g, a in arms)]
+    rows = [[*cell, _cell(found.get(("-", "seed_only"))),
+             *(_cell(found.get(arm)) for arm in arms)]
+            for cell, found in _by_cell(summary)]
+    return markdown_table(header, rows, "rll" + "r" * (len(header) - 3))
+
+
+def _gap_table(summary):
+    arms = [(g, a) for g in GENERATORS for a in GENERATOR_ARMS[g] if a != "untargeted"]
+    header = ["per class", "data set", "student", *(f"{g}: {a}" for g, a in arms)]
+    rows = [[*cell, *(_gap(found.get(arm)) for arm in arms)]
+            for cell, found in _by_cell(summary)]
+    return markdown_table(header, rows, "rll" + "r" * len(arms))
+
+
+def _gap(entry):
+    if entry is None:
+        return "—"
+    return _diff(entry["minus_untargeted"], entry["minus_untargeted_sd"])
 
 
 def _diff(mean, sd):
