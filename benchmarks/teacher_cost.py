@@ -392,6 +392,9 @@ def main(argv=None):
 
 def write_doc(payload):
     """``docs/benchmarks/teacher_cost.md`` from a full run's results."""
+    lines = summary(payload)
+    # The table, a blank line and one ratio line per model come first.
+    head = 3 + len(payload["per_1000_labels"]["rows"]) + len(MODELS)
     machine = payload["machine"]
     load = ", ".join(f"{x:.1f}" for x in machine["loadavg"])
     lines = [
@@ -422,7 +425,7 @@ def write_doc(payload):
         f"({CACHING_MODEL}) caches it. Targets: caching <= "
         f"{TARGETS['caching_ratio']}x, batches <= {TARGETS['batch_ratio']}x.",
         "",
-        *summary(payload)[:3 + len(payload["per_1000_labels"]["rows"])],
+        *lines[:head],
         "",
         "## Faults, crashes, processes and the user's number",
         "",
@@ -444,7 +447,7 @@ def write_doc(payload):
         f"{CACHING_MODEL}'s prices, divided by the bill of labelling the whole "
         "pool in requests of 20 without prompt caching.",
         "",
-        *summary(payload)[3 + len(payload["per_1000_labels"]["rows"]):],
+        *lines[head:],
         "",
     ]
     DOC.write_text("\n".join(lines))
