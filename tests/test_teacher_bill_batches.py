@@ -86,3 +86,25 @@ def test_a_crash_while_the_batch_is_in_flight_collects_it_instead_of_paying(
     assert result.labels == [default_labeler(t, CLASSES) for t in TEXTS]
     assert result.cost > 0 and result.n_cached == 0
     assert len(TeacherCache(path)) == len(TEXTS)
+
+
+def test_a_crash_while_the_batch_is_being_created_finds_it_again(tmp_path):
+    path = tmp_path / "c.sqlite"
+    with FakeAnthropic(batch_latency=0.1, latency=1.0) as server:
+        context = multiprocessing.get_context("fork")
+        child = context.Process(target=_label_in_child, args=(server.base_url, path))
+        child.start()
+        try:  # killed while the server makes the batch: its id is never stored
+            server.wait_for_requests(
+                lambda r: r["path"] == "/v1/messages/batches", timeout=30)
+        finally:
+            os.kill(child.pid, signal.SIGKILL)
+            child.join(timeout=30)
+        server.wait_for_requests(lambda r: r["answered"], timeout=30)
+        server.latency = 0.0
+        assert len(server.batches) == 1
+        teacher = make_teacher(server, batch_api=True, cache=TeacherCache(path))
+        result = teacher.label(TEXTS, CLASSES)
+        assert len(server.batches) == 1 and server.n_messages == 0
+        assert server.ledger["batch_n_billed"] == 3
+    assert result.labels == [default_labeler(t, CLASSES) for t in TEXTS]

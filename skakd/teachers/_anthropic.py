@@ -439,6 +439,8 @@ class AnthropicTeacher(BaseTeacher):
             send=send,
             create_batch=lambda requests: transport.create_batch(settings, requests),
             batch_results=lambda batch_id: transport.batch_results(settings, batch_id),
+            find_batch=lambda prefix, since: transport.find_batch(settings, prefix,
+                                                                  since),
             price=model_price(self.model, self.prices),
         )
 

@@ -10,6 +10,8 @@ re-ask, and any request the batch did not answer, are sent synchronously.
 """
 
 import dataclasses
+import time
+import uuid
 from collections.abc import Callable
 
 from ._cache import request_key
@@ -23,8 +25,12 @@ def _pending_key(item_key):
     return request_key({"pending-batch": item_key})
 
 
-def _request_key(batch_id, custom_id):
-    return request_key({"batch": batch_id, "request": custom_id})
+def _request_key(token, custom_id):
+    return request_key({"batch-request": token, "request": custom_id})
+
+
+def _batch_key(token):
+    return request_key({"batch-id": token})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +40,7 @@ class Connection:
     send: Callable  # send(request, usage) -> (content, stop_reason)
     create_batch: Callable  # create_batch([(custom_id, request)]) -> batch id
     batch_results: Callable  # batch_results(batch_id) -> {custom_id: message}
+    find_batch: Callable  # find_batch(prefix, since) -> batch id or None
     price: tuple
 
 
@@ -54,30 +61,36 @@ def label_in_batch(items, split, make_request, names, connection, cache, usage):
         The synchronous ``send`` (for corrections and requests a batch did
         not answer), the batch calls and the price.
     cache : TeacherCache or None
-        Where answers (and the ids of batches in flight) persist.
+        Where answers (and the batches in flight) persist.
     usage : Usage
         Charged with every answer, batch results at the batch discount.
     """
-    in_flight = _in_flight(cache, [key for key, _ in items])
-    covered = {k for members in in_flight.values() for keys, _, _ in members
+    in_flight = _in_flight(cache, [key for key, _ in items], connection)
+    covered = {k for _, members in in_flight.values() for keys, _, _ in members
                for k in keys}
     fresh = split([(k, t) for k, t in items if k not in covered])
     if fresh:
-        named = [(f"r{i}", [k for k, _ in r], [t for _, t in r])
-                 for i, r in enumerate(fresh)]
+        # The batch's token and requests are written before it is created,
+        # its id right after: a process that dies in between leaves the token,
+        # by which the batch is found again (its custom_ids start with it).
+        token = uuid.uuid4().hex
+        members = [([k for k, _ in r], [t for _, t in r], f"r{i}")
+                   for i, r in enumerate(fresh)]
+        _remember(cache, token, members)
         batch_id = connection.create_batch(
-            [(cid, make_request(texts)) for cid, _, texts in named])
-        _remember(cache, batch_id, named)
-        in_flight[batch_id] = [(keys, texts, cid) for cid, keys, texts in named]
+            [(f"{token}-{cid}", make_request(texts)) for _, texts, cid in members])
+        if cache is not None:
+            cache.put(_batch_key(token), {"batch": batch_id})
+        in_flight[token] = (batch_id, members)
     answers = {}
-    for batch_id, members in in_flight.items():
+    for token, (batch_id, members) in in_flight.items():
         results = connection.batch_results(batch_id)
         for keys, texts, cid in members:
-            send = _replay(results.get(cid), connection)
+            send = _replay(results.get(f"{token}-{cid}"), connection)
             entries = label_batch(make_request(texts), keys, names, send, cache,
                                   usage)
             answers.update(zip(keys, entries))
-        _forget(cache, batch_id, members)
+        _forget(cache, token, members)
     return answers
 
 
@@ -96,34 +109,47 @@ def _replay(message, connection):
     return send
 
 
-def _remember(cache, batch_id, named):
-    """Write the batch id next to every item before waiting for it."""
+def _remember(cache, token, members):
+    """Write the batch's requests and a marker per item, before sending it."""
     if cache is None:
         return
-    entries = [(_request_key(batch_id, cid), {"keys": keys, "texts": texts})
-               for cid, keys, texts in named]
-    entries += [(_pending_key(k), {"batch": batch_id, "request": cid})
-                for cid, keys, _ in named for k in keys]
+    since = time.time()
+    entries = [(_request_key(token, cid), {"keys": keys, "texts": texts})
+               for keys, texts, cid in members]
+    entries += [(_pending_key(k), {"token": token, "request": cid, "since": since})
+                for keys, _, cid in members for k in keys]
     cache.put_many(entries)
 
 
-def _in_flight(cache, keys):
-    """``{batch_id: [(keys, texts, custom_id)]}`` of batches sent for ``keys``."""
+def _in_flight(cache, keys, connection):
+    """``{token: (batch_id, [(keys, texts, custom_id)])}`` of the batches sent
+    (or perhaps sent, by a process that died) for ``keys``."""
     if cache is None:
         return {}
-    pending = cache.get_many(_pending_key(k) for k in keys)
-    found = {(p["batch"], p["request"]) for p in pending.values()}
-    records = cache.get_many(_request_key(b, r) for b, r in found)
-    in_flight = {}
-    for batch_id, cid in sorted(found):
-        record = records.get(_request_key(batch_id, cid))
+    pending = cache.get_many(_pending_key(k) for k in keys).values()
+    requests = {(p["token"], p["request"]): p["since"] for p in pending}
+    records = cache.get_many(_request_key(t, r) for t, r in requests)
+    batch_ids = cache.get_many(_batch_key(t) for t, _ in requests)
+    members = {}
+    for (token, cid), since in sorted(requests.items()):
+        record = records.get(_request_key(token, cid))
         if record is not None:
-            in_flight.setdefault(batch_id, []).append(
+            members.setdefault(token, (since, []))[1].append(
                 (record["keys"], record["texts"], cid))
+    in_flight = {}
+    for token, (since, found) in members.items():
+        stored = batch_ids.get(_batch_key(token))
+        batch_id = stored["batch"] if stored else connection.find_batch(
+            f"{token}-", since)
+        if batch_id is None:  # never created: its items go out again
+            _forget(cache, token, found)
+        else:
+            in_flight[token] = (batch_id, found)
     return in_flight
 
 
-def _forget(cache, batch_id, members):
+def _forget(cache, token, members):
     if cache is not None:
-        cache.delete([_request_key(batch_id, cid) for _, _, cid in members]
-                     + [_pending_key(k) for keys, _, _ in members for k in keys])
+        cache.delete([_request_key(token, cid) for _, _, cid in members]
+                     + [_pending_key(k) for keys, _, _ in members for k in keys]
+                     + [_batch_key(token)])

@@ -34,6 +34,7 @@ logger = logging.getLogger("skakd.teachers")
 LATE_FACTOR = 10
 _MAX_ATTEMPTS_IN_FLIGHT = 256
 _MAX_BATCH_POLL = 30.0  # seconds between two polls of a Message Batch, at most
+_CLOCK_SLACK = 300.0  # seconds our clock and the API's may disagree
 _SECRET_HEADERS = ("x-api-key", "authorization")
 
 
@@ -183,6 +184,23 @@ class Transport:
         return {entry.custom_id: entry.result.message
                 for entry in client.messages.batches.results(batch_id)
                 if entry.result.type == "succeeded"}
+
+    def find_batch(self, settings, prefix, since):
+        """The id of the batch created after ``since`` (epoch seconds) whose
+        requests' ``custom_id`` start with ``prefix``, or ``None``.
+
+        For a process that died while creating a batch: its id never reached
+        the cache, but the batch may exist. Waits for recent batches to end
+        to read their ``custom_id``.
+        """
+        client = self.client(settings)
+        for batch in client.messages.batches.list(limit=100):
+            if batch.created_at.timestamp() < since - _CLOCK_SLACK:
+                break  # newest first: the rest are older
+            if any(custom_id.startswith(prefix)
+                   for custom_id in self.batch_results(settings, batch.id)):
+                return batch.id
+        return None
 
     def _attempts(self, client, settings, request):
         """Start attempts until one answers; return them all, finished."""

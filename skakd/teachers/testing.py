@@ -482,6 +482,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _batch_route(self, path, body):
         """Message Batches: create, retrieve, results and cancel."""
         fake, rest = self.fake, path[len(_BATCHES):].strip("/").split("/")
+        if rest == [""] and self.command == "GET":  # newest first, one page
+            ids = sorted(fake.batches, key=lambda b: -fake.batches[b]["created"])
+            data = [self._batch(b) for b in ids]
+            return self._json(200, {"data": data, "has_more": False,
+                                    "first_id": ids[0] if ids else None,
+                                    "last_id": ids[-1] if ids else None})
         if rest == [""]:
             batch_id = f"msgbatch_{time.monotonic_ns()}"
             with fake._lock:
