@@ -97,7 +97,10 @@ def test_forecast_verdicts_count_unreachable_as_misses():
     verdict = stopping.forecast_verdicts(rows)
     assert verdict["d|agreement"]["within_25"] == 0.5
     assert verdict["d|agreement"]["unreachable_or_failed"] == 1
-    assert verdict["d|cv"]["within_25"] == 0.0 and not verdict["d|cv"]["met"]
+    # Median of 0.1, 0.2, 0.5 and inf: (0.2 + 0.5) / 2 > 0.25.
+    assert verdict["d|agreement"]["median_abs_error"] == pytest.approx(0.35)
+    assert not verdict["d|agreement"]["met"]
+    assert verdict["d|cv"]["median_abs_error"] is None and not verdict["d|cv"]["met"]
 
 
 def test_the_vectorised_overall_uncertainty_decides_as_small_text_does():
