@@ -435,10 +435,11 @@ def write_doc(payload):
         "uniformly over 5-95% of an uninterrupted run's duration, then run "
         "again here on the same cache; an item is paid twice when the server "
         "was asked about its text more than once (by message or in a batch). "
-        "A request in flight when the process dies is billed but its answer "
-        "is lost: without `batch_api` that is the requests being answered at "
-        "that moment, with it the batch being created (its id never reached "
-        "the cache).",
+        "Without `batch_api`, a request in flight when the process dies is "
+        "billed but its answer is lost, so its items can be paid twice; with "
+        "it, a batch's token is in the cache before the batch is created, and "
+        "the next run finds it (and collects its results) even if its id "
+        "never reached the cache.",
         "- Two processes: the same fit in two forked processes at once on one "
         "cache.",
         "- The user's number: M-RARU (rounds of 25, requests of 13 + 12) from "
