@@ -33,7 +33,7 @@ class MRARU(BaseSampler):
     sampling, while an overconfident one (LDA) accepts under 2% and visits a
     large part of the pool; the fitted exponent makes the first more
     selective and the second cheaper, keeping the order of items by
-    uncertainty. Measured on banking77 by ``benchmarks/label_efficiency.py``
+    uncertainty. Measured on banking77 by ``python -m benchmarks.label_efficiency``
     (see the "Label efficiency" benchmark page for the numbers).
 
     Visited items are scored in vectorised chunks; accept/reject decisions
