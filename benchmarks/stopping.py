@@ -112,7 +112,8 @@ def replay(run):
     out = {}
     for name, (source, rule) in SWEEP.items():
         values = [np.nan if v is None else v for v in run["curve"][f"stat:{source}"]]
-        out[f"sweep:{name}"] = [bool(rule(values[:i])) for i in range(1, len(values) + 1)]
+        out[f"sweep:{name}"] = [
+            bool(rule(values[:i])) for i in range(1, len(values) + 1)]
     return out
 
 
@@ -297,7 +298,8 @@ def run_grid(args):
     path = Path(f"{args.out}_runs.jsonl")
     done = set()
     if path.is_file():
-        done = {_key(json.loads(line)) for line in path.read_text().splitlines() if line}
+        lines = path.read_text().splitlines()
+        done = {_key(json.loads(line)) for line in lines if line}
     path.parent.mkdir(parents=True, exist_ok=True)
     for name in args.data:
         features = {STUDENTS[s][0] for s in args.students}
@@ -362,7 +364,8 @@ def verdicts(table, criterion="default"):
     accuracy on <= 60% of the budget (mean over its runs)?"""
     out = {}
     for dataset in dict.fromkeys(row["dataset"] for row in table):
-        mine = [r for r in table if r["dataset"] == dataset and r["criterion"] == criterion]
+        mine = [r for r in table
+                if r["dataset"] == dataset and r["criterion"] == criterion]
         runs = sum(r["runs"] for r in mine)
         loss = sum(r["loss_points"] * r["runs"] for r in mine) / runs
         used = sum(r["budget_used"] * r["runs"] for r in mine) / runs
@@ -450,7 +453,8 @@ def _report_lines(table, summary, out):
     lines += markdown_table(
         ["criterion", "fired", "budget used", "loss (pts)", "worst run loss",
          "datasets met", "earliest stop (round)"],
-        [[c["criterion"], f"{c['stopped']}/{c['runs']}", fmt(c["budget_used"], "{:.0%}"),
+        [[c["criterion"], f"{c['stopped']}/{c['runs']}",
+          fmt(c["budget_used"], "{:.0%}"),
           fmt(c["loss_points"], "{:.2f}"), fmt(c["worst_loss_points"], "{:.2f}"),
           f"{c['datasets_met']}/{c['n_datasets']}", fmt(c["min_stop_round"], "{}")]
          for c in summary["candidates"]], "lrrrrrr")
@@ -478,7 +482,8 @@ def _report_lines(table, summary, out):
     lines += markdown_table(
         ["dataset", "source", "runs within ±25%", "median abs. error",
          "unreachable / failed", "met"],
-        [[*k.split("|"), fmt(v["within_25"], "{:.0%}"), fmt(v["median_abs_error"], "{:.0%}"),
+        [[*k.split("|"), fmt(v["within_25"], "{:.0%}"),
+          fmt(v["median_abs_error"], "{:.0%}"),
           v["unreachable_or_failed"], "yes" if v["met"] else "no"]
          for k, v in summary["forecast_verdicts"].items()])
     lines += ["", f"![learning curves and stops]({_relative_png(out)})"]
@@ -505,7 +510,8 @@ def plot(runs, path):
             n, acc = run["curve"]["n_labeled"], run["curve"]["accuracy"]
             line, = ax.plot(n, acc, lw=0.8, alpha=0.6)
             for name, marker in (("default", "o"), ("st:KappaAverage", "x")):
-                r = stop_round(run["decisions"][name], MIN_ROUNDS if name == "default" else 0)
+                first = MIN_ROUNDS if name == "default" else 0
+                r = stop_round(run["decisions"][name], first)
                 if r is not None:
                     ax.plot(n[r], acc[r], marker, color=line.get_color())
         ax.set(title=dataset, xlabel="labelled items", ylabel="test accuracy")
@@ -544,9 +550,11 @@ def _parse(argv=None):
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
-        args.data, args.students, args.samplers = ["trec"], ["tfidf_lr"], [DEFAULT_MRARU]
+        args.data, args.students = ["trec"], ["tfidf_lr"]
+        args.samplers = [DEFAULT_MRARU]
         args.seeds, args.budget = 1, args.budget or 400
-    args.out = args.out or str(RESULTS / ("stopping_quick" if args.quick else "stopping"))
+    stem = "stopping_quick" if args.quick else "stopping"
+    args.out = args.out or str(RESULTS / stem)
     if args.docs is None and not args.quick:
         args.docs = str(DOCS / "stopping.md")
     return args

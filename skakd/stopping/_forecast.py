@@ -48,7 +48,8 @@ def power_law(n, a, b, c):
 def _fit_power_law(n, accuracy):
     """``(a, b, c)`` of the inverse power law through the points, or ``None``
     when the fit fails (too few or degenerate points)."""
-    start = (min(1.0, accuracy.max() + 0.02), max(1e-3, accuracy.max() - accuracy.min()), 0.5)
+    spread = accuracy.max() - accuracy.min()
+    start = (min(1.0, accuracy.max() + 0.02), max(1e-3, spread), 0.5)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OptimizeWarning)
@@ -250,7 +251,8 @@ class LearningCurveForecast(BaseEstimator):
 
     def _cv_points(self, student, X, y):
         rng = np.random.default_rng(_seed(self.random_state))
-        sizes = np.unique(np.geomspace(min(20, len(y)), len(y), self.n_points).astype(int))
+        grid = np.geomspace(min(20, len(y)), len(y), self.n_points)
+        sizes = np.unique(grid.astype(int))
         order = rng.permutation(len(y))
         points = [(size, self._cv_accuracy(student, X, y, order[:size]))
                   for size in sizes]
@@ -289,7 +291,8 @@ class LearningCurveForecast(BaseEstimator):
         point = float(power_law(n_labels, *self.params_))
         if not return_band:
             return point
-        low, high = self._band([power_law(n_labels, *p) for p in self.bootstrap_params_])
+        curves = [power_law(n_labels, *p) for p in self.bootstrap_params_]
+        low, high = self._band(curves)
         return point, low, high
 
     def labels_to(self, accuracy, *, return_band=False):
@@ -322,7 +325,8 @@ class LearningCurveForecast(BaseEstimator):
         point = int(np.ceil(n))
         if not return_band:
             return point
-        low, high = self._band([_labels_for(p, accuracy) for p in self.bootstrap_params_])
+        labels = [_labels_for(p, accuracy) for p in self.bootstrap_params_]
+        low, high = self._band(labels)
         return point, low, high
 
     def usd_to(self, accuracy):
@@ -396,7 +400,8 @@ def _agreement_points(records):
             "source='cv'."
         )
     n = np.array([record["n_labeled"] for record in records[:-1]], dtype=float)
-    accuracy = np.array([np.nan if a is None else a for a in agreement[1:]], dtype=float)
+    accuracy = np.array([np.nan if a is None else a for a in agreement[1:]],
+                        dtype=float)
     return n, accuracy
 
 

@@ -13,6 +13,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from .._items import check_texts
 from ._cache import EmbeddingCache
 from ._hub import (
     import_torch,
@@ -21,7 +22,6 @@ from ._hub import (
     resolve_model_path,
     token_limit,
 )
-from .._items import check_texts
 
 __all__ = ["SentenceEmbedder"]
 
