@@ -678,3 +678,170 @@ def test_pgkd_with_the_free_oracle_needs_a_label_or_round_budget(tiny, tmp_path,
                  "1", "--out", str(tmp_path / "m.joblib")]) == 2
     one_line_error(capsys, "--budget-usd alone never stops --sampler pgkd",
                    "add --budget-labels N or --max-rounds N")
+
+
+# -- Claude's own cache, Message Batches, the lock and the bill (issue 18) ---
+
+
+def items_billed(server):
+    """The item texts of every request the fake answered, batches included."""
+    import re
+
+    bodies = list(server.message_bodies())
+    bodies += [entry["params"] for batch in server.batches.values()
+               if batch["results"] for entry in batch["requests"]]
+    texts = []
+    for body in bodies:
+        content = body["messages"][-1]["content"]
+        if not isinstance(content, str):
+            content = "".join(block.get("text", "") for block in content)
+        texts += re.findall(r'<item id="\d+">(.*?)</item>', content, re.DOTALL)
+    return texts
+
+
+def claude_args(files, out, *extra):
+    return ["distill", "--seed", files["seed"], "--pool", files["pool"],
+            "--teacher", "anthropic", "--model", "claude-haiku-4-5",
+            "--sampler", "random", "--batch-size", "10", "--quiet",
+            "--out", str(out), *extra]
+
+
+def test_run_json_bill_equals_the_servers_ledger(files, tmp_path, monkeypatch):
+    pytest.importorskip("anthropic")
+    from skakd.teachers.testing import FakeAnthropic
+
+    with FakeAnthropic() as server:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+        out = tmp_path / "m.joblib"
+        assert main(claude_args(files, out, "--budget-labels", "20")) == 0
+        ledger = dict(server.ledger)
+    bill = json.loads((tmp_path / "m.run.json").read_text())["bill"]
+    assert bill["input_tokens"] == ledger["input_tokens"] > 0
+    assert bill["output_tokens"] == ledger["output_tokens"] > 0
+    assert bill["cache_write_tokens"] == ledger["cache_creation_input_tokens"]
+    assert bill["cache_read_tokens"] == ledger["cache_read_input_tokens"]
+    assert bill["n_requests"] == ledger["n_billed"] == 2
+    assert bill["n_unlabeled"] == bill["n_duplicates"] == 0
+    model = joblib.load(out)
+    assert bill["teacher_cost_usd"] == pytest.approx(model.teacher_cost_)
+    assert bill["teacher_cost_usd"] > 0
+    assert (tmp_path / "m.cache.sqlite").is_file()  # Claude's own cache
+    assert not (tmp_path / "m.lock").exists()
+
+
+def test_killed_batch_run_resumes_without_paying_twice(files, tmp_path):
+    """SIGKILL while a Message Batch is in flight; --resume collects it."""
+    pytest.importorskip("anthropic")
+    import signal
+    import time
+
+    from skakd.teachers.testing import FakeAnthropic
+
+    with FakeAnthropic(latency=0.05, batch_latency=1.0) as server:
+        env = {**os.environ, "PYTHONPATH": str(REPO),
+               "ANTHROPIC_BASE_URL": server.base_url,
+               "ANTHROPIC_API_KEY": "test-key"}
+        argv = claude_args(files, "m.joblib", "--budget-labels", "30",
+                           "--batch-api")
+        process = subprocess.Popen([sys.executable, "-m", "skakd", *argv],
+                                   cwd=tmp_path, env=env,
+                                   stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 90
+            while len(server.batches) < 2 and process.poll() is None:
+                assert time.monotonic() < deadline, "no second batch in 90 s"
+                time.sleep(0.02)
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+        assert process.returncode == -signal.SIGKILL
+        assert (tmp_path / "m.lock").exists()  # left behind: stale
+        run = json.loads((tmp_path / "m.run.json").read_text())
+        assert run["status"] == "running" and run["settings"]["batch_api"]
+
+        resumed = subprocess.run(
+            [sys.executable, "-m", "skakd", "distill", "--out", "m.joblib",
+             "--resume", "--quiet"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert resumed.returncode == 0, resumed.stderr
+        billed = items_billed(server)
+        assert server.ledger["n_billed"] == 0  # every answer came in a batch
+    assert len(billed) == len(set(billed)) == 30  # nothing paid twice
+    history = json.loads((tmp_path / "m.history.json").read_text())
+    assert history[-1]["n_labeled"] == 18 + 30
+    assert not (tmp_path / "m.lock").exists()
+
+
+@pytest.fixture
+def locked(tiny, tmp_path):
+    """The tiny run's --out, and a writer of its lock file."""
+    import socket
+
+    out = tmp_path / "m.joblib"
+
+    def lock(pid, host=None):
+        (tmp_path / "m.lock").write_text(json.dumps({
+            "pid": pid, "host": host or socket.gethostname(),
+            "started": "2026-01-02T03:04:05+0000"}))
+
+    return [*tiny, "--teacher", "oracle", "--quiet", "--out", str(out)], lock
+
+
+def test_a_live_run_on_the_same_out_is_refused(locked, capsys):
+    argv, lock = locked
+    lock(os.getpid())  # this test process: alive, as a running distill is
+    for extra in ([], ["--force"], ["--resume"]):
+        assert main([*argv, *extra]) == 2
+        one_line_error(capsys, "another skakd distill (pid", str(os.getpid()),
+                       "started 2026-01-02T03:04:05+0000", "is writing this run",
+                       "choose another --out")
+
+
+def test_a_stale_lock_is_taken_over(locked, tmp_path, capsys):
+    argv, lock = locked
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    lock(gone.pid)  # a run killed without cleaning up
+    assert main(argv) == 0
+    assert not (tmp_path / "m.lock").exists()
+    lock(gone.pid)
+    assert main(argv) == 2  # a run is recorded: --resume or --force
+    one_line_error(capsys, "a run is recorded there", "--resume")
+    assert main([*argv, "--force"]) == 0
+    assert not (tmp_path / "m.lock").exists()
+
+
+def test_a_lock_from_another_host_needs_resume(locked, tmp_path, capsys):
+    argv, lock = locked
+    lock(1, host="elsewhere.example")
+    assert main(argv) == 2
+    one_line_error(capsys, "on elsewhere.example", "pid 1",
+                   "delete the lock file", "--resume")
+    assert (tmp_path / "m.lock").exists()
+
+
+def test_batch_api_is_only_for_claude(tiny, tmp_path, capsys):
+    assert main([*tiny, "--teacher", "oracle", "--batch-api",
+                 "--out", str(tmp_path / "m.joblib")]) == 2
+    one_line_error(capsys, "--batch-api: only --teacher anthropic uses the "
+                   "Message Batches API")
+
+
+def test_estimate_cost_with_batches_and_a_cache(files, tmp_path, monkeypatch,
+                                                capsys):
+    pytest.importorskip("anthropic")
+    common = ["estimate-cost", "--seed", files["seed"], "--pool", files["pool"],
+              "--teacher", "anthropic", "--model", "claude-haiku-4-5",
+              "--budget-labels", "20"]
+
+    def price(*extra):
+        assert main([*common, *extra]) == 0
+        out = capsys.readouterr().out
+        return float(out.split("cost per label: $")[1].split()[0])
+
+    full = price()
+    assert price("--batch-api") == pytest.approx(full / 2, rel=0.01)
+    assert main([*common, "--cache", str(tmp_path / "none.sqlite")]) == 2
+    one_line_error(capsys, "--cache", "no such file")

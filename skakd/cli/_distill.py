@@ -4,7 +4,9 @@ Besides the model (``--out``, a joblib file), the run writes next to it:
 ``<stem>.labels.csv`` (every labelled text with its provenance),
 ``<stem>.history.json`` (``history_``, one record per round),
 ``<stem>.curve.png`` (learning, acceptance and cost curves) and
-``<stem>.run.json`` (the settings and status, which ``--resume`` reads).
+``<stem>.run.json`` (the settings, the status and the teacher's bill, which
+``--resume`` reads). ``<stem>.lock`` marks a run in progress: a second
+``skakd distill`` on the same ``--out`` is refused while it lives.
 """
 
 import codecs
@@ -12,6 +14,7 @@ import inspect
 import json
 import math
 import os
+import socket
 import sys
 import time
 import warnings
@@ -55,7 +58,7 @@ __all__ = [
 RUN_SETTINGS = (
     "seed", "pool", "validation", "teacher", "model", "sampler", "student",
     "batch_size", "validation_size", "classes", "text_column", "label_column",
-    "random_state",
+    "random_state", "batch_api",
 )
 PATH_SETTINGS = ("seed", "pool", "validation")
 MAX_VALIDATION_ROWS = 5000
@@ -132,6 +135,10 @@ def add_arguments(parser, *, outputs=True):
                         "extra), or module:attribute")
     method.add_argument("--batch-size", type=integer(1), default=25, metavar="N",
                         help="teacher labels per round")
+    method.add_argument("--batch-api", action="store_true",
+                        help="send each round to Claude as a Message Batch: "
+                        "half the price, answers within minutes to hours "
+                        "(--teacher anthropic only)")
     method.add_argument("--random-state", type=integer(0, 2**32 - 1), default=0,
                         metavar="SEED", help="seed of every random choice")
     if outputs:
@@ -167,6 +174,7 @@ def output_paths(out):
         "plot": Path(f"{stem}.curve.png"),
         "run": Path(f"{stem}.run.json"),
         "cache": Path(f"{stem}.cache.sqlite"),
+        "lock": Path(f"{stem}.lock"),
     }
 
 
@@ -175,6 +183,7 @@ def run(args):
     if args.out is None:
         check_arguments(args, "distill", also_missing=["--out"])
     paths = output_paths(args.out)
+    _check_lock(args, paths)
     if args.resume:
         _restore_settings(args, paths["run"])
     check_arguments(args, "distill")
@@ -184,6 +193,17 @@ def run(args):
     check_teacher(args.teacher, model=args.model)
     _check_credentials(args)
     student = make_student(args.student, args.random_state)
+    new_folders = _take_lock(args, paths)
+    try:
+        return _run(args, paths, student)
+    finally:
+        paths["lock"].unlink(missing_ok=True)
+        for folder in new_folders:  # made for the lock, and a run that failed
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+
+
+def _run(args, paths, student):
     inputs = load_inputs(args)
     teacher, cache = _teacher(args, inputs, paths)
     clf = ActiveDistillationClassifier(
@@ -207,14 +227,14 @@ def run(args):
             warnings.filterwarnings("ignore", message="fit interrupted")
             clf.fit(inputs.seed_texts, inputs.seed_labels,
                     X_pool=None if args.sampler == "pgkd" else inputs.pool_texts)
-    except Exception:
-        _write_manifest(paths["run"], args, cache, "failed")
+    except BaseException:
+        _write_manifest(paths["run"], args, cache, "failed", clf)
         raise
     interrupted = clf.termination_condition_ == "interrupted"
     status = "interrupted" if interrupted else "finished"
     summary = Summary(clf, args, inputs)
     _write_outputs(clf, summary, paths)
-    _write_manifest(paths["run"], args, cache, status)
+    _write_manifest(paths["run"], args, cache, status, clf)
     _report(summary, paths, cache, status, time.perf_counter() - start)
     return 130 if status == "interrupted" else 0
 
@@ -244,6 +264,10 @@ def check_arguments(args, command, also_missing=()):
             "--budget-usd alone never stops --sampler pgkd with --teacher oracle "
             "(the oracle is free); add --budget-labels N or --max-rounds N."
         )
+    if args.batch_api and args.teacher != "anthropic":
+        raise InputError(
+            "--batch-api: only --teacher anthropic uses the Message Batches API."
+        )
 
 
 def _check_outputs(args, paths):
@@ -267,6 +291,93 @@ def _check_outputs(args, paths):
             f"{'s' if len(existing) == 1 else ''}; pass --force to replace "
             f"{'it' if len(existing) == 1 else 'them'}, or choose another --out."
         )
+
+
+def _check_lock(args, paths):
+    """Refuse an --out that a live run holds (or one on another host)."""
+    holder = _lock_holder(paths["lock"])
+    if holder is not None and holder["alive"]:
+        raise InputError(
+            f"--out {args.out}: another skakd distill (pid {holder['pid']}, "
+            f"started {holder['started']}) is writing this run; wait for it or "
+            "choose another --out."
+        )
+    if holder is not None and holder["elsewhere"] and not args.resume:
+        raise InputError(
+            f"--out {args.out}: a skakd distill on {holder['host']} (pid "
+            f"{holder['pid']}, started {holder['started']}) holds {paths['lock']}; "
+            "if that run is gone, pass --resume to take it over, or delete the "
+            "lock file."
+        )
+
+
+def _lock_holder(lock_path):
+    """Who holds ``lock_path``: pid, host, start, whether alive; ``None`` if free.
+
+    A process on this host is alive when ``os.kill(pid, 0)`` finds it; one on
+    another host cannot be checked (``elsewhere``). An unreadable lock (a
+    process killed while writing it) counts as a dead holder on this host.
+    """
+    try:
+        holder = json.loads(lock_path.read_text(encoding="utf-8"))
+        pid, host = int(holder["pid"]), str(holder["host"])
+        started = str(holder.get("started", "at an unknown time"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return {"pid": "?", "host": socket.gethostname(), "started": "?",
+                "alive": False, "elsewhere": False}
+    elsewhere = host != socket.gethostname()
+    alive = False
+    if not elsewhere:
+        try:
+            os.kill(pid, 0)
+            alive = True
+        except ProcessLookupError:
+            alive = False
+        except PermissionError:  # someone else's process: alive
+            alive = True
+        except (OSError, OverflowError, ValueError):
+            alive = False
+    return {"pid": pid, "host": host, "started": started, "alive": alive,
+            "elsewhere": elsewhere}
+
+
+def _take_lock(args, paths):
+    """Create ``<stem>.lock`` (pid, host, start time), taking over a stale one.
+
+    ``_check_outputs`` refused a live holder; a dead one is replaced. Two
+    processes taking over at once: ``O_EXCL`` lets one win, the other is
+    refused as if the winner had been there first. Returns the folders
+    created for it (to remove if the run writes nothing).
+    """
+    lock = paths["lock"]
+    new_folders = []  # innermost first
+    folder = paths["model"].absolute().parent
+    while not folder.exists():
+        new_folders.append(folder)
+        folder = folder.parent
+    create_folder(paths["model"])
+    content = json.dumps({
+        "pid": os.getpid(), "host": socket.gethostname(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }).encode()
+    for attempt in range(2):
+        try:
+            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if attempt == 0 and not (_lock_holder(lock) or {}).get("alive"):
+                lock.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            holder = _lock_holder(lock) or {"pid": "?", "started": "?"}
+            raise InputError(
+                f"--out {args.out}: another skakd distill (pid {holder['pid']}, "
+                f"started {holder['started']}) is writing this run; wait for it "
+                "or choose another --out."
+            ) from None
+        with os.fdopen(handle, "wb") as out:
+            out.write(content)
+        return new_folders
 
 
 def _recorded_status(manifest_path):
@@ -412,6 +523,21 @@ def _split(n_pool, args):
 
 
 def _teacher(args, inputs, paths):
+    """The teacher and its cache file (``None`` with ``--no-cache``).
+
+    Claude keeps its own cache (claims, in-flight Message Batches), so that
+    ``--resume`` pays nothing already answered and collects the batches a
+    killed run left in flight; other teachers are wrapped in CachedTeacher.
+    """
+    cache = None
+    if not args.no_cache:
+        cache = Path(args.cache) if args.cache is not None else paths["cache"]
+    if args.teacher == "anthropic":
+        teacher = make_teacher(
+            args.teacher, model=args.model, generate=args.sampler == "pgkd",
+            cache=None if cache is None else str(cache), batch_api=args.batch_api,
+        )
+        return teacher, cache
     teacher = make_teacher(args.teacher, pool_texts=inputs.pool_texts,
                            pool_labels=inputs.pool_labels, model=args.model,
                            generate=args.sampler == "pgkd")
@@ -427,7 +553,6 @@ def _teacher(args, inputs, paths):
                 "installation of skakd does not provide."
             )
         return teacher, None
-    cache = Path(args.cache) if args.cache is not None else paths["cache"]
     return cached_teacher(teacher, str(cache)), cache
 
 
@@ -449,7 +574,28 @@ def _settings(args):
     return settings
 
 
-def _write_manifest(path, args, cache, status):
+# What the teacher's answers cost, summed over the rounds of history_.
+BILL_KEYS = ("input_tokens", "output_tokens", "cache_write_tokens",
+             "cache_read_tokens", "n_requests", "n_unlabeled", "n_duplicates",
+             "n_seed_duplicates")
+
+
+def _bill(clf):
+    """What this invocation paid the teacher, from ``clf.history_``.
+
+    A failed round records what it paid before its error is raised; a fit
+    that failed before its seed round has no history (an empty bill).
+    """
+    records = list(getattr(clf, "history_", None) or [])[1:]
+    bill = {"teacher_cost_usd": float(getattr(clf, "teacher_cost_", 0.0) or 0.0)}
+    keys = list(BILL_KEYS) + sorted({key for record in records for key in record
+                                     if key.startswith("n_unlabeled_")})
+    for key in keys:
+        bill[key] = int(sum(record.get(key, 0) or 0 for record in records))
+    return bill
+
+
+def _write_manifest(path, args, cache, status, clf=None):
     manifest = {
         "status": status,
         "settings": _settings(args),
@@ -457,6 +603,7 @@ def _write_manifest(path, args, cache, status):
                     for name in ("budget_labels", "budget_usd", "max_rounds")},
         "cache": None if cache is None else str(Path(cache).resolve()),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "bill": _bill(clf),
     }
     path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
@@ -475,17 +622,17 @@ def _restore_settings(args, manifest_path):
     differing = [
         name for name in RUN_SETTINGS
         if given[name] is not None and given[name] != defaults.get(name)
-        and given[name] != recorded[name]
+        and given[name] != recorded.get(name, defaults.get(name))
     ]
     if differing:
         raise InputError(
             "--resume: " + "; ".join(
                 f"--{n.replace('_', '-')} is {given[n]!r} but the run recorded "
-                f"in {manifest_path} used {recorded[n]!r}" for n in differing
+                f"in {manifest_path} used {recorded.get(n)!r}" for n in differing
             ) + ". Resume with the same settings, or start a new run."
         )
-    for name in RUN_SETTINGS:
-        setattr(args, name, recorded[name])
+    for name in RUN_SETTINGS:  # runs recorded before a setting existed: default
+        setattr(args, name, recorded.get(name, defaults.get(name)))
     for name, value in manifest["budgets"].items():
         if getattr(args, name) is None:
             setattr(args, name, value)

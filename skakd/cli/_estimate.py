@@ -5,10 +5,13 @@ the pool (M-RARU, random and uncertainty sampling send the teacher exactly
 the items they accept, never the visited ones). The price of one label comes
 from the teacher: its ``estimate_cost(items, classes)`` when it has one
 (priced on a random sample of the pool), else its ``cost_per_item``.
-Nothing is sent to the teacher.
+With ``--batch-api`` Claude's price is the Message Batches half price; with
+``--cache`` (a run's ``<stem>.cache.sqlite``) the answers kept there are not
+priced again. Nothing is sent to the teacher.
 """
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +32,9 @@ PRICE_SAMPLE = 200
 
 def add_arguments(parser):
     add_distill_arguments(parser, outputs=False)
+    parser.add_argument("--cache", metavar="FILE", help="the teacher cache of "
+                        "a run (<out stem>.cache.sqlite): answers kept there "
+                        "cost nothing (--teacher anthropic)")
 
 
 def run(args):
@@ -41,7 +47,8 @@ def run(args):
     n_pool = len(inputs.pool_texts)
     n_labels, limit = _n_labels(args, n_pool)
     teacher = make_teacher(args.teacher, pool_texts=inputs.pool_texts,
-                           pool_labels=inputs.pool_labels, model=args.model)
+                           pool_labels=inputs.pool_labels, model=args.model,
+                           cache=_cache(args), batch_api=args.batch_api)
     per_item, how = _price_per_item(teacher, inputs)
     rounds = math.ceil(n_labels / args.batch_size)
     print(f"teacher: {args.teacher}" + (f" ({args.model})" if args.model else ""))
@@ -64,6 +71,16 @@ def run(args):
         print(f"--budget-usd {args.budget_usd} stops the run after about "
               f"{affordable} labels.")
     return 0
+
+
+def _cache(args):
+    """The cache to read (never created here), or ``None``."""
+    if args.cache is None:
+        return None
+    if not Path(args.cache).is_file():
+        raise InputError(f"--cache {args.cache}: no such file; expected the "
+                         "cache.sqlite of a run (or leave --cache out).")
+    return str(args.cache)
 
 
 def _n_labels(args, n_pool):

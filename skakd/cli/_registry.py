@@ -207,13 +207,17 @@ def make_sampler(name, batch_size):
 
 
 def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
-                 generate=False):
+                 generate=False, cache=None, batch_api=False, base_url=None,
+                 api_key=None):
     """The teacher called ``name``.
 
     ``oracle`` answers from the pool's own labels (simulation mode; with
     ``generate``, PGKD's "written" texts are drawn from the labelled pool by
     :class:`~skakd.augmentation.SimulatedGenerator`); ``anthropic`` asks
-    Claude (``model`` picks which; the key comes from ``ANTHROPIC_API_KEY``);
+    Claude (``model`` picks which; the key comes from ``ANTHROPIC_API_KEY``
+    unless ``api_key`` is given; ``cache`` is its SQLite file or ``None``,
+    ``batch_api`` sends each round as a Message Batch at half price,
+    ``base_url`` points it at another server, e.g. the dry run's fake);
     anything else is imported as ``module:attribute``: a teacher object or
     class, or a function ``items -> labels``.
     """
@@ -229,10 +233,12 @@ def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
         check_teacher(name, model=model)
         teacher = optional("skakd.teachers", "AnthropicTeacher", "llm",
                            "--teacher anthropic")
-        # The command line keeps answers in its own per-item cache (--cache).
-        if model is None:
-            return teacher(cache=None)
-        return teacher(model=model, cache=None)
+        options = dict(cache=cache, batch_api=batch_api)
+        if model is not None:
+            options["model"] = model
+        if base_url is not None:
+            options.update(base_url=base_url, api_key=api_key)
+        return teacher(**options)
     found = load_attribute(name, "--teacher", TEACHERS)
     if isinstance(found, type):
         found = found()
