@@ -15,6 +15,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
         "skakd.plotting needs matplotlib: pip install 'skakd[plot]'."
     ) from exc
 
+import numpy as np
+
 __all__ = [
     "plot_acceptance_rate",
     "plot_cost",
@@ -93,7 +95,8 @@ def pick_metric(records):
     return None
 
 
-def plot_learning_curve(histories, metric=None, *, x="n_labeled", ax=None):
+def plot_learning_curve(histories, metric=None, *, x="n_labeled", ax=None,
+                        forecast=None):
     """Score of the student versus labelled examples.
 
     Parameters
@@ -107,6 +110,11 @@ def plot_learning_curve(histories, metric=None, *, x="n_labeled", ax=None):
         History key for the horizontal axis (e.g. ``"teacher_cost_total"``).
     ax : matplotlib Axes or None, default=None
         Where to draw; ``None`` creates a figure.
+    forecast : LearningCurveForecast or None, default=None
+        A fitted :class:`~skakd.stopping.LearningCurveForecast`: its curve
+        (``accuracy_at``) is drawn dashed from its first point to twice the
+        labelled-set size, with its bootstrap band shaded (``x`` must be
+        ``"n_labeled"``).
 
     Returns
     -------
@@ -138,7 +146,24 @@ def plot_learning_curve(histories, metric=None, *, x="n_labeled", ax=None):
                   if xv is not None and yv is not None]
         if points:
             ax.plot(*zip(*points), marker=".", label=label)
+    if forecast is not None:
+        _draw_forecast(ax, forecast, x)
+        runs = [*runs, ("forecast", [])]  # a legend names the dashed line
     return _finish(ax, runs, x, metric, "Learning curve")
+
+
+def _draw_forecast(ax, forecast, x):
+    """The forecast's curve and band over its points and as far again."""
+    if x != "n_labeled":
+        raise ValueError(f"forecast= is drawn against x='n_labeled', got x={x!r}.")
+    start = float(np.min(forecast.n_labels_))
+    end = 2.0 * max(float(forecast.n_labeled_), float(np.max(forecast.n_labels_)))
+    grid = np.linspace(start, end, 60)
+    point, low, high = np.array(
+        [forecast.accuracy_at(n, return_band=True) for n in grid]).T
+    line, = ax.plot(grid, point, linestyle="--", label="forecast")
+    ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.2,
+                    linewidth=0)
 
 
 def plot_acceptance_rate(histories, *, ax=None):
@@ -212,7 +237,7 @@ def plot_cost(histories, *, x="n_labeled", ax=None):
     return _finish(ax, runs, x, "teacher cost (USD)", "Teacher cost")
 
 
-def plot_summary(histories, *, figure=None):
+def plot_summary(histories, *, figure=None, forecast=None):
     """Learning curve (when a score was recorded), acceptance rate and cost.
 
     Parameters
@@ -221,6 +246,8 @@ def plot_summary(histories, *, figure=None):
         One run, or ``{name: run}``.
     figure : matplotlib Figure or None, default=None
         Where to draw the panels side by side; ``None`` creates one.
+    forecast : LearningCurveForecast or None, default=None
+        Drawn on the learning curve (see :func:`plot_learning_curve`).
 
     Returns
     -------
@@ -244,7 +271,7 @@ def plot_summary(histories, *, figure=None):
     axes = figure.subplots(1, 2 + has_metric, squeeze=False)[0].tolist()
     named = dict(runs) if runs[0][0] is not None else runs[0][1]
     if has_metric:
-        plot_learning_curve(named, ax=axes[0])
+        plot_learning_curve(named, ax=axes[0], forecast=forecast)
     plot_acceptance_rate(named, ax=axes[-2])
     plot_cost(named, ax=axes[-1])
     return axes

@@ -845,3 +845,92 @@ def test_estimate_cost_with_batches_and_a_cache(files, tmp_path, monkeypatch,
     assert price("--batch-api") == pytest.approx(full / 2, rel=0.01)
     assert main([*common, "--cache", str(tmp_path / "none.sqlite")]) == 2
     one_line_error(capsys, "--cache", "no such file")
+
+
+# -- Stop when the student stops learning; forecast a target (issue 20) -----
+
+
+@pytest.fixture(scope="module")
+def easy(tmp_path_factory):
+    """Two classes a word apart: the student stops learning in a few rounds."""
+    folder = tmp_path_factory.mktemp("easy")
+    words = ["alpha", "bravo", "delta", "echo", "golf", "hotel", "kilo", "lima"]
+    rng = np.random.default_rng(0)
+
+    def rows(n, start):
+        return [(f"{label} {' '.join(rng.choice(words, 3))} item{start + i}", label)
+                for i, label in enumerate(rng.choice(["good", "bad"], n))]
+
+    return {"seed": write_csv(folder / "seed.csv", ["text", "label"],
+                              [("good kilo", "good"), ("bad kilo", "bad"),
+                               ("good lima", "good"), ("bad echo", "bad")]),
+            "pool": write_csv(folder / "pool.csv", ["text", "label"],
+                              rows(500, 0))}
+
+
+def test_stop_auto_ends_a_run_when_the_student_stops_learning(easy, tmp_path,
+                                                             capsys):
+    out = tmp_path / "m.joblib"
+    argv = ["distill", "--seed", easy["seed"], "--pool", easy["pool"],
+            "--teacher", "oracle", "--sampler", "random", "--batch-size", "5",
+            "--budget-labels", "300", "--stop", "auto", "--quiet", "--no-cache",
+            "--out", str(out)]
+    assert main(argv) == 0
+    report = capsys.readouterr().out
+    history = json.loads(out.with_suffix(".history.json").read_text())
+    assert "stop_kappa" in history[-1]
+    n_used = sum(r["n_queried"] for r in history)
+    assert n_used < 300
+    assert "the student stopped learning (--stop auto)." in report
+    assert f"stopped: the student stopped learning ({n_used} labels)." in report
+    run = json.loads(out.with_suffix(".run.json").read_text())
+    assert run["settings"]["stop"] == "auto"
+
+
+def test_target_accuracy_forecasts_labels_and_usd_from_a_pilot(files, model_file,
+                                                               capsys):
+    common = ["estimate-cost", "--seed", files["seed"], "--pool", files["pool"],
+              "--teacher", "oracle", "--pilot", str(model_file)]
+    assert main([*common, "--target-accuracy", "0.3"]) == 0
+    out = capsys.readouterr().out
+    assert f"pilot: {model_file} (78 labelled texts)" in out
+    line = next(x for x in out.splitlines() if x.startswith("target accuracy 0.3"))
+    labels = int(line.split("about ")[1].split()[0].replace(",", ""))
+    assert labels > 0 and "(90% band: " in line
+    assert "cost to the target: about $0.0000" in out
+
+    assert main([*common, "--target-accuracy", "0.999"]) == 0
+    out = capsys.readouterr().out
+    assert "target accuracy 0.999: accuracy=0.999 is not reachable" in out
+    assert "ceiling: 0." in out and "about" not in out
+
+
+def test_target_accuracy_runs_a_pilot_distillation(easy, capsys):
+    assert main(["estimate-cost", "--seed", easy["seed"], "--pool", easy["pool"],
+                 "--teacher", "oracle", "--batch-size", "10",
+                 "--target-accuracy", "0.9", "--pilot-labels", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "pilot: a distillation of 40 labels (44 labelled texts" in out
+    assert "target accuracy 0.9: about " in out
+
+
+@pytest.mark.parametrize("argv, needles", [
+    (["--target-accuracy", "0"], ["argument --target-accuracy",
+                                  "expected a number in (0, 1], got '0'"]),
+    (["--target-accuracy", "1.5"], ["argument --target-accuracy",
+                                    "expected a number in (0, 1], got '1.5'"]),
+    (["--target-accuracy", "0.8"], ["--target-accuracy needs a pilot",
+                                    "--pilot MODEL", "--pilot-labels N"]),
+    (["--pilot-labels", "0", "--target-accuracy", "0.8"],
+     ["argument --pilot-labels", "expected an integer >= 1"]),
+    (["--pilot", "x.joblib", "--pilot-labels", "5"],
+     ["argument --pilot-labels: not allowed with argument --pilot"]),
+    (["--pilot", "missing.joblib", "--target-accuracy", "0.8"],
+     ["--pilot missing.joblib: no such file"]),
+    (["--stop", "soon"], ["argument --stop", "invalid choice: 'soon'"]),
+])
+def test_bad_forecast_and_stop_values_are_one_line(argv, needles, tiny, tmp_path,
+                                                   capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["estimate-cost", *tiny[1:-1], "--teacher", "oracle", *argv]) == 2
+    one_line_error(capsys, *needles)

@@ -83,3 +83,23 @@ def test_errors_name_what_was_expected():
         plot_cost(3, ax=axes())
     with pytest.raises(ValueError, match="no history has a score"):
         plot_learning_curve([{"n_labeled": 1}], ax=axes())
+
+
+def test_learning_curve_draws_a_forecast_with_its_band(runs):
+    from skakd.stopping import LearningCurveForecast
+
+    clf = runs["random"]
+    forecast = LearningCurveForecast().fit_points(
+        [20, 40, 80, 160], [0.5, 0.6, 0.68, 0.72])
+    ax = plot_learning_curve(clf, ax=axes(), forecast=forecast)
+    run, curve = ax.lines
+    assert curve.get_label() == "forecast" and curve.get_linestyle() == "--"
+    grid = curve.get_xdata()
+    assert grid[0] == 20 and grid[-1] == 2 * 160
+    np.testing.assert_allclose(curve.get_ydata(),
+                               [forecast.accuracy_at(n) for n in grid])
+    band = ax.collections[0].get_paths()[0].vertices
+    assert band[:, 1].min() <= curve.get_ydata().min()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["forecast"]
+    with pytest.raises(ValueError, match="x='n_labeled'"):
+        plot_learning_curve(clf, x="round", ax=axes(), forecast=forecast)

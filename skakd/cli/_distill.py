@@ -58,7 +58,7 @@ __all__ = [
 RUN_SETTINGS = (
     "seed", "pool", "validation", "teacher", "model", "sampler", "student",
     "batch_size", "validation_size", "classes", "text_column", "label_column",
-    "random_state", "batch_api",
+    "random_state", "batch_api", "stop",
 )
 PATH_SETTINGS = ("seed", "pool", "validation")
 MAX_VALIDATION_ROWS = 5000
@@ -135,6 +135,11 @@ def add_arguments(parser, *, outputs=True):
                         "extra), or module:attribute")
     method.add_argument("--batch-size", type=integer(1), default=25, metavar="N",
                         help="teacher labels per round")
+    method.add_argument("--stop", choices=("none", "auto"), default="none",
+                        help="auto: stop paying when the student stops "
+                        "learning (skakd.stopping.default(): its predictions "
+                        "on a stop set drawn from the pool no longer change); "
+                        "a budget is still required")
     method.add_argument("--batch-api", action="store_true",
                         help="send each round to Claude as a Message Batch: "
                         "half the price, answers within minutes to hours "
@@ -206,18 +211,8 @@ def run(args):
 def _run(args, paths, student):
     inputs = load_inputs(args)
     teacher, cache = _teacher(args, inputs, paths)
-    clf = ActiveDistillationClassifier(
-        student,
-        teacher=teacher,
-        sampler=make_sampler(args.sampler, args.batch_size),
-        max_iter=_max_rounds(args),
-        max_labels=args.budget_labels,
-        max_cost=args.budget_usd,
-        classes=inputs.classes,
-        callbacks=_callbacks(inputs),
-        random_state=args.random_state,
-        verbose=0 if args.quiet else 1,
-    )
+    clf = build_classifier(args, inputs, student, teacher,
+                           callbacks=_callbacks(inputs, args))
     _start_outputs(args, paths, cache)
     _write_manifest(paths["run"], args, cache, "running")
     start = time.perf_counter()
@@ -239,7 +234,31 @@ def _run(args, paths, student):
     return 130 if status == "interrupted" else 0
 
 
-def check_arguments(args, command, also_missing=()):
+def build_classifier(args, inputs, student, teacher, *, callbacks=None,
+                     budget_labels=None):
+    """The classifier a run fits (``budget_labels`` overrides the budgets:
+    the pilot of ``estimate-cost --pilot-labels``)."""
+    if budget_labels is None:
+        max_rounds, max_labels, max_cost = (
+            _max_rounds(args), args.budget_labels, args.budget_usd)
+    else:
+        max_rounds = math.ceil(budget_labels / args.batch_size)
+        max_labels, max_cost = budget_labels, None
+    return ActiveDistillationClassifier(
+        student,
+        teacher=teacher,
+        sampler=make_sampler(args.sampler, args.batch_size),
+        max_iter=max_rounds,
+        max_labels=max_labels,
+        max_cost=max_cost,
+        classes=inputs.classes,
+        callbacks=callbacks,
+        random_state=args.random_state,
+        verbose=0 if getattr(args, "quiet", True) else 1,
+    )
+
+
+def check_arguments(args, command, also_missing=(), need_budget=True):
     """Check what argparse cannot: options needed together, budgets."""
     missing = [f"--{name}" for name in ("seed", "pool", "teacher")
                if getattr(args, name) is None]
@@ -253,7 +272,7 @@ def check_arguments(args, command, also_missing=()):
             f"{command} needs {listed} ({'; '.join(REQUIRED[m] for m in missing)})."
         )
     budgets = (args.budget_labels, args.budget_usd, args.max_rounds)
-    if all(budget is None for budget in budgets):
+    if need_budget and all(budget is None for budget in budgets):
         raise InputError(
             "give a budget: --budget-labels N, --budget-usd X and/or "
             "--max-rounds N, so that the teacher is never asked without limit."
@@ -556,11 +575,16 @@ def _teacher(args, inputs, paths):
     return cached_teacher(teacher, str(cache)), cache
 
 
-def _callbacks(inputs):
-    if inputs.val_texts is None or not len(inputs.val_texts):
-        return None
-    return [Scoring(np.asarray(inputs.val_texts, dtype=object),
-                    np.asarray(inputs.val_labels), name=VALIDATION_KEY)]
+def _callbacks(inputs, args):
+    callbacks = []
+    if inputs.val_texts is not None and len(inputs.val_texts):
+        callbacks.append(Scoring(np.asarray(inputs.val_texts, dtype=object),
+                                 np.asarray(inputs.val_labels), name=VALIDATION_KEY))
+    if args.stop == "auto":
+        from ..stopping import default
+
+        callbacks.append(default())
+    return callbacks or None
 
 
 # -- resume ---------------------------------------------------------------
@@ -720,6 +744,8 @@ class Summary:
             return "the pool is used up (every pool text went to the teacher)"
         if reason == "early_stopping":
             return self._early_stop()
+        if reason == "converged":
+            return "the student stopped learning (--stop auto)"
         return reason
 
     def _early_stop(self):
@@ -750,6 +776,8 @@ class Summary:
             return "the run was interrupted"
         if reason == "early_stopping":
             return self._early_stop()
+        if reason == "converged":
+            return "the student stopped learning first (--stop auto)"
         if args.max_rounds is not None and clf.n_iter_ >= args.max_rounds:
             return f"--max-rounds {args.max_rounds} was reached first"
         if args.sampler == "pgkd":
@@ -810,7 +838,7 @@ def _write_outputs(clf, summary, paths):
     paths["history"].write_text(
         json.dumps(history, indent=1, default=_json_default) + "\n", encoding="utf-8"
     )
-    _write_plot(clf.history_, paths["plot"])
+    _write_plot(clf, paths["plot"])
 
 
 def _write_labels(clf, summary, path):
@@ -838,7 +866,7 @@ def _write_labels(clf, summary, path):
         )
 
 
-def _write_plot(history, path):
+def _write_plot(clf, path):
     try:
         from ..plotting import plot_summary
     except ImportError as exc:
@@ -847,8 +875,21 @@ def _write_plot(history, path):
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(13, 3.8), layout="constrained")
-    plot_summary(history, figure=figure)
+    plot_summary(clf.history_, figure=figure, forecast=_forecast(clf))
     figure.savefig(path, dpi=110)
+
+
+def _forecast(clf):
+    """The learning-curve forecast drawn on the plot, or ``None`` (too few
+    rounds, a curve that does not fit): a drawing aid, never an error."""
+    from ..stopping import LearningCurveForecast
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # small folds of a small set
+            return LearningCurveForecast(source="cv", random_state=0).fit(clf)
+    except ValueError:
+        return None
 
 
 def _json_default(value):
@@ -888,6 +929,9 @@ def _report(summary, paths, cache, status, seconds):
     for sentence in (summary.budget_use(), summary.validation(paths["labels"])):
         if sentence is not None:
             lines.append(sentence + ".")
+    if clf.termination_condition_ == "converged":
+        lines.append(f"stopped: the student stopped learning "
+                     f"({summary.n_used} labels).")
     print("\n".join(lines))
     written = [paths[key] for key in OUTPUTS]
     print("wrote " + ", ".join(str(p) for p in written if p.exists()))

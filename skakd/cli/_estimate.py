@@ -8,23 +8,34 @@ from the teacher: its ``estimate_cost(items, classes)`` when it has one
 With ``--batch-api`` Claude's price is the Message Batches half price; with
 ``--cache`` (a run's ``<stem>.cache.sqlite``) the answers kept there are not
 priced again. Nothing is sent to the teacher.
+
+``--target-accuracy A`` forecasts the labels and dollars to accuracy ``A``
+from a learning curve (:class:`~skakd.stopping.LearningCurveForecast`,
+cross-validated on a pilot's labelled set): the pilot is a previous run's
+model file (``--pilot MODEL``) or a short distillation run first
+(``--pilot-labels N``, which does ask the teacher for N labels). A target
+the curve does not reach is reported with the curve's ceiling, never a
+number.
 """
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ._distill import add_arguments as add_distill_arguments
-from ._distill import check_arguments, load_inputs
+from ._distill import build_classifier, check_arguments, load_inputs
 from ._io import InputError
-from ._registry import check_teacher, make_teacher
+from ._parser import integer, number
+from ._registry import check_teacher, make_student, make_teacher
 
 __all__ = ["USAGE", "add_arguments", "run"]
 
 USAGE = (
     "%(prog)s --seed FILE --pool FILE --teacher NAME\n"
-    "       {--budget-labels N | --budget-usd USD | --max-rounds N} [options]"
+    "       {--budget-labels N | --budget-usd USD | --max-rounds N |\n"
+    "        --target-accuracy A {--pilot MODEL | --pilot-labels N}} [options]"
 )
 
 PRICE_SAMPLE = 200
@@ -35,11 +46,37 @@ def add_arguments(parser):
     parser.add_argument("--cache", metavar="FILE", help="the teacher cache of "
                         "a run (<out stem>.cache.sqlite): answers kept there "
                         "cost nothing (--teacher anthropic)")
+    target = parser.add_argument_group(
+        "target accuracy (a forecast from a pilot's learning curve)")
+    target.add_argument("--target-accuracy", metavar="A",
+                        type=number(0, 1, include_minimum=False),
+                        help="forecast the labels and USD to this accuracy; "
+                        "needs --pilot or --pilot-labels (then no budget is "
+                        "required)")
+    pilot = target.add_mutually_exclusive_group()
+    pilot.add_argument("--pilot", metavar="MODEL", help="a previous run's "
+                       "model file (skakd distill --out) to forecast from")
+    pilot.add_argument("--pilot-labels", type=integer(1), metavar="N",
+                       help="run a pilot distillation of N teacher labels "
+                       "first (the teacher is asked, and paid, for them)")
 
 
 def run(args):
     """Run ``skakd estimate-cost``; return the process exit status."""
-    check_arguments(args, "estimate-cost")
+    target = args.target_accuracy
+    piloted = args.pilot is not None or args.pilot_labels is not None
+    if target is not None and not piloted:
+        raise InputError(
+            "--target-accuracy needs a pilot to forecast from: --pilot MODEL "
+            "(a previous run's model file) or --pilot-labels N (a short "
+            "distillation first)."
+        )
+    if target is None and piloted:
+        raise InputError(
+            f"{'--pilot' if args.pilot is not None else '--pilot-labels'} is "
+            "for --target-accuracy A; give the accuracy to forecast."
+        )
+    check_arguments(args, "estimate-cost", need_budget=target is None)
     if args.pool is None:
         raise InputError("estimate-cost needs --pool: the texts to price.")
     check_teacher(args.teacher, model=args.model)
@@ -50,6 +87,8 @@ def run(args):
                            pool_labels=inputs.pool_labels, model=args.model,
                            cache=_cache(args), batch_api=args.batch_api)
     per_item, how = _price_per_item(teacher, inputs)
+    if target is not None:
+        return _forecast(args, inputs, teacher, per_item, how)
     rounds = math.ceil(n_labels / args.batch_size)
     print(f"teacher: {args.teacher}" + (f" ({args.model})" if args.model else ""))
     print(f"pool: {n_pool} texts; seed: {len(inputs.seed_texts)} labelled texts, "
@@ -71,6 +110,85 @@ def run(args):
         print(f"--budget-usd {args.budget_usd} stops the run after about "
               f"{affordable} labels.")
     return 0
+
+
+def _forecast(args, inputs, teacher, per_item, how):
+    """Print the labels and USD to ``--target-accuracy`` from a pilot."""
+    from ..stopping import LearningCurveForecast, TargetNotReachable
+
+    target = args.target_accuracy
+    clf, what = _pilot(args, inputs, teacher)
+    print(f"pilot: {what}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # small folds of a small set
+            forecast = LearningCurveForecast(source="cv", random_state=0).fit(clf)
+    except TargetNotReachable as exc:  # pragma: no cover - fit never raises it
+        raise InputError(str(exc)) from None
+    except ValueError as exc:
+        raise InputError(
+            f"--target-accuracy: no learning curve from the pilot ({exc})"
+        ) from None
+    try:
+        labels, low, high = forecast.labels_to(target, return_band=True)
+        usd = forecast.usd_to(target)
+    except TargetNotReachable as exc:
+        print(f"target accuracy {target:g}: {exc}")
+        print(f"ceiling: {exc.ceiling:.3f} (the accuracy the learning curve "
+              "levels off at)")
+        return 0
+    more = max(0, labels - forecast.n_labeled_)
+    priced = "the pilot's cost per label"
+    if forecast.cost_per_label_ == 0 and per_item:
+        usd, priced = more * per_item, how
+    band = f"{_count(low)} to {_count(high)}"
+    print(f"target accuracy {target:g}: about {labels:,} labelled texts "
+          f"({int(forecast.level * 100)}% band: {band}), {more:,} more than "
+          f"the pilot's {forecast.n_labeled_:,}")
+    if per_item is None and forecast.cost_per_label_ == 0:
+        print("cost to the target: unknown (the teacher says nothing about "
+              "its price)")
+    else:
+        print(f"cost to the target: about ${usd:.4f} ({priced})")
+    return 0
+
+
+def _count(value):
+    return f"{value:,.0f}" if math.isfinite(value) else "never"
+
+
+def _pilot(args, inputs, teacher):
+    """The fitted classifier to forecast from, and a sentence about it."""
+    if args.pilot is not None:
+        import joblib
+
+        from .._classifier import ActiveDistillationClassifier
+
+        try:
+            clf = joblib.load(args.pilot)
+        except FileNotFoundError:
+            raise InputError(f"--pilot {args.pilot}: no such file.") from None
+        except Exception as exc:  # not a joblib file at all
+            raise InputError(
+                f"--pilot {args.pilot}: not a model file written by skakd "
+                f"distill ({type(exc).__name__})."
+            ) from None
+        if not isinstance(clf, ActiveDistillationClassifier):
+            raise InputError(
+                f"--pilot {args.pilot}: holds a {type(clf).__name__}, not a "
+                "model file written by skakd distill."
+            )
+        return clf, f"{args.pilot} ({len(clf.labeled_y_)} labelled texts)"
+    student = make_student(args.student, args.random_state)
+    clf = build_classifier(args, inputs, student, teacher,
+                           budget_labels=args.pilot_labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(inputs.seed_texts, inputs.seed_labels,
+                X_pool=None if args.sampler == "pgkd" else inputs.pool_texts)
+    return clf, (f"a distillation of {args.pilot_labels} labels "
+                 f"({len(clf.labeled_y_)} labelled texts, teacher cost "
+                 f"${clf.teacher_cost_:.4f})")
 
 
 def _cache(args):

@@ -76,10 +76,12 @@ def integer(minimum, maximum=None, *, also=()):
     return parse
 
 
-def number(minimum, maximum=math.inf, *, include_maximum=True):
+def number(minimum, maximum=math.inf, *, include_maximum=True,
+           include_minimum=True):
     """An argparse type: a finite number in ``[minimum, maximum]``.
 
-    ``include_maximum=False`` excludes the upper bound (a share below 1).
+    ``include_maximum=False`` excludes the upper bound (a share below 1),
+    ``include_minimum=False`` the lower one (an accuracy above 0).
 
     >>> number(0, 1, include_maximum=False)("0.2")
     0.2
@@ -87,12 +89,17 @@ def number(minimum, maximum=math.inf, *, include_maximum=True):
     Traceback (most recent call last):
     ...
     argparse.ArgumentTypeError: expected a number in [0, 1), got '1'
+    >>> number(0, 1, include_minimum=False)("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a number in (0, 1], got '0'
     """
     if maximum == math.inf:
-        expected = f"a number >= {minimum:g}"
+        expected = f"a number {'>=' if include_minimum else '>'} {minimum:g}"
     else:
         bracket = "]" if include_maximum else ")"
-        expected = f"a number in [{minimum:g}, {maximum:g}{bracket}"
+        opening = "[" if include_minimum else "("
+        expected = f"a number in {opening}{minimum:g}, {maximum:g}{bracket}"
 
     def parse(text):
         try:
@@ -100,7 +107,8 @@ def number(minimum, maximum=math.inf, *, include_maximum=True):
         except ValueError:
             value = math.nan
         below_maximum = value <= maximum if include_maximum else value < maximum
-        if not (math.isfinite(value) and minimum <= value and below_maximum):
+        above_minimum = minimum <= value if include_minimum else minimum < value
+        if not (math.isfinite(value) and above_minimum and below_maximum):
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
         return value
 
