@@ -453,7 +453,7 @@ def plot(rows, path):
     fig.suptitle("Mean test accuracy over random states; lines: the loop's "
                  "students, dots: the final student (refit with the "
                  "validation split)", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.985))  # room for the suptitle
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
