@@ -934,3 +934,69 @@ def test_bad_forecast_and_stop_values_are_one_line(argv, needles, tiny, tmp_path
     monkeypatch.chdir(tmp_path)
     assert main(["estimate-cost", *tiny[1:-1], "--teacher", "oracle", *argv]) == 2
     one_line_error(capsys, *needles)
+
+
+# -- A dry run: the whole journey with Claude played by a local fake ----------
+
+
+def test_dry_run_needs_no_key_and_shows_prompts_and_bill(files, tmp_path,
+                                                         monkeypatch, capsys):
+    pytest.importorskip("anthropic")
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    out = tmp_path / "m.joblib"
+    assert main(claude_args(files, out, "--budget-labels", "20", "--dry-run")) == 0
+    report = capsys.readouterr().out
+    assert report.startswith("skakd distill (dry run): finished after 2 rounds")
+    assert "dry run: nothing was sent to Claude" in report
+    assert "the label column (label) of" in report
+    run = json.loads((tmp_path / "m.run.json").read_text())
+    assert run["dry_run"] is True
+    assert run["cache"].endswith("m.dry-run.cache.sqlite")
+    assert (tmp_path / "m.dry-run.cache.sqlite").is_file()
+    assert not (tmp_path / "m.cache.sqlite").exists()  # Claude's stays clean
+    usd = float(report.split("for about $")[1].split(".\n")[0])
+    assert usd == pytest.approx(run["bill"]["teacher_cost_usd"], abs=1e-4)
+    assert usd > 0
+    assert f"would have been sent {run['bill']['n_requests']} requests" in report
+    prompts = [json.loads(line) for line in
+               (tmp_path / "m.dry-run.prompts.jsonl").read_text().splitlines()]
+    assert len(prompts) == 2 and prompts[0]["model"] == "claude-haiku-4-5"
+    assert '<item id="0">' in prompts[0]["messages"][0]["content"]
+    pool = {row["text"]: row["label"] for row in read_csv(files["pool"])}
+    labels = [row for row in read_csv(tmp_path / "m.labels.csv")
+              if row["source"] == "teacher"]
+    assert len(labels) == 20
+    assert all(pool[row["text"]] == row["label"] for row in labels)
+
+    # a real --resume never continues on fake answers
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-real")
+    assert main(["distill", "--out", str(out), "--resume"]) == 2
+    one_line_error(capsys, "is a dry run (fake answers)", "with --dry-run",
+                   "--force")
+
+
+def test_dry_run_without_pool_labels_answers_with_the_nearest_seed(tmp_path,
+                                                                   capsys):
+    pytest.importorskip("anthropic")
+    seed = write_csv(tmp_path / "seed.csv", ["text", "label"],
+                     [("a wonderful movie", "pos"), ("a dreadful film", "neg"),
+                      ("wonderful acting", "pos"), ("dreadful plot", "neg")])
+    texts = [f"{word} {thing} {i}" for i, (word, thing) in enumerate(
+        [("wonderful", "show"), ("dreadful", "story")] * 5)]
+    pool = write_csv(tmp_path / "pool.csv", ["text"], [(t,) for t in texts])
+    assert main(["distill", "--seed", seed, "--pool", pool, "--teacher",
+                 "anthropic", "--dry-run", "--batch-size", "5",
+                 "--budget-labels", "10", "--quiet",
+                 "--out", str(tmp_path / "m.joblib")]) == 0
+    assert "the label of the nearest seed text" in capsys.readouterr().out
+    rows = [r for r in read_csv(tmp_path / "m.labels.csv") if r["source"] == "teacher"]
+    assert len(rows) == 10
+    assert all(r["label"] == ("pos" if "wonderful" in r["text"] else "neg")
+               for r in rows)
+
+
+def test_dry_run_is_for_claude(tiny, tmp_path, capsys):
+    assert main([*tiny, "--teacher", "oracle", "--dry-run",
+                 "--out", str(tmp_path / "m.joblib")]) == 2
+    one_line_error(capsys, "--dry-run rehearses --teacher anthropic")

@@ -5,8 +5,11 @@ Besides the model (``--out``, a joblib file), the run writes next to it:
 ``<stem>.history.json`` (``history_``, one record per round),
 ``<stem>.curve.png`` (learning, acceptance and cost curves) and
 ``<stem>.run.json`` (the settings, the status and the teacher's bill, which
-``--resume`` reads). ``<stem>.lock`` marks a run in progress: a second
-``skakd distill`` on the same ``--out`` is refused while it lives.
+``--resume`` reads). With ``--dry-run``, Claude is played by a local fake
+(no key, nothing paid): ``<stem>.dry-run.prompts.jsonl`` holds the requests
+that would be sent and the summary the bill. ``<stem>.lock`` marks a run in
+progress: a second ``skakd distill`` on the same ``--out`` is refused while
+it lives.
 """
 
 import codecs
@@ -70,7 +73,7 @@ REQUIRED = {
     "--out": "--out MODEL: the model file to write",
 }
 # What a run writes (next to the cache, which outlives runs).
-OUTPUTS = ("model", "labels", "history", "plot", "run")
+OUTPUTS = ("model", "labels", "history", "plot", "run", "prompts")
 
 
 USAGE = (
@@ -159,6 +162,11 @@ def add_arguments(parser, *, outputs=True):
                          "(by default <out stem>.cache.sqlite)")
         out.add_argument("--no-cache", action="store_true",
                          help="do not keep the teacher's answers")
+        out.add_argument("--dry-run", action="store_true", help="rehearse "
+                         "--teacher anthropic without a key or a cent: a local "
+                         "fake of the API answers (the pool's labels if it has "
+                         "them, else the nearest seed text's); writes the "
+                         "prompts and prints the bill Claude would charge")
         out.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -180,6 +188,7 @@ def output_paths(out):
         "run": Path(f"{stem}.run.json"),
         "cache": Path(f"{stem}.cache.sqlite"),
         "lock": Path(f"{stem}.lock"),
+        "prompts": Path(f"{stem}.dry-run.prompts.jsonl"),
     }
 
 
@@ -210,7 +219,16 @@ def run(args):
 
 def _run(args, paths, student):
     inputs = load_inputs(args)
-    teacher, cache = _teacher(args, inputs, paths)
+    if not args.dry_run:
+        return _fit(args, paths, student, inputs, None)
+    from ._dry_run import DryRun
+
+    with DryRun(args, inputs) as dry:
+        return _fit(args, paths, student, inputs, dry)
+
+
+def _fit(args, paths, student, inputs, dry):
+    teacher, cache = _teacher(args, inputs, paths, dry)
     clf = build_classifier(args, inputs, student, teacher,
                            callbacks=_callbacks(inputs, args))
     _start_outputs(args, paths, cache)
@@ -230,7 +248,11 @@ def _run(args, paths, student):
     summary = Summary(clf, args, inputs)
     _write_outputs(clf, summary, paths)
     _write_manifest(paths["run"], args, cache, status, clf)
+    if dry is not None:
+        n_sent = dry.write_prompts(paths["prompts"])
     _report(summary, paths, cache, status, time.perf_counter() - start)
+    if dry is not None:
+        _report_dry_run(dry, paths, args, n_sent)
     return 130 if status == "interrupted" else 0
 
 
@@ -282,6 +304,11 @@ def check_arguments(args, command, also_missing=(), need_budget=True):
         raise InputError(
             "--budget-usd alone never stops --sampler pgkd with --teacher oracle "
             "(the oracle is free); add --budget-labels N or --max-rounds N."
+        )
+    if getattr(args, "dry_run", False) and args.teacher != "anthropic":
+        raise InputError(
+            f"--dry-run rehearses --teacher anthropic; --teacher {args.teacher} "
+            "is called as it is (the oracle is free already)."
         )
     if args.batch_api and args.teacher != "anthropic":
         raise InputError(
@@ -418,6 +445,8 @@ def _start_outputs(args, paths, cache):
 
 def _check_credentials(args):
     credentials = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
+    if args.dry_run:
+        return
     if args.teacher == "anthropic" and not any(map(os.environ.get, credentials)):
         raise InputError(
             "--teacher anthropic needs an API key: set ANTHROPIC_API_KEY "
@@ -541,7 +570,7 @@ def _split(n_pool, args):
     return np.sort(order[:n_val]), np.sort(order[n_val:])
 
 
-def _teacher(args, inputs, paths):
+def _teacher(args, inputs, paths, dry=None):
     """The teacher and its cache file (``None`` with ``--no-cache``).
 
     Claude keeps its own cache (claims, in-flight Message Batches), so that
@@ -552,9 +581,15 @@ def _teacher(args, inputs, paths):
     if not args.no_cache:
         cache = Path(args.cache) if args.cache is not None else paths["cache"]
     if args.teacher == "anthropic":
+        if dry is not None and cache is not None:  # never replayed as Claude's
+            from ._dry_run import cache_path
+
+            cache = cache_path(cache)
         teacher = make_teacher(
             args.teacher, model=args.model, generate=args.sampler == "pgkd",
             cache=None if cache is None else str(cache), batch_api=args.batch_api,
+            base_url=None if dry is None else dry.base_url,
+            api_key=None if dry is None else dry.api_key,
         )
         return teacher, cache
     teacher = make_teacher(args.teacher, pool_texts=inputs.pool_texts,
@@ -628,6 +663,7 @@ def _write_manifest(path, args, cache, status, clf=None):
         "cache": None if cache is None else str(Path(cache).resolve()),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "bill": _bill(clf),
+        "dry_run": bool(args.dry_run),
     }
     path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
@@ -640,6 +676,13 @@ def _restore_settings(args, manifest_path):
             f"continue for --out {args.out}; run without --resume first."
         )
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if manifest.get("dry_run", False) != args.dry_run:
+        recorded_as = "a dry run (fake answers)" if not args.dry_run else "a real run"
+        raise InputError(
+            f"--resume: the run recorded in {manifest_path} is {recorded_as}; "
+            f"resume it {'with' if not args.dry_run else 'without'} --dry-run, "
+            "or start a new run with --force."
+        )
     recorded = manifest["settings"]
     given = _settings(args)
     defaults = _defaults()
@@ -908,6 +951,27 @@ def _plain(value):
     return value
 
 
+def _report_dry_run(dry, paths, args, n_sent):
+    """What the dry run would have sent and cost, and where to see it."""
+    from ._dry_run import N_PROMPTS
+
+    usd, tokens, n_requests = dry.bill()
+    print(
+        f"dry run: nothing was sent to Claude; a local fake answered with "
+        f"{dry.how}.\n"
+        f"dry run: Claude would have been sent {n_requests} request"
+        f"{'' if n_requests == 1 else 's'} ({tokens['input_tokens']:,} input, "
+        f"{tokens['output_tokens']:,} output, "
+        f"{tokens['cache_creation_input_tokens']:,} cache-write and "
+        f"{tokens['cache_read_input_tokens']:,} cache-read tokens, counted "
+        f"as characters / 4) for about ${usd:.4f}"
+        f"{' at the Message Batches price' if args.batch_api else ''}.\n"
+        f"dry run: the first {min(n_sent, N_PROMPTS)} request bodies are "
+        f"in {paths['prompts']}; the model and labels come from the fake's "
+        "answers (run.json says dry_run: true)."
+    )
+
+
 def _report(summary, paths, cache, status, seconds):
     clf = summary.clf
     last = clf.history_[-1]
@@ -917,8 +981,9 @@ def _report(summary, paths, cache, status, seconds):
         parts.append(f"{counts['teacher']} labelled by the teacher")
     if counts["generated"]:
         parts.append(f"{counts['generated']} written by the teacher")
+    name = "skakd distill (dry run)" if summary.args.dry_run else "skakd distill"
     lines = [
-        f"skakd distill: {status} after {clf.n_iter_} round"
+        f"{name}: {status} after {clf.n_iter_} round"
         f"{'' if clf.n_iter_ == 1 else 's'} in {seconds:.1f} s: "
         f"{summary.stop_reason()}.",
         f"labelled texts: {len(summary.sources) + len(summary.extra_validation)} "
