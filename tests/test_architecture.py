@@ -119,7 +119,10 @@ def test_private_names_stay_in_their_package():
                 if resolved != target and imported.startswith("_"):
                     private.append(len(parts) - 1)
                 elif imported.startswith("_"):
-                    private.append(len(parts))  # a private name of the module
+                    # A private name belongs to its module's package (to
+                    # the package itself when imported from its __init__).
+                    is_package = modules[resolved].name == "__init__.py"
+                    private.append(len(parts) if is_package else len(parts) - 1)
                 for i in private:
                     owner = ".".join(parts[:i])  # the package the private part is in
                     if not (name == owner or name.startswith(owner + ".")):

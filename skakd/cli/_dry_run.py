@@ -71,7 +71,7 @@ class DryRun:
 
     def bill(self):
         """What the API would charge for the fake's ledger, in USD."""
-        from ..teachers._pricing import BATCH_DISCOUNT, cost_of_usage, model_price
+        from ..teachers import BATCH_DISCOUNT, cost_of_usage, model_price
         from ._distill import _default_model
 
         model = self.model or _default_model()

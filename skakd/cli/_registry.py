@@ -10,7 +10,6 @@ anything starts, with the command that installs it. ``module:attribute``
 import difflib
 import importlib
 import importlib.util
-import re
 from pathlib import Path
 
 from sklearn.base import clone
@@ -43,7 +42,6 @@ EXTRAS = {
     "llm": ("anthropic",),
 }
 # A dated snapshot or -latest alias costs what its family name costs.
-_SNAPSHOT = re.compile(r"-(\d{8}|latest)$")
 
 
 def require_extra(extra, what):
@@ -151,15 +149,16 @@ def check_teacher(name, *, model=None):
 
 
 def _check_model(model):
-    from ..teachers import PRICES
+    from ..teachers import PRICES, model_price
 
-    if model in PRICES or _SNAPSHOT.sub("", model) in PRICES:
-        return
-    raise InputError(
-        f"--model {model!r} is not a Claude model with a known price; expected "
-        f"one of {', '.join(sorted(PRICES))} (or a dated snapshot of one, "
-        "e.g. claude-haiku-4-5-20251001)."
-    )
+    try:
+        model_price(model)
+    except ValueError:
+        raise InputError(
+            f"--model {model!r} is not a Claude model with a known price; expected "
+            f"one of {', '.join(sorted(PRICES))} (or a dated snapshot of one, "
+            "e.g. claude-haiku-4-5-20251001)."
+        ) from None
 
 
 def make_student(name, random_state):

@@ -11,10 +11,11 @@ from ._cache import CachedTeacher, TeacherCache, default_cache_path, request_key
 from ._callable import CallableTeacher
 from ._generation import GenerationResult
 from ._oracle import OracleTeacher
-from ._pricing import PRICES
+from ._pricing import BATCH_DISCOUNT, PRICES, cost_of_usage, model_price
 from ._secret import Secret
 
 __all__ = [
+    "BATCH_DISCOUNT",
     "PRICES",
     "UNLABELED",
     "AnthropicTeacher",
@@ -27,6 +28,8 @@ __all__ = [
     "TeacherCache",
     "TeacherResult",
     "check_teacher_labels",
+    "cost_of_usage",
     "default_cache_path",
+    "model_price",
     "request_key",
 ]

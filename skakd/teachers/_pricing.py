@@ -63,7 +63,7 @@ def model_price(model, prices=None):
 
     Examples
     --------
-    >>> from skakd.teachers._pricing import model_price
+    >>> from skakd.teachers import model_price
     >>> model_price("claude-haiku-4-5-20251001")
     (1.0, 5.0)
     >>> model_price("my-model", prices={"my-model": (2, 4)})
@@ -115,7 +115,7 @@ def cost_of_usage(price, input_tokens, output_tokens, cache_write_tokens=0,
 
     Examples
     --------
-    >>> from skakd.teachers._pricing import cost_of_usage
+    >>> from skakd.teachers import cost_of_usage
     >>> cost_of_usage((1.0, 5.0), input_tokens=1_000_000, output_tokens=0)
     1.0
     """
