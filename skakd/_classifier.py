@@ -827,9 +827,8 @@ def _unlabeled_reasons(result, unanswered):
 
 def _warn_unlabeled(counts, state):
     """Warn, once per fit, that the teacher could not label some items."""
-    if "unlabeled" in state.warned:
+    if not state.first_warning("unlabeled"):
         return
-    state.warned.add("unlabeled")
     shown = ", ".join(f"{n} {why}" for why, n in sorted(counts.items()))
     warnings.warn(
         f"the teacher could not label some items ({shown} this round); they "
@@ -843,9 +842,8 @@ def _warn_unlabeled(counts, state):
 
 def _warn_unknown(labels, state):
     """Warn, once per fit, that the teacher answered outside ``classes``."""
-    if state.warned_unknown:
+    if not state.first_warning("unknown"):
         return
-    state.warned_unknown = True
     classes = state.classes
     shown = sorted({repr(label) for label in labels})[:5]
     warnings.warn(

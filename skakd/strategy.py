@@ -142,11 +142,9 @@ class DistillationState:
         USD paid to the teacher so far.
     fit_params : dict
         Metadata routed to the student's ``fit``.
-    warned_unknown : bool
-        Whether this fit already warned about labels outside ``classes``.
     warned : set of str
-        The other once-per-fit warnings already given (``"unlabeled"``,
-        ``"duplicates"``...).
+        The once-per-fit warnings already given (``"unknown"``,
+        ``"unlabeled"``, ``"duplicates"``...); see :meth:`first_warning`.
     answers : dict or None
         ``text -> (label, reason, source)`` of every text answered in this
         fit, the seed's included, so that a copy of a text is never asked
@@ -170,7 +168,6 @@ class DistillationState:
     n_used: int = 0
     teacher_cost: float = 0.0
     fit_params: dict = field(default_factory=dict)
-    warned_unknown: bool = False
     warned: set = field(default_factory=set)
     answers: dict | None = None
     strategy_state: object = None
@@ -181,6 +178,14 @@ class DistillationState:
         if self.unlabeled is None:
             return np.empty(0, dtype=np.intp)
         return np.flatnonzero(self.unlabeled)
+
+    def first_warning(self, kind):
+        """Whether a warning of ``kind`` is still due this fit (then it is
+        remembered as given): each kind is warned about once per fit."""
+        if kind in self.warned:
+            return False
+        self.warned.add(kind)
+        return True
 
     def next_round(self, n_wanted):
         """Start a round: count it, set its size and spawn its generator."""

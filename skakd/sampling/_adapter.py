@@ -129,9 +129,8 @@ def _answers(state):
 
 
 def _warn_duplicates(state, counts):
-    if "duplicates" in state.warned:
+    if not state.first_warning("duplicates"):
         return
-    state.warned.add("duplicates")
     warnings.warn(
         f"the pool repeats texts ({counts['n_duplicates']} copies of texts "
         f"already answered, {counts['n_seed_duplicates']} copies of seed texts "
