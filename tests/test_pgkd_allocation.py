@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
+from test_pgkd import Recorder
 
 from skakd import ActiveDistillationClassifier
 from skakd.augmentation import PGKD, GenerationRequest, SimulatedGenerator
@@ -41,18 +42,6 @@ def trec():
 def simulator(trec):
     X, y = trec
     return SimulatedGenerator(X[N_SEED:3000], y[N_SEED:3000], random_state=0)
-
-
-class Recorder(BaseTeacher):
-    """Passes requests on to a real generating teacher and keeps them."""
-
-    def __init__(self, teacher):
-        self.teacher = teacher
-        self.requests = []
-
-    def generate(self, request):
-        self.requests.append(request)
-        return self.teacher.generate(request)
 
 
 class EveryClass(BaseTeacher):

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from skakd.demo import labels_to_reach
+
 __all__ = [
     "GROUP",
     "TARGETS",
@@ -27,15 +29,6 @@ def read_runs(path):
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line]
-
-
-def labels_to_reach(curve, target):
-    """Teacher labels (seed excluded) at the first round with accuracy >= target."""
-    seed = curve[0]["n_labeled"]
-    for record in curve:
-        if record["accuracy"] >= target:
-            return record["n_labeled"] - seed
-    return None
 
 
 def summarize_run(curve, full_acc):
