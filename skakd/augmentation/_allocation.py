@@ -141,7 +141,9 @@ def batch_shares(k, errors=None):
     if errors is None or np.sum(errors) <= 0:
         return np.full(k, 1.0 / k)
     errors = np.asarray(errors, dtype=float)
-    return FLOOR_SHARE / k + (1 - FLOOR_SHARE) * errors / errors.sum()
+    # Normalise before scaling: 0.5 * e underflows to 0 for a denormal e
+    # (halving is otherwise exact, so the shares are unchanged).
+    return FLOOR_SHARE / k + (1 - FLOOR_SHARE) * (errors / errors.sum())
 
 
 def _most_owed(owed, room, n, counts, tiebreak):
