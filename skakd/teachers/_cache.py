@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._cache_home import cache_home
 from .._items import take
 from ._base import UNLABELED, BaseTeacher, TeacherResult, check_teacher_labels
 
@@ -34,11 +35,7 @@ def default_cache_path():
     ``$SKAKD_CACHE_DIR/teacher_cache.sqlite`` if that variable is set, else
     ``$XDG_CACHE_HOME/skakd/…`` or ``~/.cache/skakd/teacher_cache.sqlite``.
     """
-    root = os.environ.get("SKAKD_CACHE_DIR")
-    if root is None:
-        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        root = Path(base) / "skakd"
-    return Path(root) / "teacher_cache.sqlite"
+    return cache_home() / "teacher_cache.sqlite"
 
 
 def request_key(payload):
