@@ -5,10 +5,15 @@ the full budget, with every stopping criterion attached as an observer: the
 criteria of ``skakd.stopping`` (several settings) and small-text's
 (``KappaAverage``, ``ClassificationChange``, ``OverallUncertainty``) record,
 round by round, whether they would stop; none changes which items are
-labelled, so one run scores them all. From the runs: labels at stop, test
-accuracy at stop and at the full budget, labels saved; and the error of the
-forecast of labels to 95% of the full-budget accuracy made after a third of
-the budget.
+labelled, so one run scores them all. Many more settings of ours, and
+both kappa and the teacher-agreement plateau together, are replayed offline
+on the statistics the probes recorded (:data:`SWEEP`). From the runs: labels
+at stop, test accuracy at stop and at the full budget, labels saved, the
+Pareto front of budget against loss, the stop of an oracle that knows the
+test accuracy (is the target reachable at all?), the rule the evidence
+chooses as the default (and the same choice left one dataset out); and the
+error of the forecast of labels to 95% of the full-budget accuracy made
+after a third of the budget.
 
 Usage::
 
@@ -82,39 +87,67 @@ def _windowed(values, window):
 
 
 def _kappa_rule(threshold, window):
-    return lambda v: len(v) >= window and _windowed(v, window) >= threshold
+    return lambda s: (len(s["kappa"]) >= window
+                      and _windowed(s["kappa"], window) >= threshold)
 
 
 def _uncertainty_rule(threshold):
-    return lambda v: v[-1] <= threshold
+    return lambda s: s["uncertainty"][-1] <= threshold
 
 
 def _plateau_rule(window, min_delta):
-    return lambda v: (len(v) >= 2 * window and _windowed(v, window)
-                      <= _windowed(v[:-window], window) + min_delta)
+    return lambda s: (len(s["agreement"]) >= 2 * window
+                      and _windowed(s["agreement"], window)
+                      <= _windowed(s["agreement"][:-window], window) + min_delta)
 
 
+def _both(first, second):
+    return lambda s: first(s) and second(s)
+
+
+# The statistics the probes of OURS record, by the name the rules read them
+# under (all StabilizingPredictions probes share one stop set, drawn from the
+# fit's random_state, so one kappa curve serves every kappa setting).
+STATISTICS = {"kappa": "default", "uncertainty": "uncertainty(0.1)",
+              "agreement": "agreement(plateau,w5)"}
+KAPPAS = (0.95, 0.97, 0.98, 0.985, 0.99, 0.995)
 # More settings of our criteria, scored offline: each rule replayed round by
-# round on the statistic a probe of OURS recorded (all StabilizingPredictions
-# probes share one stop set, drawn from the fit's random_state).
+# round on the statistics the run recorded. Both kappa and the agreement
+# plateau together: the agreement is a second, label-based opinion on
+# whether the student still learns.
 SWEEP = {
-    **{f"kappa({t},w{w})": ("default", _kappa_rule(t, w))
-       for t in (0.95, 0.97, 0.98, 0.99) for w in (3, 5)},
-    **{f"uncertainty({t})": ("uncertainty(0.1)", _uncertainty_rule(t))
-       for t in (0.1, 0.2, 0.3, 0.4)},
-    **{f"agreement(plateau,w{w},{d})": ("agreement(plateau,w5)", _plateau_rule(w, d))
+    **{f"kappa({t},w{w})": _kappa_rule(t, w) for t in KAPPAS for w in (3, 5, 10)},
+    **{f"uncertainty({t})": _uncertainty_rule(t) for t in (0.1, 0.2, 0.3, 0.4)},
+    **{f"agreement(plateau,w{w},{d})": _plateau_rule(w, d)
        for w in (5, 10, 15) for d in (0.005, 0.02)},
+    **{f"kappa({t},w{w})&agreement(plateau,w{p},{d})":
+       _both(_kappa_rule(t, w), _plateau_rule(p, d))
+       for t in (0.97, 0.98, 0.99) for w in (3, 5) for p in (5, 10)
+       for d in (0.005, 0.02)},
 }
+# The stop that knows the test accuracy: the first round within this many
+# points of the full budget's accuracy. No label-free rule can do better
+# while losing at most that much, so it says whether the target is reachable.
+ORACLE_POINTS = 1.0
+ORACLE = "oracle (knows the test accuracy)"
+# The setting default() returns, as SWEEP names it.
+DEFAULT_RULE = "kappa(0.99,w3)"
 
 
 def replay(run):
     """Per-round decisions of the :data:`SWEEP` settings on one run."""
-    out = {}
-    for name, (source, rule) in SWEEP.items():
-        values = [np.nan if v is None else v for v in run["curve"][f"stat:{source}"]]
-        out[f"sweep:{name}"] = [
-            bool(rule(values[:i])) for i in range(1, len(values) + 1)]
-    return out
+    stats = {name: np.array([np.nan if v is None else v
+                             for v in run["curve"][f"stat:{probe}"]], dtype=float)
+             for name, probe in STATISTICS.items()}
+    known = [{name: values[:i] for name, values in stats.items()}
+             for i in range(1, len(stats["kappa"]) + 1)]
+    return {name: [bool(rule(seen)) for seen in known] for name, rule in SWEEP.items()}
+
+
+def oracle(run):
+    """Per-round decisions of the oracle stop (:data:`ORACLE_POINTS`)."""
+    accuracy = np.asarray(run["curve"]["accuracy"], dtype=float)
+    return [bool(a >= accuracy[-1] - ORACLE_POINTS / 100) for a in accuracy[1:]]
 
 
 def _small_text():
@@ -275,7 +308,10 @@ def summarize(run):
     n, accuracy = run["curve"]["n_labeled"], run["curve"]["accuracy"]
     n_seed, full, budget = n[0], accuracy[-1], run["budget"]
     rows = []
-    for name, decisions in {**run["decisions"], **replay(run)}.items():
+    # Ours as replayed (the replay decides as the probes did in the run).
+    small_text = {k: v for k, v in run["decisions"].items() if k.startswith("st:")}
+    every = {**replay(run), **small_text, ORACLE: oracle(run)}
+    for name, decisions in every.items():
         # small-text's criteria have no minimum: scored as published and
         # with ours (10 rounds).
         variants = ([(0, name), (MIN_ROUNDS, f"{name} (min 10)")]
@@ -359,9 +395,11 @@ def aggregate(runs):
     return table
 
 
-def verdicts(table, criterion="default"):
+def verdicts(table, criterion=None):
     """Per dataset: does ``criterion`` stop within 1 point of the full-budget
-    accuracy on <= 60% of the budget (mean over its runs)?"""
+    accuracy on <= 60% of the budget (mean over its runs)? ``None``: the
+    default."""
+    criterion = criterion or DEFAULT_RULE
     out = {}
     for dataset in dict.fromkeys(row["dataset"] for row in table):
         mine = [r for r in table
@@ -391,34 +429,54 @@ def forecast_verdicts(rows):
         for source in ("agreement", "cv"):
             errors = [np.inf if r[f"{source}_rel_error"] is None
                       else abs(r[f"{source}_rel_error"]) for r in mine]
-            median = float(np.median(errors))
+            labels = [np.inf if r[f"{source}_labels_to_95"] is None else abs(
+                r[f"{source}_labels_to_95"] - r["observed_labels_to_95"]) for r in mine]
+            median, median_labels = float(np.median(errors)), float(np.median(labels))
             out[f"{dataset}|{source}"] = {
                 "within_25": float(np.mean([e <= 0.25 for e in errors])),
                 "median_abs_error": None if np.isinf(median) else median,
+                # In labels too: a truth of 100 labels is 4 rounds of 25, and
+                # 25% of it is one batch.
+                "median_abs_error_labels": (None if np.isinf(median_labels)
+                                            else median_labels),
                 "unreachable_or_failed": int(np.sum(np.isinf(errors))),
                 "met": bool(median <= 0.25)}
     return out
 
 
 def report(runs, out, docs, argv):
-    """Write the CSV/JSON summaries, the plot and the docs' generated section."""
+    """Write the CSV/JSON summaries, the plots and the docs' generated section."""
     table = aggregate(runs)
     frows = forecast_rows(runs)
+    ranked = candidates(table)
     summary = {"command": command_line("stopping", argv), "machine": machine_info(),
-               "runs": len(runs), "verdicts": verdicts(table),
-               "candidates": candidates(table),
+               "runs": len(runs), "default": DEFAULT_RULE,
+               "verdicts": verdicts(table), "feasibility": verdicts(table, ORACLE),
+               "candidates": ranked, "choices": choices(table, ranked),
+               "versus_small_text": versus_small_text(ranked),
                "forecast_verdicts": forecast_verdicts(frows)}
     write_csv(f"{out}_summary.csv", table)
+    write_csv(f"{out}_candidates.csv", ranked)
     write_csv(f"{out}_forecast.csv", frows)
     write_json(f"{out}.json", {**summary, "table": table})
     plot(runs, f"{out}.png")
+    plot_tradeoff(ranked, f"{out}_tradeoff.png")
     write_generated(docs, _report_lines(table, summary, out), SOURCE)
     return summary
 
 
+def _kind(criterion):
+    if criterion == ORACLE:
+        return "oracle"
+    return "small-text" if criterion.startswith("st:") else "ours"
+
+
 def candidates(table):
     """One row per criterion over every run: how often it fired, budget used,
-    loss, and on how many datasets it meets the target; best first."""
+    loss, on how many datasets it meets the target, and whether it is on the
+    label-free Pareto front (no other label-free criterion uses at most as
+    much budget and loses at most as much, one of them strictly); cheapest
+    first."""
     rows = []
     datasets = list(dict.fromkeys(r["dataset"] for r in table))
     for criterion in dict.fromkeys(r["criterion"] for r in table):
@@ -426,82 +484,225 @@ def candidates(table):
         runs = sum(r["runs"] for r in mine)
         met = verdicts(table, criterion)
         rows.append({
-            "criterion": criterion, "runs": runs,
+            "criterion": criterion, "kind": _kind(criterion), "runs": runs,
             "stopped": sum(r["stopped"] for r in mine),
             "budget_used": sum(r["budget_used"] * r["runs"] for r in mine) / runs,
             "loss_points": sum(r["loss_points"] * r["runs"] for r in mine) / runs,
             "worst_loss_points": max(r["max_loss_points"] for r in mine),
+            "worst_dataset_loss_points": max(v["loss_points"] for v in met.values()),
             "datasets_met": sum(v["met"] for v in met.values()),
             "n_datasets": len(datasets),
             "min_stop_round": min((r["min_stop_round"] for r in mine
                                    if r["min_stop_round"] is not None), default=None),
         })
-    return sorted(rows, key=lambda r: (-r["datasets_met"], r["budget_used"]))
+    label_free = [r for r in rows if r["kind"] != "oracle"]
+    for row in rows:
+        row["pareto"] = row["kind"] != "oracle" and not any(
+            _dominates(other, row) for other in label_free)
+    return sorted(rows, key=lambda r: (r["budget_used"], r["loss_points"]))
+
+
+def _dominates(a, b):
+    keys = ("budget_used", "loss_points")
+    return (all(a[k] <= b[k] for k in keys)
+            and any(a[k] < b[k] for k in keys))
+
+
+# How choose() reads "loses at most 1 point": on every dataset (the unit
+# of the issue's target), or pooled over all runs.
+LOSS_READINGS = {"every dataset": "worst_dataset_loss_points",
+                 "pooled over runs": "loss_points"}
+
+
+def choose(ranked, loss="worst_dataset_loss_points", max_loss=1.0):
+    """The rule of ours that uses the least budget while losing at most
+    ``max_loss`` points (``loss``: a column of :func:`candidates`; ties: the
+    lower loss); when none does, the one that loses least."""
+    ours = [r for r in ranked if r["kind"] == "ours"]
+    within = [r for r in ours if r[loss] <= max_loss]
+    if within:
+        return min(within, key=lambda r: (r["budget_used"], r[loss]))
+    return min(ours, key=lambda r: (r[loss], r["budget_used"]))
+
+
+def choices(table, ranked):
+    """Per reading of :data:`LOSS_READINGS`: the rule :func:`choose` picks
+    on all datasets, and per dataset the rule it picks on the others with
+    how that rule does on the one left out (is the choice fitted to the
+    data?)."""
+    out = {}
+    datasets = list(dict.fromkeys(r["dataset"] for r in table))
+    for reading, loss in LOSS_READINGS.items():
+        left_out = {}
+        for dataset in datasets if len(datasets) > 1 else []:
+            rest = candidates([r for r in table if r["dataset"] != dataset])
+            pick = choose(rest, loss)["criterion"]
+            left_out[dataset] = {"criterion": pick, **verdicts(table, pick)[dataset]}
+        out[reading] = {"choice": choose(ranked, loss), "left_out": left_out}
+    return out
+
+
+def versus_small_text(ranked):
+    """Per small-text criterion: the rule of ours that uses the least budget
+    while losing no more, and the budget (share of it) it saves more."""
+    ours = [r for r in ranked if r["kind"] == "ours"]
+    out = {}
+    for theirs in (r for r in ranked if r["kind"] == "small-text"):
+        peers = [r for r in ours if r["loss_points"] <= theirs["loss_points"]]
+        best = min(peers, key=lambda r: r["budget_used"], default=None)
+        out[theirs["criterion"]] = {
+            "budget_used": theirs["budget_used"], "loss_points": theirs["loss_points"],
+            "ours": best and best["criterion"],
+            "ours_budget_used": best and best["budget_used"],
+            "ours_loss_points": best and best["loss_points"],
+            "budget_saved": best and theirs["budget_used"] - best["budget_used"]}
+    return out
 
 
 def _report_lines(table, summary, out):
     machine = summary["machine"]
     lines = [f"Command: `{summary['command']}`; {summary['runs']} runs; "
              f"{machine['cpu_count']} cores, load {machine['loadavg'][0]:.1f}, "
-             f"{machine['timestamp_utc']}.", "",
-             "Every criterion over all runs (`sweep:` settings replayed offline on "
-             "the statistics the runs recorded; small-text's as published and with "
-             "our 10-round minimum). Budget used and loss (accuracy points against "
-             "the same run at its full budget) are means over runs; a dataset meets "
-             "the target when its mean loss is <= 1 point on <= 60% of the budget.",
-             ""]
+             f"{machine['timestamp_utc']}.", ""]
+    lines += _feasibility_lines(summary)
+    lines += _tradeoff_lines(summary, out)
+    lines += _choice_lines(summary)
+    lines += _per_run_lines(table, summary)
+    lines += _forecast_lines(summary)
+    lines += ["", f"![learning curves and stops]({_relative(out, '.png')})"]
+    return lines
+
+
+def _feasibility_lines(summary):
+    feasible = summary["feasibility"]
+    reachable = sum(v["met"] for v in feasible.values())
+    lines = ["### Is the target reachable?", "",
+             f"The oracle stops at the first round (from round {MIN_ROUNDS}) whose "
+             f"test accuracy is within {ORACLE_POINTS:g} point of the same run's "
+             "full-budget accuracy: it knows the test labels, so no label-free "
+             "criterion saves more at that loss. Budget it uses, mean over runs, "
+             f"beside the default (`{summary['default']}`):", ""]
     lines += markdown_table(
-        ["criterion", "fired", "budget used", "loss (pts)", "worst run loss",
+        ["dataset", "oracle budget used", "oracle loss (pts)", "target reachable",
+         "default budget used", "default loss (pts)"],
+        [[d, fmt(v["budget_used"], "{:.0%}"), fmt(v["loss_points"], "{:.2f}"),
+          "yes" if v["met"] else "no",
+          fmt(summary["verdicts"][d]["budget_used"], "{:.0%}"),
+          fmt(summary["verdicts"][d]["loss_points"], "{:.2f}")]
+         for d, v in feasible.items()], "lrrrrr")
+    return lines + ["", f"Even the oracle meets the target on {reachable} of "
+                    f"{len(feasible)} datasets.", ""]
+
+
+def _tradeoff_lines(summary, out):
+    lines = ["### Budget against loss", "",
+             "Every criterion over all runs: ours replayed offline on the "
+             "statistics the runs recorded (kappa on the stop set, mean scaled "
+             "uncertainty, teacher agreement; `&`: both must hold), small-text's "
+             "as published and with our 10-round minimum. Budget used and loss "
+             "(accuracy points against the same run at its full budget) are means "
+             "over runs; a dataset meets the target when its mean loss is <= 1 "
+             "point on <= 60% of the budget. Shown: the Pareto front of the "
+             "label-free criteria, the default, small-text's and the oracle "
+             f"(every setting in `{Path(out).name}_candidates.csv`).", ""]
+    shown = [c for c in summary["candidates"] if c["pareto"] or c["kind"] != "ours"
+             or c["criterion"] == summary["default"]]
+    lines += markdown_table(
+        ["criterion", "front", "fired", "budget used", "loss (pts)", "worst run loss",
          "datasets met", "earliest stop (round)"],
-        [[c["criterion"], f"{c['stopped']}/{c['runs']}",
-          fmt(c["budget_used"], "{:.0%}"),
-          fmt(c["loss_points"], "{:.2f}"), fmt(c["worst_loss_points"], "{:.2f}"),
+        [[c["criterion"], "yes" if c["pareto"] else "", f"{c['stopped']}/{c['runs']}",
+          fmt(c["budget_used"], "{:.0%}"), fmt(c["loss_points"], "{:.2f}"),
+          fmt(c["worst_loss_points"], "{:.2f}"),
           f"{c['datasets_met']}/{c['n_datasets']}", fmt(c["min_stop_round"], "{}")]
-         for c in summary["candidates"]], "lrrrrrr")
-    lines += ["", "The default and small-text's criteria per dataset, student and "
-              "sampler (mean over seeds; all settings in `stopping_summary.csv`):", ""]
-    header = ["dataset", "student", "sampler", "criterion", "stopped",
-              "labels at stop", "budget used", "acc. at stop", "acc. full",
-              "loss (pts)", "worst loss"]
-    shown = [r for r in table if r["criterion"] == "default"
+         for c in shown], "llrrrrrr")
+    lines += ["", "Small-text's criteria against the cheapest of ours that loses no "
+              "more (budget saved: share of the budget ours does not spend):", ""]
+    lines += markdown_table(
+        ["small-text", "budget used", "loss (pts)", "ours", "budget used",
+         "loss (pts)", "budget saved"],
+        [[name, fmt(v["budget_used"], "{:.0%}"), fmt(v["loss_points"], "{:.2f}"),
+          fmt(v["ours"], "{}"), fmt(v["ours_budget_used"], "{:.0%}"),
+          fmt(v["ours_loss_points"], "{:.2f}"), fmt(v["budget_saved"], "{:+.1%}")]
+         for name, v in summary["versus_small_text"].items()], "lrrlrrr")
+    return lines + ["", f"![budget against loss]({_relative(out, '_tradeoff.png')})",
+                    ""]
+
+
+def _choice_lines(summary):
+    lines = ["### Choosing the default", "",
+             "The rule of ours with the least budget among those losing <= 1 "
+             "point, the loss read on every dataset (mean over its runs) or pooled "
+             "over all runs; and the same choice made without one dataset, scored "
+             "on the dataset left out:", ""]
+    rows = []
+    for reading, found in summary["choices"].items():
+        choice = found["choice"]
+        rows.append([reading, "all", choice["criterion"], "all",
+                     fmt(choice["budget_used"], "{:.0%}"),
+                     f"{choice['loss_points']:.2f} (worst dataset "
+                     f"{choice['worst_dataset_loss_points']:.2f})"])
+        rows += [[reading, f"all but {d}", v["criterion"], d,
+                  fmt(v["budget_used"], "{:.0%}"), fmt(v["loss_points"], "{:.2f}")]
+                 for d, v in found["left_out"].items()]
+    lines += markdown_table(["loss read on", "chosen on", "rule", "scored on",
+                             "budget used", "loss (pts)"], rows, "llllrr")
+    return lines + [""]
+
+
+def _per_run_lines(table, summary):
+    lines = ["### Per dataset, student and sampler", "",
+             f"The default (`{summary['default']}`), small-text's criteria and the "
+             "oracle (mean over seeds; every setting in `stopping_summary.csv`):", ""]
+    shown = [r for r in table if r["criterion"] in (summary["default"], ORACLE)
              or (r["criterion"].startswith("st:") and "(min" not in r["criterion"])]
-    rows = [[r["dataset"], r["student"], r["sampler"], r["criterion"],
-             f"{r['stopped']}/{r['runs']}", fmt(r["labels_at_stop"], "{:.0f}"),
-             fmt(r["budget_used"], "{:.0%}"), fmt(r["accuracy_at_stop"]),
-             fmt(r["accuracy_full"]), fmt(r["loss_points"], "{:.2f}"),
-             fmt(r["max_loss_points"], "{:.2f}")] for r in shown]
-    lines += markdown_table(header, rows, "llllrrrrrrr")
+    lines += markdown_table(
+        ["dataset", "student", "sampler", "criterion", "stopped", "labels at stop",
+         "budget used", "acc. at stop", "acc. full", "loss (pts)", "worst loss"],
+        [[r["dataset"], r["student"], r["sampler"], r["criterion"],
+          f"{r['stopped']}/{r['runs']}", fmt(r["labels_at_stop"], "{:.0f}"),
+          fmt(r["budget_used"], "{:.0%}"), fmt(r["accuracy_at_stop"]),
+          fmt(r["accuracy_full"]), fmt(r["loss_points"], "{:.2f}"),
+          fmt(r["max_loss_points"], "{:.2f}")] for r in shown], "llllrrrrrrr")
     lines += ["", "Default criterion per dataset (target: loss <= 1 point on <= 60% "
               "of the budget):", ""]
     lines += markdown_table(
         ["dataset", "loss (pts)", "budget used", "met"],
         [[d, fmt(v["loss_points"], "{:.2f}"), fmt(v["budget_used"], "{:.0%}"),
           "yes" if v["met"] else "no"] for d, v in summary["verdicts"].items()])
-    lines += ["", "Forecast of labels to 95% of the full-budget accuracy, made after "
-              "a third of the budget (target: median error within ±25%):", ""]
-    lines += markdown_table(
+    return lines + [""]
+
+
+def _forecast_lines(summary):
+    lines = ["### Forecast", "",
+             "Labels to 95% of the full-budget accuracy, forecast after a third of "
+             "the budget (target: median error within ±25%):", ""]
+    return lines + markdown_table(
         ["dataset", "source", "runs within ±25%", "median abs. error",
-         "unreachable / failed", "met"],
+         "median abs. error (labels)", "unreachable / failed", "met"],
         [[*k.split("|"), fmt(v["within_25"], "{:.0%}"),
           fmt(v["median_abs_error"], "{:.0%}"),
+          fmt(v["median_abs_error_labels"], "{:.0f}"),
           v["unreachable_or_failed"], "yes" if v["met"] else "no"]
          for k, v in summary["forecast_verdicts"].items()])
-    lines += ["", f"![learning curves and stops]({_relative_png(out)})"]
-    return lines
 
 
-def _relative_png(out):
-    return f"../../benchmarks/results/{Path(out).name}.png"
+def _relative(out, suffix):
+    return f"../../benchmarks/results/{Path(out).name}{suffix}"
 
 
-def plot(runs, path):
-    """Test accuracy per run, with where the default and small-text's
-    KappaAverage would stop."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot(runs, path):
+    """Test accuracy per run, with where the default and small-text's
+    KappaAverage would stop."""
+    plt = _pyplot()
     datasets = list(dict.fromkeys(run["dataset"] for run in runs))
     fig, axes = plt.subplots(1, len(datasets), figsize=(4.5 * len(datasets), 3.5),
                              squeeze=False)
@@ -509,13 +710,38 @@ def plot(runs, path):
         for run in (r for r in runs if r["dataset"] == dataset):
             n, acc = run["curve"]["n_labeled"], run["curve"]["accuracy"]
             line, = ax.plot(n, acc, lw=0.8, alpha=0.6)
-            for name, marker in (("default", "o"), ("st:KappaAverage", "x")):
-                first = MIN_ROUNDS if name == "default" else 0
-                r = stop_round(run["decisions"][name], first)
+            stops = ((replay(run)[DEFAULT_RULE], MIN_ROUNDS, "o"),
+                     (run["decisions"]["st:KappaAverage"], 0, "x"))
+            for decisions, first, marker in stops:
+                r = stop_round(decisions, first)
                 if r is not None:
                     ax.plot(n[r], acc[r], marker, color=line.get_color())
         ax.set(title=dataset, xlabel="labelled items", ylabel="test accuracy")
     fig.suptitle("o: default stops, x: small-text KappaAverage stops")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_tradeoff(ranked, path):
+    """Mean budget used against mean loss, one point per criterion, with the
+    label-free Pareto front and the 1-point line."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    styles = {"ours": ("C0", "o"), "small-text": ("C3", "s"), "oracle": ("k", "*")}
+    for kind, (color, marker) in styles.items():
+        mine = [r for r in ranked if r["kind"] == kind]
+        ax.scatter([100 * r["budget_used"] for r in mine],
+                   [r["loss_points"] for r in mine], c=color, marker=marker,
+                   s=22, alpha=0.7, label=kind)
+    front = [r for r in ranked if r["pareto"]]
+    ax.plot([100 * r["budget_used"] for r in front],
+            [r["loss_points"] for r in front], c="C0", lw=0.8, label="front")
+    ax.axhline(1.0, c="grey", ls=":", lw=0.8)
+    ax.axvline(60, c="grey", ls=":", lw=0.8)
+    ax.set(xlabel="budget used (%, mean over runs)",
+           ylabel="accuracy lost (points, mean)", ylim=(-0.3, None))
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -44,12 +44,14 @@ def test_a_tiny_grid_runs_scores_every_criterion_and_writes_its_report(tmp_path)
     assert run["curve"]["n_labeled"][-1] == 3 + 150
     assert set(run["decisions"]) == {*stopping.OURS, *stopping._small_text()}
     assert all(len(d) == 15 for d in run["decisions"].values())
-    # The offline replay of a setting decides as the criterion did in the run.
+    # The offline replay of a setting decides as the criterion did in the run;
+    # DEFAULT_RULE names the setting default() returns.
     replayed = stopping.replay(run)
-    for swept, observed in (("kappa(0.99,w3)", "default"),
+    for swept, observed in ((stopping.DEFAULT_RULE, "default"),
+                            ("kappa(0.98,w3)", "kappa(0.98,w3)"),
                             ("uncertainty(0.1)", "uncertainty(0.1)"),
                             ("agreement(plateau,w5,0.005)", "agreement(plateau,w5)")):
-        assert replayed[f"sweep:{swept}"] == run["decisions"][observed]
+        assert replayed[swept] == run["decisions"][observed]
     # Three keyword classes: the student is perfect early, so the default stops.
     assert stopping.stop_round(run["decisions"]["default"], 10) is not None
     assert summary["verdicts"]["tiny"]["loss_points"] <= 1.0
@@ -57,7 +59,9 @@ def test_a_tiny_grid_runs_scores_every_criterion_and_writes_its_report(tmp_path)
         assert Path(f"{out}{suffix}").is_file()
     page = docs.read_text()
     assert page.startswith("# Stopping\n\nHand-written words.")
-    assert "| tiny | tfidf_lr | random | default |" in page
+    assert f"| tiny | tfidf_lr | random | {stopping.DEFAULT_RULE} |" in page
+    assert "### Is the target reachable?" in page
+    assert Path(f"{out}_tradeoff.png").is_file()
     # --report-only rebuilds the report from the runs without running any.
     stopping.main(["--data", "none", "--out", str(out), "--docs", str(docs),
                    "--report-only"])
@@ -69,36 +73,86 @@ def test_stop_round_applies_the_minimum():
     assert stopping.stop_round([True, True], 3) is None
 
 
-def _run(decisions, accuracy, budget=100):
+def _run(accuracy, kappa=None, decisions=None, budget=100, dataset="d"):
+    """A hand-made run: the kappa curve drives the replayed kappa settings;
+    the other statistics are missing, so their settings never fire."""
     n = [2 + 10 * i for i in range(len(accuracy))]
-    flat = [None] * len(accuracy)  # no statistic: the replayed settings never fire
-    statistics = {f"stat:{source}": flat for source, _ in stopping.SWEEP.values()}
-    return {"dataset": "d", "student": "s", "sampler": "r", "seed": 0, "budget": budget,
-            "curve": {"n_labeled": n, "accuracy": accuracy, **statistics},
-            "decisions": decisions}
+    flat = [None] * (len(accuracy) - 1)
+    statistics = {f"stat:{probe}": flat for probe in stopping.STATISTICS.values()}
+    statistics["stat:default"] = kappa or flat
+    return {"dataset": dataset, "student": "s", "sampler": "r", "seed": 0,
+            "budget": budget, "decisions": decisions or {},
+            "curve": {"n_labeled": n, "accuracy": accuracy, **statistics}}
 
 
 def test_verdicts_compare_the_stop_with_the_full_budget():
     accuracy = [0.5] + [0.9] * 5 + [0.905] * 5  # 10 rounds, 100 labels
-    early = [False] * 3 + [True] * 7
-    table = stopping.aggregate([_run({"default": early, "st:KappaAverage": early},
-                                     accuracy)])
+    kappa = [None] * 3 + [1.0] * 7  # the default would fire at round 4
+    table = stopping.aggregate([_run(accuracy, kappa,
+                                     {"st:KappaAverage": [False] * 3 + [True] * 7})])
     rows = {r["criterion"]: r for r in table}
-    assert rows["default"]["labels_at_stop"] == 100  # min 10 rounds: at round 10
+    assert rows[stopping.DEFAULT_RULE]["labels_at_stop"] == 100  # min 10 rounds
     assert rows["st:KappaAverage"]["labels_at_stop"] == 40  # no minimum: round 4
     assert rows["st:KappaAverage"]["loss_points"] == pytest.approx(0.5)
     verdict = stopping.verdicts(table)["d"]
     assert verdict["budget_used"] == 1.0 and not verdict["met"]
 
 
+def test_the_oracle_stops_at_the_first_round_within_one_point():
+    accuracy = [0.2] + [0.5] * 11 + [0.895, 0.88, 0.9, 0.9]
+    assert stopping.oracle(_run(accuracy)) == [False] * 11 + [True, False, True, True]
+    table = stopping.aggregate([_run(accuracy)])
+    oracle = stopping.verdicts(table, stopping.ORACLE)["d"]
+    assert oracle["budget_used"] == pytest.approx(12 / 15 * 150 / 100)
+    assert oracle["loss_points"] == pytest.approx(0.5)
+
+
+def _table():
+    """Two datasets; kappa reaches 1 at round 12, accuracy flattens at round
+    12 on "flat" and at round 20 on "late"."""
+    kappa = [0.5] * 11 + [1.0] * 9
+    runs = [_run([0.1] + [0.5] * 11 + [0.9] * 9, kappa, dataset="flat", budget=200),
+            _run([0.1] + [0.5] * 19 + [0.9], kappa, dataset="late", budget=200)]
+    return stopping.aggregate(runs)
+
+
+def test_the_choice_respects_the_loss_and_is_checked_without_each_dataset():
+    table = _table()
+    ranked = stopping.candidates(table)
+    rows = {r["criterion"]: r for r in ranked}
+    # Kappa settings stop on "late" while it is still learning: 40 points lost.
+    assert rows["kappa(0.95,w3)"]["worst_dataset_loss_points"] == pytest.approx(40)
+    assert rows["kappa(0.95,w3)"]["pareto"] and not rows[stopping.ORACLE]["pareto"]
+    choices = stopping.choices(table, ranked)
+    per_dataset = choices["every dataset"]
+    # Only the settings that never fire lose nothing on both datasets.
+    assert per_dataset["choice"]["budget_used"] == 1.0
+    # Chosen on "flat" alone, a kappa setting stops early and loses on "late".
+    assert per_dataset["left_out"]["late"]["loss_points"] == pytest.approx(40)
+
+
+def test_small_text_is_compared_with_the_cheapest_of_ours_losing_no_more():
+    ranked = [{"criterion": "st:X", "kind": "small-text", "budget_used": 0.8,
+               "loss_points": 1.0},
+              {"criterion": "a", "kind": "ours", "budget_used": 0.7, "loss_points": 1.5},
+              {"criterion": "b", "kind": "ours", "budget_used": 0.75, "loss_points": 0.9},
+              {"criterion": "c", "kind": "ours", "budget_used": 0.9, "loss_points": 0.1}]
+    versus = stopping.versus_small_text(ranked)["st:X"]
+    assert versus["ours"] == "b"
+    assert versus["budget_saved"] == pytest.approx(0.05)
+
+
 def test_forecast_verdicts_count_unreachable_as_misses():
-    rows = [{"dataset": "d", "agreement_rel_error": e, "cv_rel_error": None}
+    rows = [{"dataset": "d", "observed_labels_to_95": 100, "agreement_rel_error": e,
+             "agreement_labels_to_95": None if e is None else 100 * (1 + e),
+             "cv_rel_error": None, "cv_labels_to_95": None}
             for e in (0.1, -0.2, 0.5, None)]
     verdict = stopping.forecast_verdicts(rows)
     assert verdict["d|agreement"]["within_25"] == 0.5
     assert verdict["d|agreement"]["unreachable_or_failed"] == 1
     # Median of 0.1, 0.2, 0.5 and inf: (0.2 + 0.5) / 2 > 0.25.
     assert verdict["d|agreement"]["median_abs_error"] == pytest.approx(0.35)
+    assert verdict["d|agreement"]["median_abs_error_labels"] == pytest.approx(35)
     assert not verdict["d|agreement"]["met"]
     assert verdict["d|cv"]["median_abs_error"] is None and not verdict["d|cv"]["met"]
 
