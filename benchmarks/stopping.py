@@ -36,10 +36,12 @@ from skakd.callbacks import Callback, Scoring
 from skakd.stopping import (
     ConfidenceStop,
     LearningCurveForecast,
+    ProjectedChange,
     StabilizingPredictions,
     TargetNotReachable,
     TeacherAgreement,
     default,
+    projected_change,
 )
 from skakd.teachers import OracleTeacher
 
@@ -77,6 +79,7 @@ OURS = {
     "uncertainty(0.2)": lambda: ConfidenceStop(threshold=0.2),
     "agreement(plateau,w5)": lambda: TeacherAgreement(window=5),
     "agreement(plateau,w10)": lambda: TeacherAgreement(window=10),
+    "projected(0.4,w3)": lambda: ProjectedChange(window=3),
 }
 
 
@@ -101,6 +104,11 @@ def _plateau_rule(window, min_delta):
                       <= _windowed(s["agreement"][:-window], window) + min_delta)
 
 
+def _projected_rule(threshold, window):
+    return lambda s: (len(s["projected"]) >= window
+                      and _windowed(s["projected"], window) <= threshold)
+
+
 def _both(first, second):
     return lambda s: first(s) and second(s)
 
@@ -108,7 +116,7 @@ def _both(first, second):
 # The statistics the probes of OURS record, by the name the rules read them
 # under (all StabilizingPredictions probes share one stop set, drawn from the
 # fit's random_state, so one kappa curve serves every kappa setting).
-STATISTICS = {"kappa": "default", "uncertainty": "uncertainty(0.1)",
+STATISTICS = {"kappa": "kappa(0.98,w3)", "uncertainty": "uncertainty(0.1)",
               "agreement": "agreement(plateau,w5)"}
 KAPPAS = (0.95, 0.97, 0.98, 0.985, 0.99, 0.995)
 # More settings of our criteria, scored offline: each rule replayed round by
@@ -117,6 +125,8 @@ KAPPAS = (0.95, 0.97, 0.98, 0.985, 0.99, 0.995)
 # whether the student still learns.
 SWEEP = {
     **{f"kappa({t},w{w})": _kappa_rule(t, w) for t in KAPPAS for w in (3, 5, 10)},
+    **{f"projected({t},w{w})": _projected_rule(t, w)
+       for t in (0.2, 0.3, 0.4, 0.5, 0.6) for w in (3, 5, 10)},
     **{f"uncertainty({t})": _uncertainty_rule(t) for t in (0.1, 0.2, 0.3, 0.4)},
     **{f"agreement(plateau,w{w},{d})": _plateau_rule(w, d)
        for w in (5, 10, 15) for d in (0.005, 0.02)},
@@ -131,7 +141,7 @@ SWEEP = {
 ORACLE_POINTS = 1.0
 ORACLE = "oracle (knows the test accuracy)"
 # The setting default() returns, as SWEEP names it.
-DEFAULT_RULE = "kappa(0.99,w3)"
+DEFAULT_RULE = "projected(0.4,w10)"
 
 
 def replay(run):
@@ -139,6 +149,11 @@ def replay(run):
     stats = {name: np.array([np.nan if v is None else v
                              for v in run["curve"][f"stat:{probe}"]], dtype=float)
              for name, probe in STATISTICS.items()}
+    # ProjectedChange's statistic, from the kappa and the labelled-set sizes.
+    n = np.asarray(run["curve"]["n_labeled"])
+    stats["projected"] = np.array([projected_change(k, after, after - before)
+                                   for k, after, before in zip(stats["kappa"], n[1:],
+                                                               n[:-1])])
     known = [{name: values[:i] for name, values in stats.items()}
              for i in range(1, len(stats["kappa"]) + 1)]
     return {name: [bool(rule(seen)) for seen in known] for name, rule in SWEEP.items()}
@@ -193,7 +208,7 @@ class _Probe(Callback):
         self.criterion_.on_acquisition(clf, state, acquisition)
 
     def on_round_end(self, clf, record):
-        mine = {}
+        mine = dict(record)  # a copy: the probe's statistic stays out of history_
         self.decisions_.append(bool(self.criterion_.on_round_end(clf, mine)))
         # The raw statistic, so that other thresholds can be scored offline.
         self.statistic_.append(mine.get(self.criterion_.key))

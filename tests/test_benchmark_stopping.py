@@ -49,6 +49,7 @@ def test_a_tiny_grid_runs_scores_every_criterion_and_writes_its_report(tmp_path)
     replayed = stopping.replay(run)
     for swept, observed in ((stopping.DEFAULT_RULE, "default"),
                             ("kappa(0.98,w3)", "kappa(0.98,w3)"),
+                            ("projected(0.4,w3)", "projected(0.4,w3)"),
                             ("uncertainty(0.1)", "uncertainty(0.1)"),
                             ("agreement(plateau,w5,0.005)", "agreement(plateau,w5)")):
         assert replayed[swept] == run["decisions"][observed]
@@ -79,7 +80,7 @@ def _run(accuracy, kappa=None, decisions=None, budget=100, dataset="d"):
     n = [2 + 10 * i for i in range(len(accuracy))]
     flat = [None] * (len(accuracy) - 1)
     statistics = {f"stat:{probe}": flat for probe in stopping.STATISTICS.values()}
-    statistics["stat:default"] = kappa or flat
+    statistics[f"stat:{stopping.STATISTICS['kappa']}"] = kappa or flat
     return {"dataset": dataset, "student": "s", "sampler": "r", "seed": 0,
             "budget": budget, "decisions": decisions or {},
             "curve": {"n_labeled": n, "accuracy": accuracy, **statistics}}

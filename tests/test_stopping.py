@@ -15,10 +15,12 @@ from skakd.sampling import MRARU, RandomSampler
 from skakd.stopping import (
     ConfidenceStop,
     LearningCurveForecast,
+    ProjectedChange,
     StabilizingPredictions,
     TargetNotReachable,
     TeacherAgreement,
     default,
+    projected_change,
 )
 from skakd.teachers import OracleTeacher
 
@@ -56,6 +58,7 @@ def _fit(X, y, criterion, *, batch_size=10, max_iter=40, sampler=None, **params)
 
 CRITERIA = [
     StabilizingPredictions(min_rounds=5),
+    ProjectedChange(window=3, min_rounds=5),
     ConfidenceStop(threshold=0.05, min_rounds=5),
     TeacherAgreement(threshold=0.98, window=3, min_rounds=5),
     TeacherAgreement(window=3, min_rounds=5),  # the plateau rule
@@ -71,7 +74,7 @@ def test_each_criterion_stops_when_the_student_has_learned(criterion):
     assert len(values) == clf.n_iter_ and all(v is not None for v in values)
 
 
-@pytest.mark.parametrize("criterion", CRITERIA[:3], ids=repr)
+@pytest.mark.parametrize("criterion", CRITERIA[:4], ids=repr)
 def test_no_criterion_stops_a_student_that_keeps_improving(criterion):
     X, y = _hard()
     clf = _fit(X, y, criterion, batch_size=5, max_iter=15)
@@ -83,9 +86,30 @@ def test_no_criterion_stops_a_student_that_keeps_improving(criterion):
 
 def test_the_default_is_documented_and_waits_ten_rounds():
     criterion = default()
-    assert isinstance(criterion, StabilizingPredictions)
+    assert isinstance(criterion, ProjectedChange)
     clf = _fit(*_easy(), criterion)
     assert clf.termination_condition_ == "converged" and clf.n_iter_ >= 10
+    assert np.mean(clf.history_[-10:, "stop_projected_change"]) <= 0.4
+    assert clf.history_[-1, "stop_kappa"] > 0.9
+
+
+def test_projected_change_scales_one_round_to_a_doubling():
+    # 1 - kappa = 0.01 a round; 40 rounds of 25 double 1,000 labels.
+    assert projected_change(0.99, 1000, 25) == pytest.approx(0.4)
+    assert projected_change(0.99, 100, 25) == pytest.approx(0.04)
+    assert projected_change(1.0, 1000, 0) == 0.0  # nothing changed
+    assert np.isnan(projected_change(0.9, 1000, 0))  # changed, yet no new label
+
+
+def test_projected_change_reads_the_labels_each_round_added():
+    X, y = _hard()
+    clf = _fit(X, y, ProjectedChange(min_rounds=100), batch_size=5, max_iter=4)
+    n = clf.history_[:, "n_labeled"]
+    kappa = clf.history_[1:, "stop_kappa"]
+    expected = [projected_change(k, after, after - before)
+                for k, after, before in zip(kappa, n[1:], n[:-1])]
+    np.testing.assert_allclose(clf.history_[1:, "stop_projected_change"], expected)
+    assert n[1] - n[0] == 5
 
 
 def test_a_criterion_observes_the_run_without_changing_it():
@@ -135,6 +159,9 @@ def test_other_callbacks_still_stop_with_early_stopping():
     (lambda: ConfidenceStop(threshold=1.5), "'threshold' parameter.*range"),
     (lambda: TeacherAgreement(threshold=-0.1), "'threshold' parameter"),
     (lambda: StabilizingPredictions(window=0), "'window' parameter.*range"),
+    (lambda: ProjectedChange(threshold=0), "'threshold' parameter.*range"),
+    (lambda: ProjectedChange(threshold=1.5), "'threshold' parameter.*range"),
+    (lambda: ProjectedChange(window=0), "'window' parameter.*range"),
     (lambda: TeacherAgreement(window=0), "'window' parameter.*range"),
     (lambda: ConfidenceStop(aggregate="median"), "'aggregate' parameter"),
 ])
