@@ -738,24 +738,36 @@ def plot(runs, path):
     plt.close(fig)
 
 
+def _family(row):
+    if row["kind"] != "ours":
+        return row["kind"]
+    return "kappa & agreement" if "&" in row["criterion"] else (
+        row["criterion"].split("(")[0])
+
+
 def plot_tradeoff(ranked, path):
-    """Mean budget used against mean loss, one point per criterion, with the
-    label-free Pareto front and the 1-point line."""
+    """Mean budget used against mean loss, one point per criterion (by
+    family), with the label-free Pareto front, the default and the target's
+    corner."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    styles = {"ours": ("C0", "o"), "small-text": ("C3", "s"), "oracle": ("k", "*")}
-    for kind, (color, marker) in styles.items():
-        mine = [r for r in ranked if r["kind"] == kind]
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    for i, family in enumerate(dict.fromkeys(_family(r) for r in ranked)):
+        mine = [r for r in ranked if _family(r) == family]
+        marker = {"small-text": "s", "oracle": "*"}.get(family, "o")
+        color = "k" if family == "oracle" else f"C{i}"
         ax.scatter([100 * r["budget_used"] for r in mine],
                    [r["loss_points"] for r in mine], c=color, marker=marker,
-                   s=22, alpha=0.7, label=kind)
+                   s=24, alpha=0.75, label=family)
     front = [r for r in ranked if r["pareto"]]
     ax.plot([100 * r["budget_used"] for r in front],
-            [r["loss_points"] for r in front], c="C0", lw=0.8, label="front")
+            [r["loss_points"] for r in front], c="grey", lw=0.8, label="front")
+    chosen = next(r for r in ranked if r["criterion"] == DEFAULT_RULE)
+    ax.scatter([100 * chosen["budget_used"]], [chosen["loss_points"]], s=140,
+               facecolors="none", edgecolors="k", label=f"default: {DEFAULT_RULE}")
     ax.axhline(1.0, c="grey", ls=":", lw=0.8)
     ax.axvline(60, c="grey", ls=":", lw=0.8)
     ax.set(xlabel="budget used (%, mean over runs)",
-           ylabel="accuracy lost (points, mean)", ylim=(-0.3, None))
+           ylabel="accuracy lost (points, mean over runs)", ylim=(-0.3, None))
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
