@@ -18,7 +18,9 @@ in the calling process, where budgets, caches and rate limits live.
 """
 
 import contextlib
+import hashlib
 
+import cloudpickle
 import numpy as np
 from sklearn.utils.parallel import Parallel, delayed
 
@@ -117,7 +119,8 @@ def predict_in_chunks(estimator, X, method="predict", *, chunk_size=10_000,
     n_rows = _num_rows(X)
     chunks = [slice(b, min(b + chunk_size, n_rows))
               for b in range(0, n_rows, chunk_size)]
-    results = map_chunks(_call, X, chunks, n_jobs=n_jobs, args=(estimator, method))
+    results = map_chunks(_call, X, chunks, n_jobs=n_jobs,
+                         args=(_Reused(estimator), method))
     if out is None:
         parts = list(results)
         return np.concatenate(parts) if parts else np.empty(0)
@@ -219,4 +222,37 @@ def _apply(function, rows, args):
 
 
 def _call(rows, estimator, method):
-    return getattr(estimator, method)(rows)
+    return getattr(estimator.value, method)(rows)
+
+
+class _Reused:
+    """An object that each worker process unpickles once, not once per task.
+
+    joblib pickles a task's arguments with every task. An estimator that
+    loads something when first used (a static embedder's vector table, a
+    tokenizer) would load it again in every task, which can cost more than
+    the task. Copies are keyed by a digest of the pickle, so the same model
+    sent again, by this call or by the next one, is the object the worker
+    already has, with whatever it has loaded since; a process keeps only the
+    last one, so memory stays constant.
+    """
+
+    _last = (None, None)  # (key, value) last unpickled in this process
+
+    def __init__(self, value):
+        self.value = value
+        self._state = None
+
+    def __getstate__(self):
+        if self._state is None:  # pickled once, however many tasks carry it
+            data = cloudpickle.dumps(self.value)
+            self._state = (hashlib.sha256(data).hexdigest(), data)
+        return self._state
+
+    def __setstate__(self, state):
+        key, data = state
+        if _Reused._last[0] != key:
+            _Reused._last = (None, None)  # free the old value before loading
+            _Reused._last = (key, cloudpickle.loads(data))
+        self.value = _Reused._last[1]
+        self._state = state

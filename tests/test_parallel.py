@@ -1,5 +1,6 @@
 """Chunked, joblib-backed prediction, scoring and feature precomputation."""
 
+import os
 import sys
 
 import numpy as np
@@ -166,3 +167,42 @@ def test_classifier_serves_large_inputs_in_parallel_chunks(blobs):
     np.testing.assert_array_equal(clf.predict(X_big), clf.estimator_.predict(X_big))
     np.testing.assert_allclose(clf.predict_proba(X_big),
                                clf.estimator_.predict_proba(X_big))
+
+
+_UNPICKLED = []  # one entry per time this process unpickled a _LoadCounter
+
+
+class _LoadCounter(BaseEstimator):
+    """Predicts (process id, how often the process has unpickled one) per row."""
+
+    def __init__(self, tag=0):
+        self.tag = tag
+
+    def __setstate__(self, state):
+        _UNPICKLED.append(1)
+        self.__dict__.update(state)
+
+    def predict(self, X):
+        return np.array([(os.getpid(), len(_UNPICKLED))] * len(X))
+
+
+def _loads_by_process(predictions):
+    loads = {}
+    for pid, count in predictions:
+        loads.setdefault(pid, set()).add(count)
+    return loads
+
+
+def test_workers_unpickle_the_estimator_once_per_model():
+    # A model that loads something on first use (a static embedder's table)
+    # must not pay that in every task: each worker unpickles it once, even
+    # across calls, and again only for another model.
+    X, model = np.zeros((400, 1)), _LoadCounter()
+    same = np.vstack([predict_in_chunks(model, X, chunk_size=10, n_jobs=2)
+                      for _ in range(2)])
+    loads = _loads_by_process(same)
+    assert all(len(counts) == 1 for counts in loads.values())
+    other = predict_in_chunks(_LoadCounter(tag=1), X, chunk_size=10, n_jobs=2)
+    for pid, counts in _loads_by_process(other).items():
+        assert len(counts) == 1
+        assert pid not in loads or counts.pop() > loads[pid].pop()
