@@ -152,6 +152,45 @@ def test_predict_streams_jsonl_in_chunks(files, model_file, tmp_path, monkeypatc
     assert not (tmp_path / "out.jsonl.partial").exists()
 
 
+def test_predict_reads_csv_like_dictreader(model_file, tmp_path):
+    # Blank lines are skipped, a short row's missing cells are empty, cells
+    # past the header are dropped, quoted newlines stay in the text; the
+    # output is the same with worker processes.
+    source = tmp_path / "in.csv"
+    source.write_text('id,text,note\r\nq0,"What is\nan atom?",x\r\n\r\n'
+                      'q1,Who wrote Hamlet ?\r\nq2,Where is Rome ?,y,extra\r\n',
+                      encoding="utf-8")
+    model = joblib.load(model_file)
+    expected = model.predict(["What is\nan atom?", "Who wrote Hamlet ?",
+                              "Where is Rome ?"]).tolist()
+    for n_jobs in ([], ["--n-jobs", "2"]):
+        out = tmp_path / "out.csv"
+        assert main(["predict", str(model_file), str(source), "--out", str(out),
+                     "--force", "--chunk-size", "2", *n_jobs]) == 0
+        rows = read_csv(out)
+        assert [list(r) for r in rows] == [["id", "text", "note", "prediction"]] * 3
+        assert [(r["id"], r["note"]) for r in rows] == [("q0", "x"), ("q1", ""),
+                                                        ("q2", "y")]
+        assert rows[0]["text"] == "What is\nan atom?"
+        assert [r["prediction"] for r in rows] == expected
+
+
+def test_predict_names_the_line_of_a_bad_row(model_file, tmp_path, capsys):
+    out = str(tmp_path / "out.csv")
+    short = tmp_path / "short.csv"
+    short.write_text("id,text\nq0,fine\n\nq1\n", encoding="utf-8")
+    assert main(["predict", str(model_file), str(short), "--out", out]) == 2
+    one_line_error(capsys, "short.csv, line 4: column 'text' is missing a value")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("text\nfine\ncaf\u00e9 au lait\n".encode("latin-1"))
+    assert main(["predict", str(model_file), str(latin), "--out", out]) == 2
+    one_line_error(capsys, "latin.csv, line 3: cannot decode it as utf-8-sig")
+    assert main(["predict", str(model_file), str(latin), "--out", out,
+                 "--encoding", "latin-1"]) == 0
+    assert [r["text"] for r in read_csv(out)] == ["fine", "caf\u00e9 au lait"]
+    assert not (tmp_path / "out.csv.partial").exists()
+
+
 def test_distill_reads_jsonl_like_csv(files, tmp_path):
     seed = tmp_path / "seed.jsonl"
     seed.write_text("".join(json.dumps(r) + "\n" for r in read_csv(files["seed"])))
