@@ -17,6 +17,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
+from sklearn.utils import estimator_checks
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skakd import ActiveDistillationClassifier
@@ -127,6 +128,19 @@ def test_long_texts_are_truncated(tiny):
     np.testing.assert_allclose(short.transform([very_long])[0], X[1], atol=1e-6)
     unlimited = clone(tiny).set_params(max_length=None).fit()
     np.testing.assert_allclose(unlimited.transform([very_long])[0], X[2], atol=1e-3)
+
+
+# scikit-learn's check_estimator skips every check for an estimator of string
+# input; these are the ones that need no numeric data.
+API_CHECKS = ["check_no_attributes_set_in_init", "check_parameters_default_constructible",
+              "check_get_params_invariance", "check_set_params",
+              "check_estimator_cloneable", "check_estimator_repr",
+              "check_do_not_raise_errors_in_init_or_set_params", "check_mixin_order"]
+
+
+@pytest.mark.parametrize("check", API_CHECKS)
+def test_scikit_learn_api_checks(check):
+    getattr(estimator_checks, check)("StaticEmbedder", StaticEmbedder())
 
 
 def test_bad_inputs_name_the_position(tiny):
