@@ -209,17 +209,25 @@ def test_threads_share_one_table(tiny):
 
 def test_processes_distilling_at_once_leave_one_whole_table(encoder, tmp_path):
     code = (
-        "import sys\n"
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "import model2vec.distill\n"
         "from skakd.text import StaticEmbedder\n"
+        "ready = Path(sys.argv[3])\n"  # both imported: distil at the same time
+        "(ready / sys.argv[4]).touch()\n"
+        "while len(list(ready.iterdir())) < 2:\n"
+        "    time.sleep(0.01)\n"
         "e = StaticEmbedder(sys.argv[1], dims=8, cache_dir=sys.argv[2]).fit()\n"
         "print(e.model_path_, e.transform(['card lost']).sum())\n"
     )
-    cache = tmp_path / "cache"
+    cache, ready = tmp_path / "cache", tmp_path / "ready"
+    ready.mkdir()
     environment = {**os.environ, "PYTHONPATH": str(REPO)}
-    runs = [subprocess.Popen([sys.executable, "-c", code, str(encoder), str(cache)],
+    runs = [subprocess.Popen([sys.executable, "-c", code, str(encoder), str(cache),
+                              str(ready), str(number)],
                              env={**environment, **offline}, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
-            for offline in ({"HF_HUB_OFFLINE": "1"}, {})]
+            for number, offline in enumerate(({"HF_HUB_OFFLINE": "1"}, {}))]
     outputs = [run.communicate(timeout=300) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert len({out for out, _ in outputs}) == 1  # the same table, read whole
@@ -251,7 +259,7 @@ def test_clone_gridsearch_and_active_distillation(tiny):
     clf = ActiveDistillationClassifier(
         pipe, teacher=OracleTeacher(X, y), sampler=MRARU(batch_size=4),
         max_iter=2, random_state=0,
-    ).fit([X[0], X[9]], [y[0], y[9]], X_pool=X)
+    ).fit([X[0], X[9]], [y[0], y[9]], X_pool=X[1:9] + X[10:])
     assert clf.history_[-1, "n_labeled"] > 2
     assert set(clf.predict(["card lost", "euro rate"])) <= {"card", "rate"}
 
