@@ -166,13 +166,15 @@ class StaticEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """
         check_is_fitted(self)
         if getattr(X, "ndim", 1) == 2 and hasattr(X, "iloc") and X.shape[1] == 1:
-            X = X.iloc[:, 0]
+            X = X.iloc[:, 0]  # what a ColumnTransformer passes for one column
         texts = check_texts(X)
         if not len(texts):
             return np.empty((0, self.n_features_out_), dtype=np.float32)
         static, lock = self._table()
         # The tokenizer's truncation is set on every call: a second thread
         # setting it mid-call would fail in the tokenizer ("Already borrowed").
+        # model2vec's own multiprocessing would set TOKENIZERS_PARALLELISM for
+        # the whole process; joblib (skakd.parallel) spreads work instead.
         with lock:
             out = static.encode(
                 texts.tolist(), max_length=self.max_length, normalize=False,
