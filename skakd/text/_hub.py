@@ -99,6 +99,11 @@ def load_encoder(path, device="cpu", quantize=False):
 def quantize_linear(model):
     """``model`` with int8 dynamic quantisation of its linear layers, in place.
 
+    Layers that shrink their input (the feed-forward down-projections) stay
+    float: they read the GELU output, whose outliers the per-batch 7-bit
+    activation scale handles badly. Quantising them too costs 0.65 points of
+    banking77 accuracy instead of 0.2, for 1.4 times the speed instead of 1.2.
+
     ``torch.ao.quantization`` warns that it is deprecated in favour of
     torchao, whose int8 layers run 50 times slower on the CPU without
     ``torch.compile`` (measured on all-MiniLM-L6-v2, torch 2.13): the old API
@@ -106,6 +111,13 @@ def quantize_linear(model):
     here rather than shown to every user.
     """
     torch, _ = import_torch()
+    quantization = torch.ao.quantization
+    layers = {
+        name: quantization.per_channel_dynamic_qconfig
+        for name, layer in model.named_modules()
+        if isinstance(layer, torch.nn.Linear)
+        and layer.in_features <= layer.out_features
+    }
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore", "torch.ao.quantization is deprecated", DeprecationWarning
@@ -113,8 +125,8 @@ def quantize_linear(model):
         warnings.filterwarnings(
             "ignore", "torch.quantize_per_tensor.*deprecated", UserWarning
         )
-        return torch.ao.quantization.quantize_dynamic(
-            model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
+        return quantization.quantize_dynamic(
+            model, layers, dtype=torch.qint8, inplace=True
         )
 
 
