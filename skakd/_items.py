@@ -76,7 +76,8 @@ def is_missing(item):
 def check_texts(X, name="X", *, hint=""):
     """Return ``X`` as a 1-D object array of ``str``, or raise a clear error.
 
-    Empty strings are valid texts; ``None``/NaN and non-string items are not.
+    ``X`` is a sequence of texts, a pandas Series or a one-column table
+    (DataFrame or 2-D array). Empty strings are valid texts; ``None``/NaN and non-string items are not.
     ``hint`` is appended to the error about a non-string item (e.g. where
     feature extraction belongs).
 
@@ -89,6 +90,8 @@ def check_texts(X, name="X", *, hint=""):
     Traceback (most recent call last):
     ...
     TypeError: items[1] is a int (3); expected str.
+    >>> check_texts(np.array([["a"], ["b"]], dtype=object)).tolist()
+    ['a', 'b']
     """
     if X is None:
         raise ValueError(f"{name} is None; expected a sequence of texts (str).")
@@ -97,8 +100,17 @@ def check_texts(X, name="X", *, hint=""):
             f"{name} is a single {type(X).__name__}; expected a sequence of "
             "texts, e.g. [text] for one text."
         )
-    if hasattr(X, "iloc"):  # pandas Series/DataFrame column
+    if hasattr(X, "iloc"):  # pandas Series or DataFrame, whatever its index
         X = X.to_numpy()
+    if getattr(X, "ndim", 1) == 2:
+        # A one-column table of texts, e.g. what ColumnTransformer passes for
+        # a column selected by a list (["text"]).
+        if X.shape[1] != 1:
+            raise ValueError(
+                f"{name} has {X.shape[1]} columns; expected one column of "
+                "texts (select it, e.g. df['text'])."
+            )
+        X = X[:, 0]
     texts = np.fromiter(X, dtype=object, count=len(X))
     for i, item in enumerate(texts):
         if is_missing(item):

@@ -566,7 +566,7 @@ def test_predict_rejects_bad_numbers(model_file, files, tmp_path, capsys):
                              "expected oracle or anthropic (did you mean 'oracle'?)",
                              "module:attribute"]),
     ("--student", "minilm", ["--student 'minilm' is not known",
-                             "expected tfidf-logreg, minilm-logreg or bert",
+                             "expected tfidf-logreg, static-logreg, minilm-logreg or bert",
                              "did you mean 'minilm-logreg'?"]),
     ("--sampler", "mrau", ["argument --sampler: invalid choice: 'mrau'",
                            "'mraru', 'random', 'uncertainty', 'pgkd'"]),

@@ -168,7 +168,7 @@ def test_pandas_input_and_output(tiny):
     assert list(out.columns) == [f"staticembedder{i}" for i in range(8)]
     assert out.index.equals(index)
     np.testing.assert_array_equal(out.to_numpy(), expected)
-    with pytest.raises(TypeError, match=r"X\[0\] is a ndarray"):
+    with pytest.raises(ValueError, match="X has 2 columns; expected one column"):
         tiny.transform(frame.assign(other=1))
 
 

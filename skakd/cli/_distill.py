@@ -134,8 +134,8 @@ def add_arguments(parser, *, outputs=True):
     method.add_argument("--sampler", default="mraru", choices=SAMPLERS,
                         metavar="NAME", help=f"{', '.join(SAMPLERS)}")
     method.add_argument("--student", default="tfidf-logreg", metavar="NAME",
-                        help=f"{', '.join(STUDENTS)} (the last two need the text "
-                        "extra), or module:attribute")
+                        help=f"{', '.join(STUDENTS)} (static-logreg needs the static "
+                        "extra, the last two the text extra), or module:attribute")
     method.add_argument("--batch-size", type=integer(1), default=25, metavar="N",
                         help="teacher labels per round")
     method.add_argument("--stop", choices=("none", "auto"), default="none",

@@ -165,8 +165,6 @@ class StaticEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         embeddings : ndarray of shape (n_texts, n_features_out_), float32
         """
         check_is_fitted(self)
-        if getattr(X, "ndim", 1) == 2 and hasattr(X, "iloc") and X.shape[1] == 1:
-            X = X.iloc[:, 0]  # what a ColumnTransformer passes for one column
         texts = check_texts(X)
         if not len(texts):
             return np.empty((0, self.n_features_out_), dtype=np.float32)
