@@ -11,6 +11,8 @@ __all__ = [
     "DEFAULT_DATA",
     "PAPER_RULE",
     "embed",
+    "embed_static",
+    "embed_with",
     "load_csv_folder",
     "one_per_class",
 ]
@@ -78,6 +80,32 @@ def embed(texts, cache_dir=DEFAULT_CACHE, batch_size=128):
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, matrix)
     return matrix
+
+
+def embed_with(texts, embedder, name, cache_dir=DEFAULT_CACHE):
+    """``embedder.fit_transform(texts)`` as float32, cached on disk like :func:`embed`.
+
+    ``name`` tells embedders apart in the cache (e.g. ``"minilm-int8"``), so
+    it must change whenever the embedder's output would.
+    """
+    key = hashlib.sha256("\x1f".join(texts).encode()).hexdigest()[:20]
+    path = Path(cache_dir) / f"{name}-{key}.npy"
+    if path.is_file():
+        return np.load(path)
+    matrix = np.asarray(embedder.fit_transform(texts), dtype=np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, matrix)
+    return matrix
+
+
+def embed_static(texts):
+    """Static (Model2Vec) embeddings of ``texts``: :class:`skakd.text.StaticEmbedder`.
+
+    Not cached: it embeds tens of thousands of texts a second.
+    """
+    from skakd.text import StaticEmbedder
+
+    return np.asarray(StaticEmbedder().fit_transform(texts), dtype=np.float32)
 
 
 def _embed_minilm(texts, batch_size):

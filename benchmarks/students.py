@@ -1,33 +1,41 @@
-"""Text students: accuracy and throughput of MiniLM-embedding students and
-BertClassifier, embedding throughput, and temperature scaling under M-RARU.
+"""Text students: accuracy against throughput, ``skakd predict`` end to end,
+and label efficiency of the static student beside MiniLM.
 
-Reproduce (results/students.{csv,json,png} and docs/benchmarks/students.md)::
+Reproduce (results/students.{csv,json,png}, results/students_predict.csv,
+results/students_label_efficiency_* and docs/benchmarks/students.md)::
 
     python -m benchmarks.students
 
-``--quick`` runs a small version in a few minutes (results/students_quick.*).
-Everything runs on ``--threads`` CPU threads (torch, BLAS, scikit-learn).
+``--sections`` re-runs some sections and keeps the others' saved results
+(each section records its own time and load). ``--quick`` runs a small
+version in a few minutes (results/students_quick*). Everything runs on
+``--threads`` CPU threads (torch, BLAS, scikit-learn).
 """
 
 import argparse
+import csv
 import json
 import os
+import re
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
+import joblib
 import numpy as np
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-from sklearn.svm import LinearSVC
+from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_limits
 
-from ._common import DEFAULT_DATA, PAPER_RULE, embed, load_csv_folder
+from ._common import DEFAULT_DATA, embed, embed_with, load_csv_folder
 from ._report import (
     DOCS,
     RESULTS,
+    ROOT,
     command_line,
     fmt,
     machine_info,
@@ -37,28 +45,49 @@ from ._report import (
 )
 
 DOC = DOCS / "students.md"
-COMMAND = command_line("students", [])
-# (train, test) caps that keep a full run near half an hour on 2 shared
-# cores: ag_news texts are ~4x longer than banking77's.
-CAPS = {"banking77": (3000, 1000), "ag_news": (1000, 500)}
+SECTIONS = ("frontier", "predict", "label_efficiency")
+DATASETS = ("banking77", "trec", "ag_news", "hwu64")
+# (train, test) caps (None: all) that keep MiniLM's share of a full run near
+# ten minutes on 2 cores: ag_news texts are ~4x longer than banking77's.
+CAPS = {"banking77": (3000, 1000), "trec": (3000, None), "ag_news": (1000, 500),
+        "hwu64": (3000, None)}
+QUICK_CAPS = (300, 100)
+STUDENTS = ("TF-IDF + LR", "static + LR", "MiniLM int8 + LR", "MiniLM + LR",
+            "BertClassifier")
+# How the CLI names each student (``skakd distill --student``).
+CLI_STUDENTS = {"TF-IDF + LR": "tfidf-logreg", "static + LR": "static-logreg",
+                "MiniLM int8 + LR": None, "MiniLM + LR": "minilm-logreg",
+                "BertClassifier": "bert"}
+SLOW = ("MiniLM int8 + LR", "MiniLM + LR", "BertClassifier")
+# The embedder parameter that quantises MiniLM's linear layers to int8.
+QUANTIZE = {"quantize": True}
 
 
-def embedding_students(threads, random_state):
-    """The classifiers put on top of frozen MiniLM embeddings."""
+def logreg():
+    """The classifier of every embedding student (as the CLI's students)."""
+    return LogisticRegression(C=10, max_iter=1000)
+
+
+def cli_student(student):
+    """The unfitted student the predict section saves, as the CLI builds it.
+
+    BertClassifier trains one epoch instead of the CLI's ten: scoring speed
+    does not depend on the training budget.
+    """
+    from skakd.text import BertClassifier, SentenceEmbedder, StaticEmbedder
+
     return {
-        "LogisticRegression": LogisticRegression(C=10.0, max_iter=2000),
-        "LinearSVC (calibrated)": CalibratedClassifierCV(LinearSVC(C=1.0), cv=3),
-        "LDA": LinearDiscriminantAnalysis(),
-        "RandomForest": RandomForestClassifier(
-            n_estimators=300, n_jobs=threads, random_state=random_state
-        ),
-        # Without l2_regularization the Newton steps of 77 one-vs-rest trees
-        # diverge on banking77 (0.21 accuracy, raw scores in the thousands).
-        "HistGradientBoosting": HistGradientBoostingClassifier(
-            max_iter=20, max_leaf_nodes=15, l2_regularization=1.0,
-            early_stopping=True, random_state=random_state
-        ),
-    }
+        "TF-IDF + LR": lambda: make_pipeline(
+            TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2)), logreg()),
+        "static + LR": lambda: make_pipeline(StaticEmbedder(), logreg()),
+        "MiniLM int8 + LR": lambda: make_pipeline(SentenceEmbedder(**QUANTIZE),
+                                                  logreg()),
+        "MiniLM + LR": lambda: make_pipeline(SentenceEmbedder(), logreg()),
+        "BertClassifier": lambda: BertClassifier(max_epochs=1, random_state=0),
+    }[student]()
+
+
+# -- frontier: accuracy against texts/s ----------------------------------------
 
 
 def subsample(data, n_train, n_test, random_state):
@@ -75,486 +104,645 @@ def subsample(data, n_train, n_test, random_state):
 
 
 def timed(function, *args):
-    """``(result, wall seconds, process CPU seconds)`` of ``function(*args)``."""
+    """``(result, wall seconds, process CPU seconds)`` of ``function(*args)``.
+
+    Process CPU time counts every thread of this process (torch, BLAS, the
+    tokenizers' pool).
+    """
     wall, cpu = time.perf_counter(), time.process_time()
     result = function(*args)
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def naive_embed(texts, batch_size=32):
-    """Reference: unsorted batches of 32 under ``no_grad`` (the usual loop)."""
-    import torch
-
-    from skakd.text._hub import load_encoder, resolve_model_path
-
-    tokenizer, encoder = load_encoder(str(resolve_model_path(None)))
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(texts), batch_size):
-            batch = tokenizer(texts[start:start + batch_size], padding=True,
-                              truncation=True, max_length=256, return_tensors="pt")
-            hidden = encoder(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).float()
-            pooled = (hidden * mask).sum(1) / mask.sum(1)
-            out.append(torch.nn.functional.normalize(pooled, dim=1).numpy())
-    return np.vstack(out)
+def repeated(texts, n, random_state):
+    """``n`` texts: ``texts`` shuffled, cycled as often as needed."""
+    order = np.random.default_rng(random_state).permutation(len(texts))
+    return [texts[order[i % len(texts)]] for i in range(n)]
 
 
-def embedding_throughput(texts, threads):
-    """texts/s of SentenceEmbedder (no cache) and of the naive loop."""
+def rate(function, texts):
+    """texts/s and texts per CPU-s of ``function(texts)``, warm-up excluded."""
+    function(texts[:32])  # lazy imports and loads, allocator
+    _, wall, cpu = timed(function, texts)
+    return {"n_texts": len(texts), "texts_per_s": len(texts) / wall,
+            "texts_per_cpu_s": len(texts) / cpu, "loadavg": list(os.getloadavg())}
+
+
+def fit_tfidf(data, args):
+    model = make_pipeline(TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2)),
+                          logreg())
+    return _fit_text_model(model, data)
+
+
+def fit_static(data, args):
+    from skakd.text import StaticEmbedder
+
+    return _fit_text_model(make_pipeline(StaticEmbedder(), logreg()), data)
+
+
+def _fit_text_model(model, data):
+    X, y, X_test, _ = data
+    _, fit_s, _ = timed(model.fit, X, y)
+    return {"y_pred": model.predict(X_test), "fit_seconds": fit_s,
+            "n_train": len(y), "predict": model.predict}
+
+
+def fit_minilm(data, args, quantized=False):
+    """LR on MiniLM embeddings: cached for accuracy, computed for speed."""
     from skakd.text import SentenceEmbedder
 
-    embedder = SentenceEmbedder(num_threads=threads).fit()
-    embedder.transform(texts[:32])  # warm-up: lazy imports, allocator
-    fast, wall, cpu = timed(embedder.transform, texts)
-    _, naive_wall, naive_cpu = timed(naive_embed, texts)
-    tokens = embedder_tokens(texts)
-    return {
-        "n_texts": len(texts),
-        "mean_tokens": float(np.mean(tokens)),
-        "texts_per_s": len(texts) / wall,
-        "texts_per_cpu_s": len(texts) / cpu,
-        "naive_texts_per_s": len(texts) / naive_wall,
-        "naive_texts_per_cpu_s": len(texts) / naive_cpu,
-        "loadavg_after": list(os.getloadavg()),
-    }, fast
+    X, y, X_test, _ = data
+    if quantized:
+        embedder = SentenceEmbedder(num_threads=args.threads, **QUANTIZE).fit()
+        train, test = (embed_with(t, embedder, "minilm-int8") for t in (X, X_test))
+    else:
+        embedder = SentenceEmbedder(num_threads=args.threads).fit()
+        train, test = embed(X), embed(X_test)
+    clf, fit_s, _ = timed(logreg().fit, train, y)
+    return {"y_pred": clf.predict(test), "fit_seconds": fit_s, "n_train": len(y),
+            "predict": lambda texts: clf.predict(embedder.transform(texts))}
 
 
-def embedder_tokens(texts):
-    from skakd.text._hub import load_encoder, resolve_model_path
+def fit_bert(data, args):
+    from skakd.text import BertClassifier
 
-    tokenizer, _ = load_encoder(str(resolve_model_path(None)))
-    return [len(ids) for ids in tokenizer(texts, truncation=True, max_length=256)[
-        "input_ids"]]
+    X, y, X_test, _ = data
+    train = np.random.default_rng(args.random_state).permutation(len(y))
+    train = train[:args.bert_train]
+    clf = BertClassifier(lr=args.bert_lr, batch_size=32, max_epochs=args.bert_epochs,
+                         max_length=args.max_length, num_threads=args.threads,
+                         random_state=args.random_state)
+    X = np.asarray(X, dtype=object)
+    _, fit_s, _ = timed(clf.fit, X[train], y[train])
+    predict = lambda texts: clf.predict(np.asarray(texts, dtype=object))  # noqa: E731
+    return {"y_pred": predict(X_test), "fit_seconds": fit_s, "n_train": len(train),
+            "predict": predict}
 
 
-def run_embedding_students(name, data, threads, embed_rate, random_state,
-                           students):
-    X_train_text, y_train, X_test_text, y_test = data
-    X_train, X_test = embed(X_train_text), embed(X_test_text)
+FITS = {"TF-IDF + LR": fit_tfidf, "static + LR": fit_static,
+        "MiniLM int8 + LR": lambda data, args: fit_minilm(data, args, True),
+        "MiniLM + LR": fit_minilm, "BertClassifier": fit_bert}
+
+
+def frontier(name, data, sample, args):
+    """One row per student: test accuracy and end-to-end texts/s on ``sample``."""
     rows = []
-    for student, clf in embedding_students(threads, random_state).items():
-        if student not in students:
-            continue
-        _, fit_s, _ = timed(clf.fit, X_train, y_train)
-        y_pred, predict_s, _ = timed(clf.predict, X_test)
-        rows.append(_row(name, f"MiniLM + {student}", y_test, y_pred, len(y_train),
-                         fit_s, predict_s, embed_rate))
-        print(rows[-1])
+    for student in args.students:
+        fitted = FITS[student](data, args)
+        speed = rate(fitted["predict"], sample)
+        rows.append({
+            "dataset": name, "student": student,
+            "accuracy": float(np.mean(fitted["y_pred"] == data[3])),
+            "n_train": fitted["n_train"], "n_test": len(data[3]),
+            "fit_seconds": fitted["fit_seconds"], **speed,
+        })
+        print(rows[-1], flush=True)
     return rows
 
 
-def run_bert(name, data, args):
-    from skakd.text import BertClassifier
+def static_speed(name, texts, args):
+    """StaticEmbedder.transform on the whole test split, repeated to enough texts."""
+    from skakd.text import StaticEmbedder
 
-    X_train, y_train, X_test, y_test = data
-    rng = np.random.default_rng(args.random_state)
-    train = rng.permutation(len(y_train))[:args.bert_train]
-    test = rng.permutation(len(y_test))[:args.bert_test]
-    clf = BertClassifier(
-        lr=args.bert_lr, batch_size=32, max_epochs=args.bert_epochs,
-        max_length=args.max_length, num_threads=args.threads,
-        random_state=args.random_state,
-    )
-    _, fit_s, _ = timed(clf.fit, np.asarray(X_train, dtype=object)[train],
-                        y_train[train])
-    y_pred, predict_s, _ = timed(clf.predict,
-                                 np.asarray(X_test, dtype=object)[test])
-    row = _row(name, "BertClassifier (MiniLM fine-tuned)", y_test[test], y_pred,
-               len(train), fit_s, predict_s, embed_rate=None)
-    row.update(epochs=len(clf.history_), temperature=clf.temperature_)
-    print(row)
+    n = max(len(texts), args.static_texts)
+    sample = repeated(texts, n, args.random_state)
+    embedder = StaticEmbedder().fit()
+    return {"dataset": name, "test_texts": len(texts),
+            "mean_chars": float(np.mean([len(t) for t in texts])),
+            **rate(embedder.transform, sample)}
+
+
+def run_frontier(args):
+    rows, static = [], []
+    for name in args.datasets:
+        full = load_csv_folder(args.data / name)
+        data = subsample(full, *_caps(name, args), args.random_state)
+        sample = repeated(full[2], args.throughput_texts, args.random_state)
+        rows += frontier(name, data, sample, args)
+        if "static + LR" in args.students:
+            static.append(static_speed(name, full[2], args))
+            print(static[-1], flush=True)
+    return {"rows": rows, "static": static}
+
+
+def _caps(name, args):
+    """(train, test) texts kept of dataset ``name`` (None: all)."""
+    return QUICK_CAPS if args.quick else CAPS.get(name, (None, None))
+
+
+# -- skakd predict end to end ----------------------------------------------------
+
+
+def write_predict_csv(path, texts, n_rows):
+    """``n_rows`` rows of ``id,text``, cycling through ``texts``."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "text"])
+        writer.writerows((i, texts[i % len(texts)]) for i in range(n_rows))
+
+
+def write_head(source, path, n_rows):
+    """The header and first ``n_rows`` rows of ``source`` (one line per row)."""
+    with open(source, encoding="utf-8") as handle, open(path, "w",
+                                                         encoding="utf-8") as out:
+        out.writelines(line for _, line in zip(range(n_rows + 1), handle))
+
+
+def save_models(folder, data, args):
+    """Each student distilled from a small banking77 seed, saved as the CLI does.
+
+    ``skakd distill --teacher oracle --max-rounds 1`` spends minutes drawing
+    its learning-curve plot on a busy machine, so the same loop runs here: an
+    ActiveDistillationClassifier (M-RARU, one round of 50 labels) saved with
+    ``joblib.dump`` without its teacher.
+    """
+    from skakd import ActiveDistillationClassifier
+    from skakd.sampling import MRARU
+    from skakd.teachers import OracleTeacher
+
+    X, y = np.asarray(data[0], dtype=object), data[1]
+    order = np.random.default_rng(args.random_state).permutation(len(y))
+    seed = np.concatenate([order[y[order] == c][:3] for c in np.unique(y)])
+    pool = np.setdiff1d(order, seed)[:500]
+    models = {}
+    for student in args.students:
+        clf = ActiveDistillationClassifier(
+            cli_student(student), teacher=OracleTeacher(X[pool], y[pool]),
+            sampler=MRARU(batch_size=50), max_iter=1,
+            random_state=args.random_state,
+        ).fit(X[seed], y[seed], X_pool=X[pool])
+        clf.set_params(teacher=None)
+        models[student] = folder / f"{student.replace(' ', '')}.joblib"
+        joblib.dump(clf, models[student])
+    return models
+
+
+def cli(argv, poll_s=0.05):
+    """Run ``python -m skakd argv``; wall seconds, peak RSS and stderr.
+
+    The peak RSS is the largest sum, over polls every ``poll_s`` seconds
+    (psutil), of the resident memory of the process and all its
+    descendants (joblib's workers included).
+    """
+    import psutil
+
+    with tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        process = psutil.Popen([sys.executable, "-m", "skakd", *argv], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=err, text=True)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, _tree_rss(process))
+            time.sleep(poll_s)
+        wall = time.perf_counter() - start
+        err.seek(0)
+        stderr = err.read()
+    if process.returncode != 0:
+        raise RuntimeError(f"skakd {' '.join(argv)} failed:\n{stderr}")
+    return wall, peak, stderr
+
+
+def _tree_rss(process):
+    import psutil
+
+    total = 0
+    try:
+        members = [process, *process.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    for member in members:
+        try:
+            total += member.memory_info().rss
+        except psutil.NoSuchProcess:  # a worker that just exited
+            pass
+    return total
+
+
+def predict_run(student, model, source, n_rows, n_jobs, out, total):
+    """One ``skakd predict`` of ``n_rows`` rows (a prefix if under ``total``)."""
+    argv = ["predict", str(model), str(source), "--out", str(out), "--force"]
+    if n_jobs is not None:
+        argv += ["--n-jobs", str(n_jobs)]
+    wall, peak, stderr = cli(argv)
+    scoring = float(re.search(r"scored \d+ rows in ([\d.]+) s", stderr).group(1))
+    out.unlink()
+    # A prefix stands for the whole file: the same start-up (wall time
+    # outside the scoring loop), and the scoring loop at its measured rate.
+    whole = wall - scoring + scoring * total / n_rows
+    row = {"student": student, "rows": n_rows, "n_jobs": n_jobs or 1,
+           "extrapolated": n_rows < total, "wall_seconds": wall,
+           "startup_seconds": wall - scoring, "rows_per_s": n_rows / wall,
+           "scoring_rows_per_s": n_rows / scoring,
+           "whole_file_rows_per_s": total / whole,
+           "peak_rss_mib": peak / 2**20, "loadavg": list(os.getloadavg())}
+    print(row, flush=True)
     return row
 
 
-def _row(dataset, student, y_true, y_pred, n_train, fit_s, predict_s, embed_rate):
-    """One CSV row; with ``embed_rate``, end-to-end rates include embedding."""
-    n_test = len(y_true)
-    embed_train = n_train / embed_rate if embed_rate else 0.0
-    embed_test = n_test / embed_rate if embed_rate else 0.0
-    return {
-        "dataset": dataset,
-        "student": student,
-        "accuracy": float(np.mean(np.asarray(y_pred) == np.asarray(y_true))),
-        "n_train": n_train,
-        "n_test": n_test,
-        "fit_seconds": fit_s,
-        "predict_seconds": predict_s,
-        "fit_texts_per_s": n_train / (fit_s + embed_train),
-        "predict_texts_per_s": n_test / (predict_s + embed_test),
-        "classifier_predict_texts_per_s": n_test / predict_s,
-    }
+def run_predict(args):
+    folder = Path(tempfile.mkdtemp(prefix="skakd-bench-predict-"))
+    data = load_csv_folder(args.data / "banking77")
+    models = save_models(folder, data, args)
+    total, prefix = args.predict_rows, args.predict_prefix
+    write_predict_csv(args.predict_csv, data[2], total)
+    inputs = {total: args.predict_csv}
+    for n in (prefix, total // 10):
+        inputs[n] = folder / f"head{n}.csv"
+        write_head(args.predict_csv, inputs[n], n)
+    rows = []
+    for student in args.students:
+        n = prefix if student in SLOW else total
+        for n_jobs in (None, args.threads):
+            rows.append(predict_run(student, models[student], inputs[n], n, n_jobs,
+                                    folder / "out.csv", total))
+        if student not in SLOW:  # a tenth of the rows: memory is constant if
+            rows.append(predict_run(  # the peak is the same
+                student, models[student], inputs[total // 10], total // 10, None,
+                folder / "out.csv", total))
+    return {"rows": rows, "csv": str(args.predict_csv), "total_rows": total,
+            "prefix": prefix}
 
 
-def run_mraru_calibration(data, args):
-    """M-RARU with a BertClassifier student: calibrated vs not, warm vs cold."""
-    from skakd import ActiveDistillationClassifier
-    from skakd.callbacks import Scoring
-    from skakd.sampling import MRARU
-    from skakd.teachers import OracleTeacher
-    from skakd.text import BertClassifier
-
-    X_train, y_train, X_test, y_test = data
-    X_train = np.asarray(X_train, dtype=object)
-    rng = np.random.default_rng(args.random_state)
-    seed = np.concatenate([
-        rng.choice(np.flatnonzero(y_train == c), args.seed_per_class, replace=False)
-        for c in np.unique(y_train)
-    ])
-    rest = np.setdiff1d(np.arange(len(y_train)), seed)
-    pool = rng.permutation(rest)[:args.pool_size]
-    test = rng.permutation(len(y_test))[:args.mraru_test]
-    X_eval, y_eval = np.asarray(X_test, dtype=object)[test], y_test[test]
-
-    def temperature(estimator, X, y):
-        return estimator.temperature_
-
-    configs = {
-        "calibrated, warm start": dict(calibrate=True, warm_start=True),
-        "uncalibrated, warm start": dict(calibrate=False, warm_start=True),
-        "calibrated, cold start": dict(calibrate=True, warm_start=False),
-    }
-    runs = {}
-    for label, params in configs.items():
-        student = BertClassifier(
-            lr=args.bert_lr, batch_size=32, max_epochs=args.mraru_epochs,
-            max_length=args.max_length, num_threads=args.threads,
-            random_state=args.random_state, **params,
-        )
-        clf = ActiveDistillationClassifier(
-            student, teacher=OracleTeacher(X_train[pool], y_train[pool]),
-            # The paper's rule: what the committed results measured.
-            sampler=MRARU(batch_size=args.mraru_batch, **PAPER_RULE),
-            max_iter=args.mraru_rounds, random_state=args.random_state,
-            callbacks=[
-                Scoring(X_eval, y_eval),
-                Scoring(X_eval, y_eval, scoring="neg_log_loss"),
-                Scoring(X_eval, y_eval, scoring=temperature, name="temperature"),
-            ],
-        )
-        _, seconds, _ = timed(clf.fit, X_train[seed], y_train[seed], X_train[pool])
-        keys = ["round", "n_labeled", "n_visited", "acceptance_rate", "accuracy",
-                "neg_log_loss", "temperature", "fit_seconds"]
-        runs[label] = {
-            "seconds": seconds,
-            "history": [{k: record.get(k) for k in keys} for record in clf.history_],
-        }
-        print(label, runs[label])
-    return runs
+# -- label efficiency ------------------------------------------------------------
 
 
-def teacher_estimate(rows, args):
-    """How many times more texts/s the students score than the teacher."""
-    teacher_rate = 1.0 / args.teacher_seconds_per_text
-    return {
-        "assumption": (
-            f"an LLM teacher labelling one text per request, sequentially, at "
-            f"{args.teacher_seconds_per_text:g} s per request (not measured here: "
-            "no network; it is the order of a short Claude completion)"
-        ),
-        "teacher_texts_per_s": teacher_rate,
-        "speedups": {
-            f"{row['dataset']} / {row['student']}":
-                row["predict_texts_per_s"] / teacher_rate
-            for row in rows
-        },
-    }
+def run_label_efficiency(args, stem):
+    """M-RARU's defaults for static + LR beside MiniLM + LR, through the
+    label-efficiency benchmark (its runs file resumes: done runs are kept)."""
+    from .label_efficiency.aggregate import aggregate, read_runs
+    from .label_efficiency.cli import main as label_efficiency
+    from .label_efficiency.run import DEFAULT_MRARU
+
+    out = RESULTS / f"{stem}_label_efficiency"
+    argv = ["--data", *args.datasets, "--students", "lr", "static_lr",
+            "--samplers", DEFAULT_MRARU, "--seeds", str(args.seeds),
+            "--rounds", str(args.rounds), "--jobs", str(args.threads),
+            "--out", os.path.relpath(out, ROOT), "--docs", "none"]
+    if args.quick:
+        argv += ["--max-train", "2000", "--max-test", "500"]
+    label_efficiency(argv)
+    keys = ("dataset", "student", "seeds", "full_accuracy", "budget",
+            "final_accuracy", "labels_to_90", "labels_to_90_seeds")
+    return {"label_efficiency_command": command_line("label_efficiency", argv),
+            "rows": [{k: row[k] for k in keys}
+                     for row in aggregate(read_runs(f"{out}_runs.jsonl"))]}
 
 
-def plot(rows, runs, path):
+# -- report ----------------------------------------------------------------------
+
+
+def plot(rows, path):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
-    datasets = sorted({row["dataset"] for row in rows})
-    students = list(dict.fromkeys(row["student"] for row in rows))
-    width = 0.8 / len(datasets)
-    for k, dataset in enumerate(datasets):
-        by_student = {r["student"]: r for r in rows if r["dataset"] == dataset}
-        xs = np.arange(len(students)) + k * width
-        acc = [by_student.get(s, {}).get("accuracy", np.nan) for s in students]
-        rate = [by_student.get(s, {}).get("predict_texts_per_s", np.nan)
-                for s in students]
-        axes[0, 0].bar(xs, acc, width, label=dataset)
-        axes[0, 1].bar(xs, rate, width, label=dataset)
-    for ax, title in zip(axes[0], ["test accuracy", "predict texts/s (end to end)"]):
-        ax.set_xticks(np.arange(len(students)) + width * (len(datasets) - 1) / 2)
-        ax.set_xticklabels([s.replace("MiniLM + ", "") for s in students],
-                           rotation=30, ha="right", fontsize=8)
-        ax.set_title(title)
-        ax.legend()
-    axes[0, 1].set_yscale("log")
-    for label, run in runs.items():
-        history = run["history"]
-        n = [h["n_labeled"] for h in history]
-        axes[1, 0].plot(n[1:], [h["acceptance_rate"] for h in history[1:]], "o-",
-                        label=label)
-        axes[1, 1].plot(n, [h["accuracy"] for h in history], "o-", label=label)
-    axes[1, 0].set(title="M-RARU acceptance rate per round",
-                   xlabel="labelled texts", ylabel="accepted / visited")
-    axes[1, 1].set(title="M-RARU: BertClassifier test accuracy",
-                   xlabel="labelled texts", ylabel="accuracy")
-    axes[1, 0].legend()
-    axes[1, 1].legend()
+    datasets = list(dict.fromkeys(row["dataset"] for row in rows))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 4),
+                             squeeze=False)
+    markers = dict(zip(STUDENTS, "osD^v"))
+    for ax, dataset in zip(axes[0], datasets):
+        for row in (r for r in rows if r["dataset"] == dataset):
+            ax.scatter(row["texts_per_s"], row["accuracy"], s=50,
+                       marker=markers[row["student"]], label=row["student"])
+        ax.set(xscale="log", title=dataset, xlabel="texts/s, raw text in (log)",
+               ylabel="test accuracy")
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
-def markdown(payload, rows, runs, command, stem):
-    meta = payload["machine"]
+def verdicts(payload):
+    """One line per target: met, not met or not measured, with the numbers."""
+    frontier = payload.get("frontier", {})
+    rows = {(r["dataset"], r["student"]): r for r in frontier.get("rows", [])}
+    static = {r["dataset"]: r for r in frontier.get("static", [])}
+    lines = [_static_speed_verdict(static, "banking77", 20_000),
+             _static_speed_verdict(static, "ag_news", 5_000)]
+    for dataset in ("banking77", "hwu64", "trec"):
+        lines.append(_static_accuracy_verdict(rows, dataset))
+    lines.append(_predict_verdict(payload.get("predict")))
+    lines.append(_minilm_verdict(rows))
+    return [f"- {line}" for line in lines]
+
+
+def _met(ok):
+    return "**met**" if ok else "**not met**"
+
+
+def _static_speed_verdict(static, dataset, target):
+    what = f"StaticEmbedder >= {target:,} texts/s on {dataset}"
+    if dataset not in static:
+        return f"{what}: not measured."
+    row = static[dataset]
+    return (f"{what}: {_met(row['texts_per_s'] >= target)}, "
+            f"{row['texts_per_s']:,.0f} texts/s wall clock "
+            f"({row['texts_per_cpu_s']:,.0f} per CPU-s) over {row['n_texts']:,} "
+            f"texts, load average {row['loadavg'][0]:.1f}.")
+
+
+def _static_accuracy_verdict(rows, dataset):
+    what = f"static + LR within 3 points of MiniLM + LR on {dataset}"
+    static, minilm = rows.get((dataset, "static + LR")), rows.get(
+        (dataset, "MiniLM + LR"))
+    if static is None or minilm is None:
+        return f"{what}: not measured."
+    gap = 100 * (minilm["accuracy"] - static["accuracy"])
+    return (f"{what}: {_met(gap <= 3)}, {static['accuracy']:.3f} against "
+            f"{minilm['accuracy']:.3f} ({gap:+.1f} points behind).")
+
+
+def _predict_verdict(predict):
+    """Met if the whole file scores at >= 10,000 rows/s and the peak RSS of
+    the default run is within 25% of the run on a tenth of the rows."""
+    what = "`skakd predict` with the static student >= 10,000 rows/s, constant memory"
+    runs = [r for r in (predict or {}).get("rows", []) if r["student"] == "static + LR"]
+    full = [r for r in runs if not r["extrapolated"]]
+    tenth = [r for r in runs if r["extrapolated"]]
+    if not full or not tenth:
+        return f"{what}: not measured."
+    best = max(full, key=lambda r: r["rows_per_s"])
+    single = next(r for r in full if r["n_jobs"] == 1)
+    constant = single["peak_rss_mib"] <= 1.25 * tenth[0]["peak_rss_mib"]
+    return (f"{what}: {_met(best['rows_per_s'] >= 10_000 and constant)}, "
+            f"{best['rows_per_s']:,.0f} rows/s end to end (n_jobs "
+            f"{best['n_jobs']}, start-up included); peak RSS "
+            f"{tenth[0]['peak_rss_mib']:.0f} MiB for {tenth[0]['rows']:,} rows and "
+            + " / ".join(f"{r['peak_rss_mib']:.0f} MiB (n_jobs {r['n_jobs']})"
+                         for r in full)
+            + f" for {best['rows']:,}.")
+
+
+def _minilm_verdict(rows):
+    what = "MiniLM (int8 or not) >= 400 texts/s on banking77 with <= 0.5 point loss"
+    fp32 = rows.get(("banking77", "MiniLM + LR"))
+    if fp32 is None:
+        return f"{what}: not measured."
+    parts, ok = [], fp32["texts_per_s"] >= 400
+    parts.append(f"MiniLM + LR {fp32['texts_per_s']:.0f} texts/s "
+                 f"(accuracy {fp32['accuracy']:.3f})")
+    int8 = rows.get(("banking77", "MiniLM int8 + LR"))
+    if int8 is not None:
+        loss = 100 * (fp32["accuracy"] - int8["accuracy"])
+        ok = ok or (int8["texts_per_s"] >= 400 and loss <= 0.5)
+        parts.append(f"int8 {int8['texts_per_s']:.0f} texts/s (accuracy "
+                     f"{int8['accuracy']:.3f}, {loss:+.1f} points lost)")
+    return f"{what}: {_met(ok)}, " + "; ".join(parts) + "."
+
+
+def markdown(payload, command, stem):
     lines = [
         "# Text students",
         "",
-        "Frozen all-MiniLM-L6-v2 embeddings (`SentenceEmbedder`) under five "
-        "scikit-learn classifiers, and `BertClassifier` fine-tuning the same "
-        "MiniLM end to end on a short budget. Reproduce with:",
+        "Accuracy against scoring speed for five students of the same teacher's "
+        "labels, `skakd predict` end to end on a 1,000,000-row file, and how many "
+        "labels the static student needs. Reproduce with:",
         "",
         f"    {command}",
         "",
-        f"Measured {meta['timestamp_utc']} with {payload['threads']} torch/BLAS "
-        f"threads on a {meta['cpu_count']}-CPU machine shared with other jobs: "
-        f"load average {', '.join(f'{x:.1f}' for x in meta['loadavg'])} at the "
-        f"start, {', '.join(f'{x:.1f}' for x in payload['loadavg_end'])} at the "
-        "end. With the load above the core count, wall-clock rates are "
-        "pessimistic and noisy; the CPU-time rates below are less so.",
-        *[f"- Re-measured {u['machine']['timestamp_utc']} with `{command} --update "
-          f"--datasets {u['dataset']} --students \"{u['student'].split(' + ')[-1]}\"`"
-          f" (load average {u['machine']['loadavg'][0]:.1f}): {u['dataset']} "
-          f"{u['student']}." for u in payload.get("updated", [])],
+        "`--sections` re-runs some of the sections below and keeps the others. "
+        "Each section records its command, when it ran and the machine's load "
+        "(`uptime`) before and after it; the machine is shared with other jobs, "
+        "so only rates measured in the same section (same load) are compared.",
         "",
-        "## Embedding throughput",
+        "## Targets",
         "",
-        *markdown_table(
-            ["dataset", "texts", "mean tokens", "SentenceEmbedder texts/s",
-             "texts per CPU-s", "naive loop texts/s", "naive texts per CPU-s"],
-            [[name, t["n_texts"], f"{t['mean_tokens']:.1f}",
-              f"{t['texts_per_s']:.0f}", f"{t['texts_per_cpu_s']:.0f}",
-              f"{t['naive_texts_per_s']:.0f}", f"{t['naive_texts_per_cpu_s']:.0f}"]
-             for name, t in payload["embedding"].items()],
-            align="lrrrrrr"),
-        "",
-        "SentenceEmbedder sorts texts by token length (little padding), batches "
-        "128 texts and runs under `torch.inference_mode`; the naive loop embeds "
-        "unsorted batches of 32 under `no_grad`. Both produce the same vectors.",
-        "",
-        "## Students",
-        "",
-        "`predict texts/s` is end to end, raw text in: the embedding time at the "
-        "rate above plus the classifier's own time (`clf texts/s`); `fit texts/s` "
-        "likewise. Embedding students train on the training set below; "
-        "HistGradientBoosting is held to 20 iterations of 15 leaves by the time "
-        "budget (77 classes cost 77 trees per iteration), far from converged, "
-        "with `l2_regularization=1.0` (without it its Newton steps diverge on "
-        "banking77: 0.21 accuracy). "
-        "BertClassifier trains on a random "
-        f"{payload['args']['bert_train']} texts for at most "
-        f"{payload['args']['bert_epochs']} epochs (lr {payload['args']['bert_lr']:g},"
-        f" batch 32, max_length {payload['args']['max_length']}, early stopping, "
-        "temperature scaling) and is scored on "
-        f"{payload['args']['bert_test']} test texts. Datasets are capped at "
-        f"{payload['caps']} (train, test) random texts to fit the time budget.",
-        "",
-        *markdown_table(
-            ["dataset", "student", "accuracy", "train texts", "test texts",
-             "fit s", "fit texts/s", "predict texts/s", "clf texts/s"],
-            [[r["dataset"], r["student"], f"{r['accuracy']:.3f}", r["n_train"],
-              r["n_test"], f"{r['fit_seconds']:.1f}", f"{r['fit_texts_per_s']:.0f}",
-              f"{r['predict_texts_per_s']:.0f}",
-              f"{r['classifier_predict_texts_per_s']:.0f}"] for r in rows],
-            align="llrrrrrrr"),
-    ]
-    embed_rates = [t["texts_per_s"] for t in payload["embedding"].values()]
-    lines += [
-        "",
-        f"Target: embedding >= 400 texts/s on 2 cores. Measured here: "
-        f"{min(embed_rates):.0f} to {max(embed_rates):.0f} texts/s wall clock, "
-        f"{'met' if min(embed_rates) >= 400 else 'not met'} on this shared "
-        "machine (see the load above).",
-    ]
-    teacher = payload["teacher"]
-    best = max(teacher["speedups"].items(), key=lambda kv: kv[1])
-    lines += [
-        "",
-        "## Student versus teacher throughput",
-        "",
-        f"Teacher estimate: {teacher['assumption']}, i.e. "
-        f"{teacher['teacher_texts_per_s']:.2f} texts/s. Students score "
-        f"{min(teacher['speedups'].values()):.0f}x to "
-        f"{best[1]:.0f}x that (best: {best[0]}). A teacher answering batches "
-        "of texts concurrently is faster (see teacher_throughput.md for the "
-        "client side), so the ratio depends on how the teacher is deployed.",
+        *verdicts(payload),
         "",
     ]
-    if runs:
-        lines += [
-            "## Temperature scaling under M-RARU",
-            "",
-            f"ag_news, {payload['args']['seed_per_class']} seed texts per class, "
-            f"a pool of {payload['args']['pool_size']}, M-RARU batches of "
-            f"{payload['args']['mraru_batch']}, oracle teacher, BertClassifier "
-            f"({payload['args']['mraru_epochs']} epochs per round), scored on "
-            f"{payload['args']['mraru_test']} test texts after each round.",
-            "",
-            *markdown_table(
-                ["run", "round", "labelled", "visited", "acceptance",
-                 "temperature", "accuracy", "log loss"],
-                [[label, h["round"], h["n_labeled"],
-                  fmt(h["n_visited"], "{:.0f}", missing=""),
-                  fmt(h["acceptance_rate"], "{:.2f}", missing=""),
-                  fmt(h["temperature"], "{:.2f}", missing=""),
-                  f"{h['accuracy']:.3f}", f"{-h['neg_log_loss']:.3f}"]
-                 for label, run in runs.items() for h in run["history"]],
-                align="lrrrrrrr"),
-        ]
-        temperatures = [h["temperature"] for run in runs.values()
-                        for h in run["history"] if h["temperature"] is not None]
-        at_bounds = [t for t in temperatures
-                     if min(abs(np.log(t) - 3), abs(np.log(t) + 3)) < 1e-3]
-        lines += [
-            "",
-            "Round 0 is the seed student. Warm start continues training the same "
-            "weights each round; cold start refits from the pretrained encoder.",
-        ]
-        if at_bounds:
-            lines.append(
-                f"{len(at_bounds)} of {len(temperatures)} fitted temperatures sit "
-                "at the bounds of the search, exp(-3) or exp(3): a validation "
-                "split of a few texts cannot pin the temperature down."
-            )
-        lines.append("")
-    lines += [f"![students](../../benchmarks/results/{stem}.png)", ""]
+    for section, render in (("frontier", _frontier_md), ("predict", _predict_md),
+                            ("label_efficiency", _label_efficiency_md)):
+        if section in payload:
+            lines += render(payload[section], payload, stem)
     return "\n".join(lines)
 
 
-def main(argv=None):
+def _when(result):
+    meta = result["machine"]
+    return [f"Measured {meta['timestamp_utc']} with `{result['command']}` on "
+            f"{meta['cpu_count']} CPUs ({meta['cpu']}), {result['args']['threads']} "
+            f"threads. `uptime` before: `{result['uptime_before']}`; after: "
+            f"`{result['uptime_after']}`.", ""]
+
+
+def _frontier_md(result, payload, stem):
+    args = result["args"]
+    lines = [
+        "## Accuracy against texts/s",
+        "",
+        *_when(result),
+        "Every student of a dataset trains on the same stratified subset and is "
+        f"scored on the same test subset (caps: {result['caps']}; train, test). "
+        "`texts/s` is end to end from raw text (embedding and classifier), "
+        f"measured uncached on a fixed sample of {args['throughput_texts']:,} test "
+        "texts after a warm-up of 32; `per CPU-s` divides by the process's CPU "
+        "time (all threads). MiniLM accuracy uses cached embeddings; the fit "
+        "time of the embedding students is the classifier's alone. "
+        f"BertClassifier fine-tunes on {args['bert_train']} random training texts "
+        f"for at most {args['bert_epochs']} epochs (lr {args['bert_lr']:g}, batch "
+        f"32, max_length {args['max_length']}): a short budget, so its accuracy "
+        "is far from what BertClassifier reaches with more data and time.",
+        "",
+        *markdown_table(
+            ["dataset", "student", "accuracy", "train", "test", "fit s", "texts/s",
+             "texts per CPU-s", "load"],
+            [[r["dataset"], r["student"], f"{r['accuracy']:.3f}", r["n_train"],
+              r["n_test"], f"{r['fit_seconds']:.1f}", f"{r['texts_per_s']:,.0f}",
+              f"{r['texts_per_cpu_s']:,.0f}", f"{r['loadavg'][0]:.1f}"]
+             for r in result["rows"]],
+            align="llrrrrrrr"),
+        "",
+        f"![accuracy against texts/s](../../benchmarks/results/{stem}.png)",
+        "",
+    ]
+    if result["static"]:
+        lines += [
+            "### StaticEmbedder alone",
+            "",
+            "`StaticEmbedder().transform` on each dataset's whole test split, "
+            f"repeated to at least {args['static_texts']:,} texts, warm-up "
+            "excluded.",
+            "",
+            *markdown_table(
+                ["dataset", "test texts", "mean chars", "texts", "texts/s",
+                 "texts per CPU-s", "load"],
+                [[r["dataset"], r["test_texts"], f"{r['mean_chars']:.0f}",
+                  r["n_texts"], f"{r['texts_per_s']:,.0f}",
+                  f"{r['texts_per_cpu_s']:,.0f}", f"{r['loadavg'][0]:.1f}"]
+                 for r in result["static"]],
+                align="lrrrrrr"),
+            "",
+        ]
+    return lines
+
+
+def _predict_md(result, payload, stem):
+    return [
+        "## `skakd predict` end to end",
+        "",
+        *_when(result),
+        f"Input: {result['total_rows']:,} rows of `id,text` (banking77's test "
+        f"texts repeated), written to `{result['csv']}`. Each model is an "
+        "ActiveDistillationClassifier fitted on 3 banking77 texts per class plus "
+        "one M-RARU round of 50 labels from a pool of 500 and saved with "
+        "`joblib.dump` without its teacher, as `skakd distill --student NAME "
+        "--max-rounds 1` saves it (`--student` in the table; the int8 MiniLM has "
+        "no CLI name, BertClassifier trains one epoch). Each row is one "
+        "`python -m skakd predict MODEL INPUT --out OUT [--n-jobs N]` in a fresh "
+        "process: `rows/s` is rows over the process's wall time, start-up and "
+        "model loading included; `scoring rows/s` is the rate skakd itself "
+        "prints (reading, scoring and writing); `start-up s` is the rest "
+        "(interpreter, imports, loading the model, starting workers). A prefix "
+        "is extrapolated to the whole file as its start-up plus the whole file "
+        "at its scoring rate. Peak RSS is the largest sum of "
+        "the resident memory of the process and its children (joblib's "
+        "workers), polled every 50 ms with psutil. Slow students score the "
+        f"first {result['prefix']:,} rows only (marked *prefix*). Fast students "
+        "also score the first "
+        "tenth of the file, to show that memory does not grow with its length.",
+        "",
+        *markdown_table(
+            ["student", "--student", "rows", "n_jobs", "wall s", "start-up s",
+             "rows/s", "scoring rows/s", f"rows/s, {result['total_rows']:,} rows",
+             "peak RSS MiB", "load"],
+            [[r["student"], fmt(CLI_STUDENTS[r["student"]], "`{}`", missing="—"),
+              f"{r['rows']:,}" + (" (prefix)" if r["extrapolated"] else ""),
+              r["n_jobs"], f"{r['wall_seconds']:.1f}", f"{r['startup_seconds']:.1f}",
+              f"{r['rows_per_s']:,.0f}", f"{r['scoring_rows_per_s']:,.0f}",
+              f"{r['whole_file_rows_per_s']:,.0f}"
+              + (" (extrapolated)" if r["extrapolated"] else ""),
+              f"{r['peak_rss_mib']:.0f}", f"{r['loadavg'][0]:.1f}"]
+             for r in result["rows"]],
+            align="llrrrrrrrrr"),
+        "",
+    ]
+
+
+def _label_efficiency_md(result, payload, stem):
+    return [
+        "## Labels to 90% of full-data accuracy",
+        "",
+        *_when(result),
+        "M-RARU with its defaults (margin uncertainty, 10% target acceptance), "
+        "one seed example per class, an oracle teacher, batches of 25. "
+        "`labels to 90%` is read off the seed-averaged learning curve (teacher "
+        "labels until it reaches 90% of the student's accuracy when trained on "
+        "the whole training split); `per seed` are the runs' own. Run as:",
+        "",
+        f"    {result['label_efficiency_command']}",
+        "",
+        *markdown_table(
+            ["dataset", "student", "seeds", "full-data accuracy", "budget",
+             "final accuracy", "labels to 90%", "per seed"],
+            [[r["dataset"], r["student"], r["seeds"], f"{r['full_accuracy']:.3f}",
+              r["budget"], f"{r['final_accuracy']:.3f}",
+              fmt(r["labels_to_90"], "{:,}", missing=f"> {r['budget']}"),
+              ", ".join(fmt(v, "{}", missing="-") for v in r["labels_to_90_seeds"])]
+             for r in result["rows"]],
+            align="llrrrrrl"),
+        "",
+        "`lr` is MiniLM + LR, `static_lr` static + LR (both LogisticRegression, "
+        "C=10).",
+        "",
+    ]
+
+
+# -- main ------------------------------------------------------------------------
+
+
+def uptime():
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def run_section(section, args, stem, argv):
+    """One section's results, stamped with the command, machine and load."""
+    before, machine = uptime(), machine_info()
+    if section == "frontier":
+        result = run_frontier(args)
+        result["caps"] = {d: QUICK_CAPS if args.quick else CAPS[d]
+                          for d in args.datasets}
+    elif section == "predict":
+        result = run_predict(args)
+    else:
+        result = run_label_efficiency(args, stem)
+    return {**result, "machine": machine, "uptime_before": before,
+            "uptime_after": uptime(), "command": command_line("students", argv),
+            "args": {k: str(v) if isinstance(v, Path) else v
+                     for k, v in vars(args).items()}}
+
+
+def write_results(payload, stem, quick):
+    """CSV, JSON, PNG and the markdown page; return the page."""
+    write_json(RESULTS / f"{stem}.json", payload)
+    if "frontier" in payload:
+        write_csv(RESULTS / f"{stem}.csv", payload["frontier"]["rows"])
+        plot(payload["frontier"]["rows"], RESULTS / f"{stem}.png")
+    if "predict" in payload:
+        write_csv(RESULTS / f"{stem}_predict.csv", payload["predict"]["rows"])
+    command = "python -m benchmarks.students" + (" --quick" if quick else "")
+    text = markdown(payload, command, stem)
+    (RESULTS / f"{stem}.md" if quick else DOC).write_text(text)
+    return text
+
+
+def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--datasets", nargs="+", default=["banking77", "ag_news"])
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS,
+                        default=list(SECTIONS))
+    parser.add_argument("--datasets", nargs="+", default=None,
+                        help=f"default: {' '.join(DATASETS)} (--quick: the "
+                        "first two)")
+    parser.add_argument("--students", nargs="+", choices=STUDENTS,
+                        default=list(STUDENTS))
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--students", nargs="+",
-                        default=list(embedding_students(1, 0)),
-                        help="embedding students to run (default: all five)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--no-caps", action="store_true",
-                        help=f"use whole datasets instead of the caps {CAPS}")
-    parser.add_argument("--throughput-texts", type=int, default=300)
+    parser.add_argument("--throughput-texts", type=int, default=1000)
+    parser.add_argument("--static-texts", type=int, default=20_000)
     parser.add_argument("--bert-train", type=int, default=300)
-    parser.add_argument("--bert-test", type=int, default=200)
     parser.add_argument("--bert-epochs", type=int, default=2)
     parser.add_argument("--bert-lr", type=float, default=1e-4)
     parser.add_argument("--max-length", type=int, default=48)
-    parser.add_argument("--mraru-rounds", type=int, default=3)
-    parser.add_argument("--mraru-batch", type=int, default=20)
-    parser.add_argument("--mraru-epochs", type=int, default=1)
-    parser.add_argument("--mraru-test", type=int, default=150)
-    parser.add_argument("--seed-per-class", type=int, default=5)
-    parser.add_argument("--pool-size", type=int, default=600)
-    parser.add_argument("--no-mraru", action="store_true")
-    parser.add_argument("--teacher-seconds-per-text", type=float, default=1.0)
+    parser.add_argument("--predict-rows", type=int, default=1_000_000)
+    parser.add_argument("--predict-prefix", type=int, default=5_000,
+                        help="rows the slow students (MiniLM, BERT) score")
+    parser.add_argument("--predict-csv", type=Path,
+                        default=Path(tempfile.gettempdir()) / "skakd-bench-1m.csv",
+                        help="where the input file of the predict section is "
+                        "written (outside the repository)")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--random-state", type=int, default=0)
-    parser.add_argument("--update", action="store_true",
-                        help="re-measure only --students on --datasets and keep "
-                             "every other row of the saved JSON")
     parser.add_argument("--render-only", action="store_true",
-                        help="rewrite the markdown and PNG from the saved JSON")
+                        help="rewrite the page and plot from the saved JSON")
     args = parser.parse_args(argv)
+    if args.datasets is None:
+        args.datasets = list(DATASETS[:2] if args.quick else DATASETS)
     if args.quick:
-        args.throughput_texts, args.bert_train, args.bert_test = 50, 60, 50
-        args.bert_epochs, args.mraru_rounds, args.pool_size = 1, 1, 100
-        args.mraru_test, args.mraru_batch = 30, 10
+        args.throughput_texts, args.static_texts = 200, 2000
+        args.bert_train, args.bert_epochs = 60, 1
+        args.predict_rows, args.predict_prefix = 20_000, 200
+        args.seeds, args.rounds = 1, 8
+    return args
+
+
+def main(argv=None):
+    args = parse(argv)
     stem = "students_quick" if args.quick else "students"
-    command = COMMAND + (" --quick" if args.quick else "")
-    if args.update:
-        update_students(args, stem, command)
-        return
-    if args.render_only:
-        payload = json.loads((RESULTS / f"{stem}.json").read_text())
-        plot(payload["rows"], payload["mraru"], RESULTS / f"{stem}.png")
-        text = markdown(payload, payload["rows"], payload["mraru"], command, stem)
-        (DOC if not args.quick else RESULTS / f"{stem}.md").write_text(text)
-        return
+    path = RESULTS / f"{stem}.json"
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    payload = {k: v for k, v in saved.items() if k in SECTIONS}
+    if not args.render_only:
+        import torch
 
-    import torch
-
-    torch.set_num_threads(args.threads)
-    payload = {"machine": machine_info(), "threads": args.threads,
-               "args": {k: str(v) if isinstance(v, Path) else v
-                        for k, v in vars(args).items()},
-               "embedding": {}, "caps": "none" if args.no_caps else CAPS}
-    rows, runs = [], {}
-    with threadpool_limits(args.threads):
-        for name in args.datasets:
-            data = subsample(load_csv_folder(args.data / name),
-                             *_caps(name, args), args.random_state)
-            sample = list(np.random.default_rng(args.random_state).choice(
-                np.asarray(data[2], dtype=object), args.throughput_texts,
-                replace=False))
-            stats, _ = embedding_throughput(sample, args.threads)
-            payload["embedding"][name] = stats
-            print(name, stats)
-            rows += run_embedding_students(name, data, args.threads,
-                                           stats["texts_per_s"], args.random_state,
-                                           args.students)
-            rows.append(run_bert(name, data, args))
-            save(payload, rows, runs, args, stem, command)  # partial results
-            if name == "ag_news" and not args.no_mraru:
-                runs = run_mraru_calibration(data, args)
-    save(payload, rows, runs, args, stem, command)
-
-
-def _caps(name, args):
-    """(train, test) texts kept of dataset ``name`` (None: all)."""
-    if args.no_caps:
-        return None, None
-    return (1000, 100) if args.quick else CAPS.get(name, (None, None))
-
-
-def update_students(args, stem, command):
-    """Re-measure some embedding students, keeping the rest of the results.
-
-    Uses the saved embedding rate of each dataset, so end-to-end rates stay
-    comparable with the rows that are kept; ``updated`` in the JSON records
-    which rows were measured when.
-    """
-    payload = json.loads((RESULTS / f"{stem}.json").read_text())
-    rows = payload["rows"]
-    with threadpool_limits(args.threads):
-        for name in args.datasets:
-            data = subsample(load_csv_folder(args.data / name),
-                             *_caps(name, args), args.random_state)
-            rate = payload["embedding"][name]["texts_per_s"]
-            for new in run_embedding_students(name, data, args.threads, rate,
-                                              args.random_state, args.students):
-                rows = [new if (r["dataset"], r["student"]) ==
-                        (new["dataset"], new["student"]) else r for r in rows]
-                payload["updated"] = [
-                    u for u in payload.get("updated", [])
-                    if (u["dataset"], u["student"]) != (name, new["student"])
-                ] + [{"dataset": name, "student": new["student"],
-                      "machine": machine_info()}]
-    write_results(payload, rows, payload["mraru"], args, stem, command)
-
-
-def save(payload, rows, runs, args, stem, command):
-    """Write the results of a run that just ended, and print the page."""
-    payload["loadavg_end"] = list(os.getloadavg())
-    print(write_results(payload, rows, runs, args, stem, command))
-
-
-def write_results(payload, rows, runs, args, stem, command):
-    """Write CSV, JSON, PNG and the markdown page; return the page."""
-    payload["teacher"] = teacher_estimate(rows, args)
-    payload["mraru"] = runs
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    write_csv(RESULTS / f"{stem}.csv", rows)
-    payload["rows"] = rows
-    write_json(RESULTS / f"{stem}.json", payload)
-    plot(rows, runs, RESULTS / f"{stem}.png")
-    text = markdown(payload, rows, runs, command, stem)
-    (DOC if not args.quick else RESULTS / f"{stem}.md").write_text(text)
-    return text
+        torch.set_num_threads(args.threads)
+        for section in args.sections:
+            with threadpool_limits(args.threads):
+                payload[section] = run_section(section, args, stem, argv)
+            write_results(payload, stem, args.quick)  # partial results
+    print(write_results(payload, stem, args.quick))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from skakd.callbacks import Scoring
 from skakd.sampling import MRARU, RandomSampler, UncertaintySampler
 from skakd.teachers import OracleTeacher
 
-from .._common import PAPER_RULE, embed, load_csv_folder, one_per_class
+from .._common import PAPER_RULE, embed, embed_static, load_csv_folder, one_per_class
 from .._peers import PEERS, FitTimer, run_peer
 from .._report import machine_info, write_json
 from .aggregate import read_runs, summarize_run
@@ -75,6 +75,8 @@ STUDENTS = {
     "hgb": ("minilm", lambda rs: HistGradientBoostingClassifier(
         max_iter=30, l2_regularization=1.0, early_stopping=False,
         random_state=rs)),
+    # Model2Vec vectors distilled from the same MiniLM (skakd.text.StaticEmbedder).
+    "static_lr": ("static", lambda rs: LogisticRegression(C=10, max_iter=1000)),
     "tfidf_lr": ("text", lambda rs: make_pipeline(
         TfidfVectorizer(sublinear_tf=True), LogisticRegression(C=20, max_iter=1000))),
 }
@@ -148,6 +150,9 @@ def load(data_dir, max_train=None, max_test=None, features=("minilm",)):
     if "minilm" in features:  # whole splits: one embedding cache per dataset
         data["minilm"] = embed(texts)[keep]
         data["minilm_test"] = embed(texts_test)[keep_test]
+    if "static" in features:
+        data["static"] = embed_static(texts)[keep]
+        data["static_test"] = embed_static(texts_test)[keep_test]
     return data
 
 
