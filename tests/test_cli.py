@@ -1039,3 +1039,17 @@ def test_dry_run_is_for_claude(tiny, tmp_path, capsys):
     assert main([*tiny, "--teacher", "oracle", "--dry-run",
                  "--out", str(tmp_path / "m.joblib")]) == 2
     one_line_error(capsys, "--dry-run rehearses --teacher anthropic")
+
+
+def test_the_plot_goes_without_a_forecast_too_slow_to_make(files, tmp_path, capsys,
+                                                         monkeypatch):
+    # A limit of 0 s stands for a student (a fine-tuned BERT) whose ten refits
+    # for the cross-validated learning curve would take longer than a minute.
+    from skakd.cli import _distill
+
+    monkeypatch.setattr(_distill, "_FORECAST_LIMIT_S", 0.0)
+    out = tmp_path / "model.joblib"
+    assert main(distill_args(files, out, "--quiet", "--no-cache")) == 0
+    assert "the plot shows no forecast: cross-validating this student" in (
+        capsys.readouterr().err)
+    assert (tmp_path / "model.curve.png").read_bytes().startswith(b"\x89PNG")

@@ -141,8 +141,9 @@ def add_arguments(parser, *, outputs=True):
     method.add_argument("--stop", choices=("none", "auto"), default="none",
                         help="auto: stop paying when the student stops "
                         "learning (skakd.stopping.default(): its predictions "
-                        "on a stop set drawn from the pool no longer change); "
-                        "a budget is still required")
+                        "on a stop set drawn from the pool would barely change "
+                        "if the labelled set doubled); a budget is still "
+                        "required")
     method.add_argument("--batch-api", action="store_true",
                         help="send each round to Claude as a Message Batch: "
                         "half the price, answers within minutes to hours "
@@ -922,11 +923,24 @@ def _write_plot(clf, path):
     figure.savefig(path, dpi=110)
 
 
+# Cross-validating the student for the plot's forecast refits it about this
+# many times its last fit (5 folds of 6 subset sizes, the largest near the
+# whole labelled set); past the limit the plot goes without it.
+_FORECAST_FITS = 10
+_FORECAST_LIMIT_S = 60.0
+
+
 def _forecast(clf):
     """The learning-curve forecast drawn on the plot, or ``None`` (too few
-    rounds, a curve that does not fit): a drawing aid, never an error."""
+    rounds, a curve that does not fit, a student too slow to cross-validate
+    in a minute, e.g. a fine-tuned BERT): a drawing aid, never an error."""
     from ..stopping import LearningCurveForecast
 
+    cost = _FORECAST_FITS * clf.history_[-1].get("fit_seconds", 0.0)
+    if cost > _FORECAST_LIMIT_S:
+        print(f"skakd: the plot shows no forecast: cross-validating this "
+              f"student would take about {cost / 60:.0f} min.", file=sys.stderr)
+        return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # small folds of a small set
