@@ -51,8 +51,8 @@ SOURCE = "benchmarks.minilm_speed"
 VARIANTS = [
     ("before: torch's threads, batches of 64 texts",
      {"num_threads": None, "batch_tokens": None}),
-    ("defaults (float, 1 thread, 1,024 tokens)", {}),
-    ("int8", {"quantize": True}),
+    ("float, 1 thread, 1,024 tokens", {"num_threads": 1}),
+    ("int8, 1 thread", {"quantize": True, "num_threads": 1}),
     ("float, torch's threads", {"num_threads": None}),
     ("int8, torch's threads", {"quantize": True, "num_threads": None}),
     ("float, batches of 64 texts", {"batch_tokens": None}),

@@ -362,7 +362,8 @@ def run_predict(args):
     from skakd.text import SentenceEmbedder
 
     return {"rows": rows, "csv": str(args.predict_csv), "total_rows": total,
-            "prefix": prefix, "minilm_threads": SentenceEmbedder().num_threads}
+            "prefix": prefix,
+            "minilm_threads": SentenceEmbedder().num_threads or "torch's, one per core"}
 
 
 # -- label efficiency ------------------------------------------------------------

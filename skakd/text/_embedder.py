@@ -65,13 +65,14 @@ class SentenceEmbedder(
         all-MiniLM-L6-v2 was trained with).
     normalize : bool, default=True
         L2-normalise the embeddings (cosine similarity becomes a dot product).
-    num_threads : int or None, default=1
+    num_threads : int or None, default=None
         Torch CPU threads during :meth:`transform`, restored afterwards;
-        ``None`` keeps torch's setting (one per physical core). One thread is
-        the default because more are slower as soon as the cores are busy
-        (on 2 cores at load 7, torch's 2 threads embed 4 times fewer texts
-        per second than 1), and parallel work (``n_jobs``) runs processes of
-        one thread each; on a machine with idle cores, ``None`` is faster.
+        ``None`` keeps torch's setting (one per physical core), the fastest
+        on cores the embedder has to itself (at load 1-2 on 2 cores, one
+        thread halved ``skakd predict``'s MiniLM rate). Where the cores are
+        busy with other work, 1 avoids threads waiting for each other (at
+        load 7, torch's 2 threads embedded 4 times fewer texts per second
+        than 1); parallel work (``n_jobs``) runs processes of one thread.
     cache_dir : str, path-like or None, default=None
         Directory of an on-disk cache keyed by (model weights, ``max_length``,
         ``quantize``, text): repeated fits, CV folds and benchmark runs embed each text
@@ -133,7 +134,7 @@ class SentenceEmbedder(
         batch_tokens=1024,
         max_length=256,
         normalize=True,
-        num_threads=1,
+        num_threads=None,
         cache_dir=None,
         device="cpu",
         quantize=False,
