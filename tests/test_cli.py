@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -57,7 +58,14 @@ def skakd(*args, cwd, env=None):
     return subprocess.run(
         [sys.executable, "-m", "skakd", *args], cwd=cwd, env=environment,
         capture_output=True, text=True, timeout=120,
+        # A suite started in the background (nohup, `&`) ignores SIGINT, and
+        # a child inheriting that would never see the Ctrl-C tests send.
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def distill_args(files, out, *extra):
