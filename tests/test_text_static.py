@@ -50,8 +50,8 @@ def tiny_bert(folder):
     transformers = pytest.importorskip("transformers")
     folder.mkdir(parents=True, exist_ok=True)
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
-    (folder / "vocab.txt").write_text("\n".join(vocab))
-    transformers.BertTokenizerFast(str(folder / "vocab.txt")).save_pretrained(folder)
+    tokenizer = transformers.BertTokenizerFast({word: i for i, word in enumerate(vocab)})
+    tokenizer.save_pretrained(folder)
     config = transformers.BertConfig(
         vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1,
         num_attention_heads=2, intermediate_size=32, max_position_embeddings=64,

@@ -148,13 +148,11 @@ class BertClassifier(NeuralNetClassifier):
     --------
     >>> from transformers import BertConfig, BertTokenizerFast
     >>> from skakd.text import BertClassifier
-    >>> vocab = "[PAD] [UNK] [CLS] [SEP] [MASK] good bad movie plot".split()
-    >>> import pathlib, tempfile
-    >>> vocab_file = pathlib.Path(tempfile.mkdtemp()) / "vocab.txt"
-    >>> _ = vocab_file.write_text("\\n".join(vocab))
+    >>> words = "[PAD] [UNK] [CLS] [SEP] [MASK] good bad movie plot".split()
+    >>> vocab = {word: i for i, word in enumerate(words)}
     >>> tiny = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1,
     ...                   num_attention_heads=2, intermediate_size=32)
-    >>> clf = BertClassifier(tiny, tokenizer=BertTokenizerFast(str(vocab_file)),
+    >>> clf = BertClassifier(tiny, tokenizer=BertTokenizerFast(vocab),
     ...                      lr=1e-2, max_epochs=20, validation_fraction=None,
     ...                      num_threads=1, random_state=0)
     >>> X = ["good movie", "good plot", "bad movie", "bad plot"] * 4
