@@ -77,7 +77,8 @@ def check_texts(X, name="X", *, hint=""):
     """Return ``X`` as a 1-D object array of ``str``, or raise a clear error.
 
     ``X`` is a sequence of texts, a pandas Series or a one-column table
-    (DataFrame or 2-D array). Empty strings are valid texts; ``None``/NaN and non-string items are not.
+    (DataFrame or 2-D array). Empty strings are valid texts; ``None``/NaN
+    and non-string items are not.
     ``hint`` is appended to the error about a non-string item (e.g. where
     feature extraction belongs).
 
