@@ -124,6 +124,12 @@ class _KappaCriterion(_StopSetCriterion):
     """Cohen's kappa between the previous and the new student's predictions
     on the stop set."""
 
+    _parameter_constraints = {
+        "threshold": [Interval(Real, 0, 1, closed="right")],
+        **_COMMON,
+        **_STOP_SET,
+    }
+
     def _start(self, student):
         self.previous_ = student.predict(self.stop_X_)
 
@@ -203,11 +209,6 @@ class StabilizingPredictions(_KappaCriterion):
     """
 
     key = "stop_kappa"
-    _parameter_constraints = {
-        "threshold": [Interval(Real, 0, 1, closed="right")],
-        **_COMMON,
-        **_STOP_SET,
-    }
 
     def __init__(self, threshold=0.99, window=3, min_rounds=10,
                  stop_set_size=None, random_state=None):
@@ -292,11 +293,6 @@ class ProjectedChange(_KappaCriterion):
     """
 
     key = "stop_projected_change"
-    _parameter_constraints = {
-        "threshold": [Interval(Real, 0, 1, closed="right")],
-        **_COMMON,
-        **_STOP_SET,
-    }
 
     def __init__(self, threshold=0.4, window=10, min_rounds=10,
                  stop_set_size=None, random_state=None):
