@@ -5,15 +5,11 @@ import os
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-)
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from .._items import check_texts
+from ._base import TextEmbedder
 from ._cache import EmbeddingCache
 from ._hub import (
     import_torch,
@@ -26,9 +22,7 @@ from ._hub import (
 __all__ = ["SentenceEmbedder"]
 
 
-class SentenceEmbedder(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
-):
+class SentenceEmbedder(TextEmbedder):
     """Turn texts into sentence embeddings with a local Hugging Face encoder.
 
     Texts are tokenised, run through the encoder in batches, mean-pooled over
@@ -202,20 +196,7 @@ class SentenceEmbedder(
             out[todo] = self._embed(texts[todo])
             if self.cache_dir is not None:
                 cache.put([keys[i] for i in np.flatnonzero(todo)], out[todo])
-        if self.normalize:
-            norms = np.linalg.norm(out, axis=1, keepdims=True)
-            out /= np.maximum(norms, 1e-12)
-        return out
-
-    @property
-    def _n_features_out(self):
-        return self.n_features_out_
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags
+        return self._normalized(out)
 
     def _cache_key(self):
         path = resolve_model_path(self.model)

@@ -13,16 +13,12 @@ from numbers import Integral
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-)
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from .._cache_home import cache_home
 from .._items import check_texts
+from ._base import TextEmbedder
 from ._hub import (
     install_hint,
     model_fingerprint,
@@ -38,7 +34,7 @@ _HINT = install_hint("static")
 _DISTILLING = threading.Lock()
 
 
-class StaticEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class StaticEmbedder(TextEmbedder):
     """Turn texts into static embeddings: a pooled lookup in a token table.
 
     A `Model2Vec <https://github.com/MinishLab/model2vec>`_ model is a
@@ -179,20 +175,7 @@ class StaticEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 batch_size=self.batch_size, use_multiprocessing=False,
             )
         out = np.asarray(out, dtype=np.float32)
-        if self.normalize:
-            norms = np.linalg.norm(out, axis=1, keepdims=True)
-            out /= np.maximum(norms, 1e-12)
-        return out
-
-    @property
-    def _n_features_out(self):
-        return self.n_features_out_
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags
+        return self._normalized(out)
 
     def _static_path(self):
         """The Model2Vec folder of ``model``: itself, or its cached distillation."""
