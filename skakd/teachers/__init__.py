@@ -15,10 +15,14 @@ from ._oracle import OracleTeacher
 from ._secret import Secret
 from .anthropic import DEFAULT_MODEL as DEFAULT_ANTHROPIC_MODEL
 from .anthropic import PRICES, AnthropicTeacher, model_price
+from .openai import DEFAULT_MODEL as DEFAULT_OPENAI_MODEL
+from .openai import OPENAI_PRICES, OpenAITeacher
 
 __all__ = [
     "BATCH_DISCOUNT",
     "DEFAULT_ANTHROPIC_MODEL",
+    "DEFAULT_OPENAI_MODEL",
+    "OPENAI_PRICES",
     "PRICES",
     "UNLABELED",
     "AnthropicTeacher",
@@ -27,6 +31,7 @@ __all__ = [
     "CallableTeacher",
     "GenerationResult",
     "LLMTeacher",
+    "OpenAITeacher",
     "OracleTeacher",
     "Secret",
     "TeacherCache",

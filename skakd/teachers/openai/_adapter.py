@@ -57,7 +57,9 @@ class OpenAIProvider(Provider):
         self.mode = MODES[0] if self.auto else structured_output
         self.official = base_url is None or "api.openai.com" in base_url
         self.local = is_local(base_url)
+        self.probed = not self.auto
         self._lock = threading.Lock()
+        self._probe = threading.Lock()
 
     # -- requests and answers -------------------------------------------------
 
@@ -140,6 +142,15 @@ class OpenAIProvider(Provider):
         return client is not None and bool(client.api_key)
 
     def create(self, client, settings, request, timeout):
+        if self.probed:
+            return self._create(client, settings, request, timeout)
+        # The first request finds the way alone; the others wait for it.
+        with self._probe:
+            response = self._create(client, settings, request, timeout)
+            self.probed = True
+            return response
+
+    def _create(self, client, settings, request, timeout):
         import openai
 
         while True:
