@@ -9,15 +9,18 @@ estimates. A provider's sub-package adds its adapter
 """
 
 import dataclasses
+import os
 import threading
 import time
 from collections.abc import Iterator
-from numbers import Integral
+from numbers import Integral, Real
+
+from sklearn.utils._param_validation import Interval
 
 from .._items import check_texts
 from ._base import UNLABELED, BaseTeacher, TeacherResult
 from ._batch import Connection, label_in_batch
-from ._cache import pay_once, resolve_cache
+from ._cache import TeacherCache, pay_once, resolve_cache
 from ._cost import (
     BATCH_DISCOUNT,
     MAX_COUNTED_BATCHES,
@@ -54,6 +57,47 @@ class LLMTeacher(BaseTeacher):
 
     _texts_hint = ("an LLM teacher labels raw texts: feature extraction belongs "
                    "inside the student.")
+
+    _parameter_constraints: dict = {
+        "model": [str],
+        "class_descriptions": [dict, None],
+        "instructions": [str, None],
+        "examples": ["array-like", None],
+        "max_tokens": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_concurrency": [Interval(Integral, 1, None, closed="left")],
+        "max_retries": [Interval(Integral, 0, None, closed="left")],
+        "timeout": [Interval(Real, 0, None, closed="neither")],
+        "cache": ["boolean", str, os.PathLike, TeacherCache, None],
+        "base_url": [str, None],
+        "api_key": [Secret, None],
+        "prices": [dict, None],
+        "requests_per_minute": [Interval(Real, 0, None, closed="neither"), None],
+        "tokens_per_minute": [Interval(Real, 0, None, closed="neither"), None],
+        "batch_api": ["boolean"],
+    }
+
+    def __init__(self, model, *, class_descriptions, instructions, examples,
+                 max_tokens, temperature, batch_size, max_concurrency,
+                 max_retries, timeout, cache, base_url, api_key, prices,
+                 requests_per_minute, tokens_per_minute, batch_api):
+        self.model = model
+        self.class_descriptions = class_descriptions
+        self.instructions = instructions
+        self.examples = examples
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.batch_size = batch_size
+        self.max_concurrency = max_concurrency
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self.cache = cache
+        self.base_url = base_url
+        self.api_key = api_key
+        self.prices = prices
+        self.requests_per_minute = requests_per_minute
+        self.tokens_per_minute = tokens_per_minute
+        self.batch_api = batch_api
 
     # The key lives in a Secret so that get_params, repr, clone and pickles
     # (Secret pickles empty) never show it; set_params goes through here too.

@@ -26,7 +26,8 @@ from ._cost import approx_tokens
 from ._ratelimit import RateLimiter
 
 __all__ = ["LATE_FACTOR", "Settings", "Transport", "UnreadableAnswer",
-           "explain_status", "map_batches", "redact", "resume_hint"]
+           "explain_connection", "explain_status", "map_batches", "redact",
+           "resume_hint"]
 
 logger = logging.getLogger("skakd.teachers")
 
@@ -315,6 +316,15 @@ def explain_status(status, settings, model, provider):
     return (f"{name}: the request was rejected ({status}) and is not retried; "
             f"check model={model!r}, max_tokens={settings.max_tokens} and the "
             "other parameters.")
+
+
+def explain_connection(timed_out, settings, provider):
+    """What a timeout or a failed connection means, and where answers are."""
+    what = (f"timed out after timeout={settings.timeout}s" if timed_out
+            else "could not connect to the server")
+    return resume_hint(settings, (
+        f"{provider.name}: {what} on all {settings.max_retries + 1} attempts "
+        f"(base_url={settings.base_url!r})"))
 
 
 def resume_hint(settings, what):

@@ -12,7 +12,7 @@ import logging
 from .._cost import Spent
 from .._prompts import Reply, correction
 from .._provider import Provider
-from .._transport import explain_status, resume_hint
+from .._transport import explain_connection, explain_status
 
 __all__ = ["AnthropicProvider"]
 
@@ -117,12 +117,8 @@ class AnthropicProvider(Provider):
         if isinstance(exc, anthropic.APIStatusError):
             return explain_status(exc.status_code, settings, model, self)
         if isinstance(exc, anthropic.APIConnectionError):
-            what = (f"timed out after timeout={settings.timeout}s"
-                    if isinstance(exc, anthropic.APITimeoutError)
-                    else "could not connect to the API")
-            return resume_hint(settings, (
-                f"AnthropicTeacher: {what} on all {settings.max_retries + 1} "
-                f"attempts (base_url={settings.base_url!r})"))
+            return explain_connection(isinstance(exc, anthropic.APITimeoutError),
+                                      settings, self)
         return None
 
     def count_tokens(self, client, requests):

@@ -1,13 +1,10 @@
 """AnthropicTeacher: Claude as a teacher, with cache, budget and retries."""
 
-import os
-from numbers import Integral, Real
+from numbers import Real
 
 from sklearn.utils._param_validation import Interval
 
-from .._cache import TeacherCache
 from .._llm import LLMTeacher
-from .._secret import Secret
 from ._adapter import AnthropicProvider
 from ._prices import claude_price, min_cache_tokens
 
@@ -143,24 +140,9 @@ class AnthropicTeacher(LLMTeacher):
     """
 
     _parameter_constraints: dict = {
-        "model": [str],
-        "class_descriptions": [dict, None],
-        "instructions": [str, None],
-        "examples": ["array-like", None],
-        "max_tokens": [Interval(Integral, 1, None, closed="left")],
+        **LLMTeacher._parameter_constraints,
         "temperature": [Interval(Real, 0, 1, closed="both"), None],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_concurrency": [Interval(Integral, 1, None, closed="left")],
-        "max_retries": [Interval(Integral, 0, None, closed="left")],
-        "timeout": [Interval(Real, 0, None, closed="neither")],
-        "cache": ["boolean", str, os.PathLike, TeacherCache, None],
-        "base_url": [str, None],
-        "api_key": [Secret, None],
-        "prices": [dict, None],
-        "requests_per_minute": [Interval(Real, 0, None, closed="neither"), None],
-        "tokens_per_minute": [Interval(Real, 0, None, closed="neither"), None],
         "prompt_caching": ["boolean"],
-        "batch_api": ["boolean"],
     }
 
     def __init__(
@@ -185,24 +167,15 @@ class AnthropicTeacher(LLMTeacher):
         prompt_caching=True,
         batch_api=False,
     ):
-        self.model = model
-        self.class_descriptions = class_descriptions
-        self.instructions = instructions
-        self.examples = examples
-        self.max_tokens = max_tokens
-        self.temperature = temperature
-        self.batch_size = batch_size
-        self.max_concurrency = max_concurrency
-        self.max_retries = max_retries
-        self.timeout = timeout
-        self.cache = cache
-        self.base_url = base_url
-        self.api_key = api_key
-        self.prices = prices
-        self.requests_per_minute = requests_per_minute
-        self.tokens_per_minute = tokens_per_minute
+        super().__init__(
+            model, class_descriptions=class_descriptions,
+            instructions=instructions, examples=examples, max_tokens=max_tokens,
+            temperature=temperature, batch_size=batch_size,
+            max_concurrency=max_concurrency, max_retries=max_retries,
+            timeout=timeout, cache=cache, base_url=base_url, api_key=api_key,
+            prices=prices, requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute, batch_api=batch_api)
         self.prompt_caching = prompt_caching
-        self.batch_api = batch_api
 
     def estimate_cost(self, items_or_n, classes=None):
         """Estimate what labelling items would cost, in USD, before paying.

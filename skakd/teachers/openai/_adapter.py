@@ -16,7 +16,7 @@ import threading
 from .._cost import Spent
 from .._prompts import Reply, correction
 from .._provider import Provider
-from .._transport import explain_status, resume_hint
+from .._transport import explain_connection, explain_status
 from ._prices import is_local
 
 __all__ = ["MODES", "OpenAIProvider"]
@@ -202,12 +202,8 @@ class OpenAIProvider(Provider):
         if isinstance(exc, openai.APIStatusError):
             return explain_status(exc.status_code, settings, model, self)
         if isinstance(exc, openai.APIConnectionError):
-            what = (f"timed out after timeout={settings.timeout}s"
-                    if isinstance(exc, openai.APITimeoutError)
-                    else "could not connect to the server")
-            return resume_hint(settings, (
-                f"OpenAITeacher: {what} on all {settings.max_retries + 1} attempts "
-                f"(base_url={settings.base_url!r})"))
+            return explain_connection(isinstance(exc, openai.APITimeoutError),
+                                      settings, self)
         return None
 
     # -- the Batch API ------------------------------------------------------------

@@ -1,14 +1,11 @@
 """OpenAITeacher: GPT models and any OpenAI-compatible server as a teacher."""
 
 import logging
-import os
-from numbers import Integral, Real
+from numbers import Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._cache import TeacherCache
 from .._llm import LLMTeacher
-from .._secret import Secret
 from ._adapter import MODES, OpenAIProvider
 from ._prices import is_local, openai_price
 
@@ -143,23 +140,8 @@ class OpenAITeacher(LLMTeacher):
     """
 
     _parameter_constraints: dict = {
-        "model": [str],
-        "base_url": [str, None],
-        "api_key": [Secret, None],
-        "class_descriptions": [dict, None],
-        "instructions": [str, None],
-        "examples": ["array-like", None],
-        "max_tokens": [Interval(Integral, 1, None, closed="left")],
+        **LLMTeacher._parameter_constraints,
         "temperature": [Interval(Real, 0, 2, closed="both"), None],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_concurrency": [Interval(Integral, 1, None, closed="left")],
-        "max_retries": [Interval(Integral, 0, None, closed="left")],
-        "timeout": [Interval(Real, 0, None, closed="neither")],
-        "cache": ["boolean", str, os.PathLike, TeacherCache, None],
-        "prices": [dict, None],
-        "requests_per_minute": [Interval(Real, 0, None, closed="neither"), None],
-        "tokens_per_minute": [Interval(Real, 0, None, closed="neither"), None],
-        "batch_api": ["boolean"],
         "structured_output": [StrOptions({"auto", *MODES})],
     }
 
@@ -185,23 +167,14 @@ class OpenAITeacher(LLMTeacher):
         batch_api=False,
         structured_output="auto",
     ):
-        self.model = model
-        self.base_url = base_url
-        self.api_key = api_key
-        self.class_descriptions = class_descriptions
-        self.instructions = instructions
-        self.examples = examples
-        self.max_tokens = max_tokens
-        self.temperature = temperature
-        self.batch_size = batch_size
-        self.max_concurrency = max_concurrency
-        self.max_retries = max_retries
-        self.timeout = timeout
-        self.cache = cache
-        self.prices = prices
-        self.requests_per_minute = requests_per_minute
-        self.tokens_per_minute = tokens_per_minute
-        self.batch_api = batch_api
+        super().__init__(
+            model, class_descriptions=class_descriptions,
+            instructions=instructions, examples=examples, max_tokens=max_tokens,
+            temperature=temperature, batch_size=batch_size,
+            max_concurrency=max_concurrency, max_retries=max_retries,
+            timeout=timeout, cache=cache, base_url=base_url, api_key=api_key,
+            prices=prices, requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute, batch_api=batch_api)
         self.structured_output = structured_output
 
     @property

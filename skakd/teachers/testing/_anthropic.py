@@ -116,16 +116,11 @@ class FakeAnthropic(FakeServer):
                  api_key="test-key", latency=0.0, obey_injection=False,
                  tokenizer=char_tokens, can_count=True, batch_latency=0.2,
                  min_cache_tokens=None):
-        super().__init__(api_key=api_key, latency=latency)
-        self.labeler = labeler
-        self.generator = generator
+        super().__init__(labeler, generator, api_key, latency, tokenizer,
+                         batch_latency)
         self.obey_injection = obey_injection
-        self.tokenizer = tokenizer
         self.can_count = can_count
         self.min_cache_tokens = min_cache_tokens
-        self.batch_latency = batch_latency
-        self._prompt_cache = {}
-        self._generated = 0
 
     @property
     def base_url(self):
@@ -187,8 +182,7 @@ class FakeAnthropic(FakeServer):
         classes = schema["samples"]["items"]["properties"]["label"]["enum"]
         prompt = _text_of(body["messages"][0]["content"])
         n_samples = wanted(prompt)
-        with self._lock:
-            counter, self._generated = self._generated, self._generated + n_samples
+        counter = self.count_generated(n_samples)
         samples = self.generator(classes, n_samples, prompt, counter)
         entries = [{"text": text, "label": label} for text, label in samples]
         if fault.answer == "unknown_label" and entries:

@@ -93,16 +93,11 @@ class FakeOpenAI(FakeServer):
                  api_key="test-key", latency=0.0,
                  supports=("json_schema", "tool", "json_object"),
                  tokenizer=char_tokens, batch_latency=0.2, model="fake-model"):
-        super().__init__(api_key=api_key, latency=latency)
-        self.labeler = labeler
-        self.generator = generator
+        super().__init__(labeler, generator, api_key, latency, tokenizer,
+                         batch_latency)
         self.supports = supports
-        self.tokenizer = tokenizer
-        self.batch_latency = batch_latency
         self.model = model
         self.files = {}
-        self._prompt_cache = {}
-        self._generated = 0
 
     @property
     def base_url(self):
@@ -185,8 +180,7 @@ class FakeOpenAI(FakeServer):
 
     def _samples(self, prompt, classes, fault):
         n_samples = wanted(prompt)
-        with self._lock:
-            counter, self._generated = self._generated, self._generated + n_samples
+        counter = self.count_generated(n_samples)
         entries = [{"text": text, "label": label} for text, label in
                    self.generator(classes, n_samples, prompt, counter)]
         if fault.answer == "unknown_label" and entries:

@@ -7,7 +7,7 @@ import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from ._faults import Fault
+from ._faults import Fault, char_tokens, default_generator, default_labeler
 
 __all__ = ["FakeServer", "Handler"]
 
@@ -20,16 +20,25 @@ class FakeServer:
 
     Subclasses set ``handler`` (a :class:`Handler` subclass),
     ``ledger_names`` and ``scripted_paths`` (the paths whose requests take
-    the scripted faults).
+    the scripted faults). The parameters every fake takes are documented
+    with each.
     """
 
     handler = None
     ledger_names = ()
     scripted_paths = ()
 
-    def __init__(self, api_key="test-key", latency=0.0):
+    def __init__(self, labeler=default_labeler, generator=default_generator,
+                 api_key="test-key", latency=0.0, tokenizer=char_tokens,
+                 batch_latency=0.2):
+        self.labeler = labeler
+        self.generator = generator
         self.api_key = api_key
         self.latency = latency
+        self.tokenizer = tokenizer
+        self.batch_latency = batch_latency
+        self._prompt_cache = {}
+        self._generated = 0
         self.ledger = dict.fromkeys(self.ledger_names, 0)
         self.requests = []
         self.batches = {}
@@ -74,6 +83,12 @@ class FakeServer:
         """Apply ``faults`` to the next answering requests, in order."""
         with self._lock:
             self._faults.extend(faults)
+
+    def count_generated(self, n_samples):
+        """The number of texts generated before these ``n_samples``."""
+        with self._lock:
+            counter, self._generated = self._generated, self._generated + n_samples
+        return counter
 
     def bill(self, usage, prefix=""):
         """Add one answer's ``usage`` to the ledger (``prefix`` for batches)."""
