@@ -107,7 +107,8 @@ def _replay(message, connection):
         usage.charge(spent, connection.price, discount=BATCH_DISCOUNT)
         return reply
 
-    return Link(send=send, correct=connection.link.correct)
+    return Link(send=send, correct=connection.link.correct,
+                too_long=connection.link.too_long)
 
 
 def _remember(cache, token, members):

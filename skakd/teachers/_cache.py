@@ -54,7 +54,8 @@ def request_key(payload):
         [_KEY_VERSION, payload], sort_keys=True, ensure_ascii=False,
         separators=(",", ":"), default=_json_default,
     )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # A lone surrogate (a text no API can carry) still has a key.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _json_default(value):

@@ -54,7 +54,7 @@ MAX_COUNTED_BATCHES = 8
 _OUTPUT_OVERHEAD_TOKENS = 30
 _COUNTERS = ("input_tokens", "output_tokens", "cache_write_tokens",
              "cache_read_tokens", "cost", "n_requests", "n_api_retries",
-             "n_corrections")
+             "n_corrections", "n_loose_labels")
 
 
 class Price(NamedTuple):
@@ -159,6 +159,7 @@ class Usage:
     n_requests: int = 0
     n_api_retries: int = 0
     n_corrections: int = 0
+    n_loose_labels: int = 0
     _lock: object = dataclasses.field(default_factory=threading.Lock,
                                       repr=False, compare=False)
 
@@ -194,6 +195,7 @@ class Usage:
         return {"n_requests": self.n_requests,
                 "n_api_retries": self.n_api_retries,
                 "n_corrections": self.n_corrections,
+                "n_loose_labels": self.n_loose_labels,
                 "cache_write_tokens": self.cache_write_tokens,
                 "cache_read_tokens": self.cache_read_tokens, **extra}
 

@@ -13,7 +13,12 @@ import logging
 from collections.abc import Callable
 
 from ._cache import request_key
-from ._prompts import parse_labels, parse_samples, unlabeled_reasons
+from ._prompts import (
+    n_loose_matches,
+    parse_labels,
+    parse_samples,
+    unlabeled_reasons,
+)
 
 __all__ = ["Link", "ask", "exchange", "item_keys", "label_batch"]
 
@@ -29,11 +34,13 @@ class Link:
 
     ``send(request, usage) -> Reply`` is one paid request (retries
     included); ``correct(request, reply, problems) -> request`` is the
-    re-ask that says what was wrong.
+    re-ask that says what was wrong; ``too_long(exc)`` tells an error that
+    says the prompt was longer than the model reads.
     """
 
     send: Callable
     correct: Callable
+    too_long: Callable = bool
 
 
 def item_keys(static, texts):
@@ -108,9 +115,12 @@ def label_batch(request, keys, names, link, cache, usage):
     def good(labels):
         return [{"label": x} if x is not None else None for x in labels]
 
-    answers, reply, _ = ask(
-        request, lambda r: parse_labels(r, len(keys), names), link, usage,
-        on_problems=lambda first: store(good(first)))
+    def parse(reply):
+        usage.count("n_loose_labels", n_loose_matches(reply, names))
+        return parse_labels(reply, len(keys), names)
+
+    answers, reply, _ = ask(request, parse, link, usage,
+                            on_problems=lambda first: store(good(first)))
     labels = [next((a[i] for a in answers if a[i] is not None), None)
               for i in range(len(keys))]
     reasons = unlabeled_reasons(reply, labels)

@@ -18,7 +18,14 @@ from numbers import Integral, Real
 from sklearn.utils._param_validation import Interval
 
 from .._items import check_texts
-from ._base import UNLABELED, BaseTeacher, TeacherResult
+from ._base import (
+    BLANK,
+    TOO_LONG,
+    UNENCODABLE,
+    UNLABELED,
+    BaseTeacher,
+    TeacherResult,
+)
 from ._batch import Connection, label_in_batch
 from ._cache import TeacherCache, pay_once, resolve_cache
 from ._cost import (
@@ -134,14 +141,28 @@ class LLMTeacher(BaseTeacher):
         start = time.perf_counter()
         keys = self._item_keys(texts, names)
         known = cache.get_many(keys) if cache is not None else {}
+        # A blank text says nothing to label, and a text no API can carry (a
+        # lone surrogate) cannot be sent: neither is paid for.
+        unsendable = {k: {"unlabeled": why} for k, why in
+                      zip(keys, map(_unsendable, texts)) if why}
+        known.update(unsendable)
         # Each distinct text is asked once, whatever its copies.
         todo = {k: t for k, t in zip(keys, texts) if k not in known}
         usage = Usage()
 
         def ask(batch):
             request = self._label_request([text for _, text in batch], names)
-            return label_batch(request, [key for key, _ in batch], names, link,
-                               cache, usage)
+            try:
+                return label_batch(request, [key for key, _ in batch], names,
+                                   link, cache, usage)
+            except Exception as exc:
+                if not link.too_long(exc):
+                    raise
+            # Split until the item that makes the prompt too long stands alone.
+            if len(batch) == 1:
+                return _store(cache, batch[0][0], {"unlabeled": TOO_LONG})
+            half = len(batch) // 2
+            return ask(batch[:half]) + ask(batch[half:])
 
         def pay(some):
             if self.batch_api:
@@ -167,8 +188,10 @@ class LLMTeacher(BaseTeacher):
             raise
         known.update(answered)
         result = _usage_result(usage, [known[key] for key in keys], start, by_name)
-        result.n_cached = sum(key not in paid for key in keys)
-        result.info["n_duplicates"] = len(texts) - result.n_cached - len(paid)
+        result.n_cached = sum(key not in paid and key not in unsendable
+                              for key in keys)
+        result.info["n_duplicates"] = len(
+            [k for k in keys if k not in unsendable]) - result.n_cached - len(paid)
         return result
 
     def _item_keys(self, texts, names):
@@ -323,7 +346,8 @@ class LLMTeacher(BaseTeacher):
         def send(request, usage):
             return transport.send(settings, price, request, usage)
 
-        return Link(send=send, correct=transport.provider.correct), cache
+        return Link(send=send, correct=transport.provider.correct,
+                    too_long=transport.provider.too_long), cache
 
     def _batch_connection(self, link, cache):
         transport, settings = self._get_transport(), self._settings(cache)
@@ -363,6 +387,24 @@ def _check_texts(items, name):
     if isinstance(items, Iterator):
         items = list(items)
     return check_texts(items, name, hint=LLMTeacher._texts_hint)
+
+
+def _unsendable(text):
+    """Why ``text`` is not sent (``"blank"``, ``"unencodable"``), or ``None``."""
+    if not text.strip():
+        return BLANK
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return UNENCODABLE
+    return None
+
+
+def _store(cache, key, entry):
+    """``[entry]``, stored under ``key`` first (the first answer wins)."""
+    if cache is None:
+        return [entry]
+    return [cache.put_many([(key, entry)]).get(key, entry)]
 
 
 def _batches(texts, size):

@@ -21,6 +21,7 @@ __all__ = [
     "label_schema",
     "label_system_prompt",
     "label_user_message",
+    "n_loose_matches",
     "parse_labels",
     "parse_samples",
     "samples_prompt",
@@ -268,7 +269,7 @@ def parse_labels(reply, n_items, names):
     entries, problem = _answer_list(reply, "items", LABEL_TOOL)
     if problem:
         return [None] * n_items, [problem]
-    allowed = set(names)
+    match = _matcher(names)
     labels, problems = [None] * n_items, []
     seen = set()
     for entry in entries:
@@ -286,16 +287,55 @@ def parse_labels(reply, n_items, names):
                 labels[item_id] = None
             continue
         seen.add(item_id)
-        if not isinstance(label, str) or label not in allowed:
+        if match(label) is None:
             problems.append(
                 f"item {item_id}: label {_short(label)} is not one of the classes"
             )
             continue
-        labels[item_id] = label
+        labels[item_id] = match(label)
     missing = sorted(set(range(n_items)) - seen)
     if missing:
         problems.append(f"items {missing[:20]} have no label")
     return labels, problems
+
+
+def n_loose_matches(reply, names):
+    """How many labels of ``reply`` name a class only up to case or spaces.
+
+    Examples
+    --------
+    >>> from skakd.teachers._prompts import Reply, n_loose_matches
+    >>> reply = Reply({"items": [{"id": 0, "label": "getweather"},
+    ...                          {"id": 1, "label": "GetWeather"}]})
+    >>> n_loose_matches(reply, ["GetWeather", "PlayMusic"])
+    1
+    """
+    entries, _ = _answer_list(reply, "items", LABEL_TOOL)
+    match = _matcher(names)
+    return sum(isinstance(e, dict) and isinstance(e.get("label"), str)
+               and e["label"] not in names and match(e["label"]) is not None
+               for e in entries or ())
+
+
+def _loose(label):
+    # A model that answers "getweather " for "GetWeather" means that class.
+    return " ".join(label.split()).casefold()
+
+
+def _matcher(names):
+    """``match(label) -> name or None``: exact, else up to case and spaces
+    where that names one class alone."""
+    exact, forms = set(names), {}
+    for name in names:
+        forms.setdefault(_loose(name), []).append(name)
+    loose = {form: found[0] for form, found in forms.items() if len(found) == 1}
+
+    def match(label):
+        if not isinstance(label, str):
+            return None
+        return label if label in exact else loose.get(_loose(label))
+
+    return match
 
 
 def unlabeled_reasons(reply, labels):

@@ -68,6 +68,10 @@ class Provider:
         """One attempt: the SDK's raw response (``parse()``, ``retries_taken``)."""
         raise NotImplementedError
 
+    def too_long(self, exc):
+        """Whether ``exc`` says the prompt was longer than the model reads."""
+        raise NotImplementedError
+
     def explain(self, exc, settings, model):
         """A note saying what ``exc`` means and what to do, or ``None``."""
         raise NotImplementedError

@@ -281,8 +281,10 @@ def redact(exc):
     """Mask the credentials in every request an exception can reach.
 
     SDK exceptions hold the ``httpx`` request with its headers (and the
-    response holds it again); a pickled, logged or joblib-shipped exception
-    would carry the key. The causes and contexts are walked too.
+    response holds it again, and its transport stream once more); a pickled,
+    logged or joblib-shipped exception would carry the key. The causes and
+    contexts are walked too. (The traceback's frames are Python's: they hold
+    the teacher, whose key is a :class:`~skakd.teachers.Secret`.)
     """
     seen = set()
     while exc is not None and id(exc) not in seen:
@@ -292,7 +294,20 @@ def redact(exc):
                         getattr(response, "request", None),
                         getattr(response, "_request", None)):
             _mask(getattr(request, "headers", None))
+        if getattr(response, "stream", None) is not None:
+            # The transport's stream still holds the request as it was sent.
+            response.stream = _Drained()
         exc = exc.__cause__ or exc.__context__
+
+
+class _Drained:
+    """An answer's stream once read: nothing more to read, nothing held."""
+
+    def __iter__(self):
+        return iter(())
+
+    def close(self):
+        pass
 
 
 def _mask(headers):

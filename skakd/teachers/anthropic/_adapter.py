@@ -16,6 +16,9 @@ from .._transport import explain_connection, explain_status
 
 __all__ = ["AnthropicProvider"]
 
+# What a 400 says when the prompt is longer than the model reads.
+_TOO_LONG = ("prompt is too long", "too many tokens")
+
 
 class AnthropicProvider(Provider):
     """Requests, answers, errors and batches of the ``anthropic`` SDK."""
@@ -110,6 +113,14 @@ class AnthropicProvider(Provider):
         return client.messages.with_raw_response.create(
             max_tokens=settings.max_tokens, timeout=timeout,
             **_sdk_arguments(request, settings.prompt_caching))
+
+    def too_long(self, exc):
+        import anthropic
+
+        if isinstance(exc, anthropic.APIStatusError) and exc.status_code == 413:
+            return True
+        return isinstance(exc, anthropic.BadRequestError) and any(
+            word in str(exc).lower() for word in _TOO_LONG)
 
     def explain(self, exc, settings, model):
         import anthropic

@@ -21,6 +21,10 @@ from ._prices import is_local
 
 __all__ = ["MODES", "OpenAIProvider"]
 
+# What a 400 says when the prompt is longer than the model reads.
+_TOO_LONG = ("context_length_exceeded", "maximum context length", "too long",
+             "too many tokens")
+
 #: The ways of asking for the answer object, best first.
 MODES = ("json_schema", "tool", "json_object", "text")
 # Words in a 400's message that say the server does not support a way.
@@ -195,6 +199,14 @@ class OpenAIProvider(Provider):
             if self.mode == mode:
                 self.mode = MODES[MODES.index(mode) + 1]
         return True
+
+    def too_long(self, exc):
+        import openai
+
+        if isinstance(exc, openai.APIStatusError) and exc.status_code == 413:
+            return True
+        return isinstance(exc, openai.BadRequestError) and any(
+            word in str(exc).lower() for word in _TOO_LONG)
 
     def explain(self, exc, settings, model):
         import openai

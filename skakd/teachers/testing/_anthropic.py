@@ -61,6 +61,9 @@ class FakeAnthropic(FakeServer):
         endpoints without token counting).
     batch_latency : float, default=0.2
         Seconds a Message Batch stays ``in_progress`` before it ends.
+    max_prompt_tokens : int or None, default=None
+        The context window: a longer request gets the API's 400 ("prompt is
+        too long").
     min_cache_tokens : int or None, default=None
         Shortest prefix that prompt caching stores; ``None`` for the API's
         minimum for the request's model (1024 tokens, 4096 for Haiku 4.5 and
@@ -115,9 +118,9 @@ class FakeAnthropic(FakeServer):
     def __init__(self, labeler=default_labeler, generator=default_generator,
                  api_key="test-key", latency=0.0, obey_injection=False,
                  tokenizer=char_tokens, can_count=True, batch_latency=0.2,
-                 min_cache_tokens=None):
+                 min_cache_tokens=None, max_prompt_tokens=None):
         super().__init__(labeler, generator, api_key, latency, tokenizer,
-                         batch_latency)
+                         batch_latency, max_prompt_tokens)
         self.obey_injection = obey_injection
         self.can_count = can_count
         self.min_cache_tokens = min_cache_tokens
@@ -296,6 +299,9 @@ class _Handler(Handler):
             "stop_reason": stop, "stop_sequence": None,
             "usage": self.fake.usage(body, raw, output, ledger),
         }
+
+    def too_long(self, tokens, limit):
+        self.error(400, f"prompt is too long: {tokens} tokens > {limit} maximum")
 
     def error(self, status, message, retry_after=None):
         kind = _ERROR_TYPES.get(status, "api_error")

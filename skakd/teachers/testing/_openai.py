@@ -61,6 +61,9 @@ class FakeOpenAI(FakeServer):
         Seconds a batch stays ``in_progress``.
     model : str, default="fake-model"
         What ``/v1/models`` lists.
+    max_prompt_tokens : int or None, default=None
+        The context window: a longer request gets a 400
+        (``context_length_exceeded``).
 
     Attributes
     ----------
@@ -92,9 +95,10 @@ class FakeOpenAI(FakeServer):
     def __init__(self, labeler=default_labeler, generator=default_generator,
                  api_key="test-key", latency=0.0,
                  supports=("json_schema", "tool", "json_object"),
-                 tokenizer=char_tokens, batch_latency=0.2, model="fake-model"):
+                 tokenizer=char_tokens, batch_latency=0.2, model="fake-model",
+                 max_prompt_tokens=None):
         super().__init__(labeler, generator, api_key, latency, tokenizer,
-                         batch_latency)
+                         batch_latency, max_prompt_tokens)
         self.supports = supports
         self.model = model
         self.files = {}
@@ -280,6 +284,13 @@ class _Handler(Handler):
             return self.error(404, f"no batch {rest[0]}")
         batch = fake.batch(rest[0])
         return self.json(200, dict(batch, created_at=int(batch["created_at"])))
+
+    def too_long(self, tokens, limit):
+        self.json(400, {"error": {
+            "message": f"This model's maximum context length is {limit} tokens. "
+                       f"However, your messages resulted in {tokens} tokens.",
+            "type": "invalid_request_error", "param": "messages",
+            "code": "context_length_exceeded"}})
 
     def error(self, status, message, retry_after=None):
         extra = {} if retry_after is None else {"retry-after": str(retry_after)}

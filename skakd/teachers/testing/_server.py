@@ -30,8 +30,9 @@ class FakeServer:
 
     def __init__(self, labeler=default_labeler, generator=default_generator,
                  api_key="test-key", latency=0.0, tokenizer=char_tokens,
-                 batch_latency=0.2):
+                 batch_latency=0.2, max_prompt_tokens=None):
         self.labeler = labeler
+        self.max_prompt_tokens = max_prompt_tokens
         self.generator = generator
         self.api_key = api_key
         self.latency = latency
@@ -133,8 +134,9 @@ class FakeServer:
 class Handler(BaseHTTPRequestHandler):
     """HTTP plumbing: read, record, apply transport faults, send.
 
-    Subclasses implement ``respond(path, body, raw, headers, fault)`` and
-    ``error(status, message, retry_after=None)``.
+    Subclasses implement ``respond(path, body, raw, headers, fault)``,
+    ``error(status, message, retry_after=None)`` and ``too_long(tokens,
+    limit)`` (the 400 of a prompt over the context window).
     """
 
     protocol_version = "HTTP/1.1"
@@ -189,6 +191,11 @@ class Handler(BaseHTTPRequestHandler):
                               retry_after=fault.retry_after)
         if fault.answer == "not_json":
             return self.send(200, NOT_JSON, "application/json")
+        limit = fake.max_prompt_tokens
+        if limit is not None and path in fake.scripted_paths:
+            tokens = fake.tokenizer(raw.decode(errors="replace"))
+            if tokens > limit:
+                return self.too_long(tokens, limit)
         self.respond(path, body, raw, headers, fault)
 
     def json(self, status, payload, extra_headers=None):
