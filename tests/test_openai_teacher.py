@@ -290,3 +290,32 @@ def test_pgkd_generates_through_the_fake_server(trec, tmp_path):
             max_iter=2, random_state=0).fit(trec["X_seed"], trec["y_seed"])
         assert server.n_completions == 3
     assert clf.n_iter_ == 2 and clf.teacher_cost_ > 0
+
+
+def _label_slowly_in_child(base_url, path):
+    OpenAITeacher(model=MODEL, base_url=base_url, api_key="test-key",
+                  cache=TeacherCache(path), batch_size=10,
+                  max_concurrency=1).label(TEXTS[:20], CLASSES)
+
+
+def test_items_lost_in_flight_by_a_killed_process_are_counted_when_paid_again(
+        tmp_path):
+    path = tmp_path / "c.sqlite"
+    with FakeOpenAI(latency=0.5) as server:
+        child = multiprocessing.get_context("fork").Process(
+            target=_label_slowly_in_child, args=(server.base_url, path))
+        child.start()
+        try:  # killed while its second request (items 10 to 19) is out
+            server.wait_for_requests(lambda r: r["path"] == "/v1/chat/completions"
+                                     and r["answered"], timeout=30)
+            server.wait_for_requests(lambda r: not r["answered"], timeout=30)
+        finally:
+            os.kill(child.pid, signal.SIGKILL)
+            child.join(timeout=30)
+        server.latency = 0.0
+        result = make_teacher(server, cache=TeacherCache(path)).label(
+            TEXTS[:20], CLASSES)
+        server.wait_until_idle()
+    assert result.n_cached == 10  # the first request's answers were stored
+    assert result.info["n_paid_twice"] == 10
+    assert server.ledger["n_billed"] == 3  # the lost request was billed too

@@ -6,7 +6,8 @@ TeacherResult`` and, for generative strategies, ``generate(request)``.
 """
 
 from ._base import UNLABELED, BaseTeacher, TeacherResult, check_teacher_labels
-from ._cache import CachedTeacher, TeacherCache, default_cache_path, request_key
+from ._cache import TeacherCache, default_cache_path, request_key
+from ._cached import CachedTeacher
 from ._callable import CallableTeacher
 from ._cost import BATCH_DISCOUNT, cost_of_usage
 from ._generation import GenerationResult

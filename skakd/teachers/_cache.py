@@ -7,16 +7,13 @@ import socket
 import sqlite3
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 
 from .._cache_home import cache_home
-from .._items import take
-from ._base import UNLABELED, BaseTeacher, TeacherResult, check_teacher_labels
 
-__all__ = ["CachedTeacher", "TeacherCache", "default_cache_path", "request_key"]
+__all__ = ["TeacherCache", "default_cache_path", "request_key", "resolve_cache"]
 
 _KEY_VERSION = "skakd-teacher-cache-v1"
 _SCHEMA = (
@@ -26,6 +23,10 @@ _SCHEMA = (
     # keys are free again once it expires).
     "CREATE TABLE IF NOT EXISTS claims ("
     " key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL)",
+    # Which keys a request now in flight asks about, and from which process:
+    # a process killed while waiting leaves them, paid but never answered.
+    "CREATE TABLE IF NOT EXISTS in_flight ("
+    " key TEXT PRIMARY KEY, process TEXT NOT NULL)",
 )
 
 
@@ -248,6 +249,42 @@ class TeacherCache:
             self._connection().execute("DELETE FROM claims WHERE owner = ?",
                                        (owner,))
 
+    def mark_in_flight(self, keys):
+        """Note that a request about ``keys`` is being sent by this process."""
+        process = f"{socket.gethostname()}:{os.getpid()}"
+        with self._lock:
+            self._connection().executemany(
+                "INSERT OR REPLACE INTO in_flight (key, process) VALUES (?, ?)",
+                [(k, process) for k in keys])
+
+    def unmark_in_flight(self, keys):
+        """The request about ``keys`` came back (answered or failed)."""
+        with self._lock:
+            conn = self._connection()
+            for chunk in _chunks(list(keys)):
+                conn.execute(f"DELETE FROM in_flight WHERE key IN "
+                             f"({','.join('?' * len(chunk))})", chunk)
+
+    def lost_in_flight(self, keys):
+        """How many of ``keys`` a process that has died was asking about.
+
+        Their requests were sent, and most likely billed, but their answers
+        never came back: asking again pays for them a second time. The marks
+        are dropped as they are counted.
+        """
+        keys, host, lost = list(keys), socket.gethostname(), []
+        with self._lock:
+            conn = self._connection()
+            for chunk in _chunks(keys):
+                rows = conn.execute(
+                    f"SELECT key, process FROM in_flight WHERE key IN "
+                    f"({','.join('?' * len(chunk))})", chunk).fetchall()
+                lost += [k for k, process in rows if _dead(process, host)]
+            for chunk in _chunks(lost):
+                conn.execute(f"DELETE FROM in_flight WHERE key IN "
+                             f"({','.join('?' * len(chunk))})", chunk)
+        return len(lost)
+
     def __len__(self):
         with self._lock:
             return self._connection().execute(
@@ -288,10 +325,14 @@ def _drop_dead_claims(conn, keys):
         f"SELECT DISTINCT owner FROM claims WHERE key IN ({marks})", keys)}
     host = socket.gethostname()
     for owner in owners:
-        owner_host, _, rest = owner.partition(":")
-        pid = rest.partition(":")[0]
-        if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+        if _dead(owner.rpartition(":")[0], host):  # host:pid:call
             conn.execute("DELETE FROM claims WHERE owner = ?", (owner,))
+
+
+def _dead(process, host):
+    """Whether ``host:pid`` names a process of this machine that has ended."""
+    process_host, _, pid = process.partition(":")
+    return process_host == host and pid.isdigit() and not _alive(int(pid))
 
 
 def _alive(pid):
@@ -307,84 +348,6 @@ def _alive(pid):
 def _chunks(keys, size=500):
     # SQLite limits the parameters of one statement.
     return [keys[i : i + size] for i in range(0, len(keys), size)]
-
-
-def new_owner():
-    """A claimant id unique across machines, processes, threads and calls."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
-
-
-class Lease:
-    """Hold claims on cache keys while paying for them, renewed in the background.
-
-    Used as a context manager around the paid work: claims are renewed every
-    third of ``lease`` seconds (so a slow but live claimant keeps its keys)
-    and released on exit, answered or not, so that another process waiting
-    for them takes over at once after a failure. A crashed claimant stops
-    renewing and its keys are free once the lease expires.
-    """
-
-    def __init__(self, cache, lease):
-        self.cache, self.lease, self.owner = cache, lease, new_owner()
-        self._stop = threading.Event()
-        self._thread = None
-
-    def claim(self, keys):
-        """The ``keys`` this lease now holds (see :meth:`TeacherCache.claim`)."""
-        return self.cache.claim(keys, self.owner, self.lease)
-
-    def _renew(self):
-        while not self._stop.wait(self.lease / 3):
-            self.cache.renew(self.owner, self.lease)
-
-    def __enter__(self):
-        self._thread = threading.Thread(target=self._renew, daemon=True,
-                                        name="skakd-lease")
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self._stop.set()
-        self._thread.join()
-        self.cache.release(self.owner)
-
-
-def pay_once(cache, keys, pay, lease):
-    """Answers for ``keys``, paying only for those no one else is paying for.
-
-    Parameters
-    ----------
-    cache : TeacherCache
-        Shared by every process that might ask for the same keys.
-    keys : list of str
-        Keys not in the cache when the call began.
-    pay : callable
-        ``pay(keys) -> {key: entry}``: asks the teacher about ``keys`` and
-        stores each answer in ``cache`` as it comes.
-    lease : float
-        Seconds a claim holds without renewal (how long a crashed claimant's
-        keys stay blocked).
-
-    Returns
-    -------
-    answers, paid : dict, set
-        ``{key: entry}`` for every key, and the keys this call paid for.
-    """
-    found, paid, pending, pause = {}, set(), list(keys), 0.02
-    if not pending:
-        return found, paid
-    with Lease(cache, lease) as holder:
-        while pending:
-            mine = holder.claim(pending)
-            if mine:
-                found.update(pay(mine))
-                paid.update(mine)
-            else:  # another process is asking: wait for its answers
-                time.sleep(pause)
-                pause = min(2 * pause, 0.5)
-            found.update(cache.get_many(k for k in pending if k not in found))
-            pending = [k for k in pending if k not in found]
-    return found, paid
 
 
 _OPEN_CACHES = {}
@@ -414,151 +377,3 @@ def resolve_cache(cache, name="cache"):
         if path not in _OPEN_CACHES:
             _OPEN_CACHES[path] = TeacherCache(path)
         return _OPEN_CACHES[path]
-
-
-class CachedTeacher(BaseTeacher):
-    """Give any teacher a persistent cache: each item is paid for once.
-
-    Labels are cached item by item under a hash of (``namespace``, item,
-    classes); generation answers under a hash of the request. Items the
-    teacher could not label are not cached, so a later call asks again.
-    Sharing one file between fits, clones, CV folds and processes makes a
-    re-run (or a crashed fit run again) replay the answers for free.
-
-    Parameters
-    ----------
-    teacher : teacher object or callable
-        Any teacher (``label(items, classes)``) or a function ``items ->
-        labels``.
-    path : str, path-like, TeacherCache or True
-        The cache file (``True``: :func:`default_cache_path`).
-    namespace : str or None, default=None
-        Separates the answers of different teachers sharing one file. ``None``
-        derives it from the teacher's class and simple parameters (or the
-        function's qualified name): give a name explicitly when two teachers
-        differ in a way these do not show, e.g. in their data.
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> from skakd.teachers import CachedTeacher
-    >>> calls = []
-    >>> def ask(items):
-    ...     calls.append(len(items))
-    ...     return ["long" if len(t) > 5 else "short" for t in items]
-    >>> path = os.path.join(tempfile.mkdtemp(), "cache.sqlite")
-    >>> teacher = CachedTeacher(ask, path)
-    >>> teacher.label(["hi", "hello world"], ["long", "short"]).labels
-    ['short', 'long']
-    >>> result = teacher.label(["hi", "new text"], ["long", "short"])
-    >>> result.labels, result.n_cached, calls
-    (['short', 'long'], 1, [2, 1])
-    """
-
-    def __init__(self, teacher, path=True, namespace=None):
-        self.teacher = teacher
-        self.path = path
-        self.namespace = namespace
-
-    def label(self, items, classes):
-        from ._callable import CallableTeacher
-
-        teacher = self.teacher
-        if not hasattr(teacher, "label"):
-            teacher = CallableTeacher(teacher)
-        cache = resolve_cache(self.path, "path")
-        start = time.perf_counter()
-        items = list(items) if not hasattr(items, "shape") else items
-        keys = [self._item_key(item, classes) for item in _rows(items)]
-        stored = cache.get_many(keys)
-        labels = [stored.get(key, {}).get("label") for key in keys]
-        missing = [i for i, key in enumerate(keys) if key not in stored]
-        result = TeacherResult(labels=labels, n_cached=len(keys) - len(missing))
-        if missing:
-            answer = teacher.label(take(items, missing), classes)
-            new = check_teacher_labels(answer.labels, len(missing),
-                                       type(teacher).__name__)
-            # Persist before use; failures (UNLABELED) stay uncached.
-            cache.put_many(
-                (keys[i], {"label": _plain(label)})
-                for i, label in zip(missing, new) if label is not UNLABELED
-            )
-            for i, label in zip(missing, new):
-                labels[i] = label
-            for name in ("input_tokens", "output_tokens", "cost"):
-                setattr(result, name, getattr(answer, name, 0) or 0)
-            result.n_cached += getattr(answer, "n_cached", 0) or 0
-            result.info = dict(getattr(answer, "info", {}) or {})
-        result.latency = time.perf_counter() - start
-        return result
-
-    def generate(self, request):
-        from ._generation import GenerationResult
-
-        cache = resolve_cache(self.path, "path")
-        key = request_key(
-            {"namespace": self._namespace(), "generate": request.to_prompt(),
-             "classes": [_plain(c) for c in request.classes]}
-        )
-        stored = cache.get(key)
-        if stored is not None:
-            by_text = {str(c): c for c in request.classes}
-            samples = [(text, by_text.get(str(lab), lab)) for text, lab in stored]
-            return GenerationResult(samples, n_cached=len(samples))
-        answer = self.teacher.generate(request)
-        samples = [(str(text), label) for text, label in answer]
-        if samples:
-            cache.put(key, [(text, _plain(label)) for text, label in samples])
-        return answer
-
-    def _namespace(self):
-        return self.namespace if self.namespace is not None else _describe(
-            self.teacher
-        )
-
-    def _item_key(self, item, classes):
-        classes = None if classes is None else sorted(str(c) for c in classes)
-        return request_key(
-            {"namespace": self._namespace(), "item": _item_repr(item),
-             "classes": classes}
-        )
-
-
-def _describe(teacher):
-    """A process-independent description of a teacher, for cache keys."""
-    parts = [f"{type(teacher).__module__}.{type(teacher).__qualname__}"]
-    func = getattr(teacher, "func", None) if hasattr(teacher, "label") else teacher
-    if callable(func):
-        name = getattr(func, "__qualname__", type(func).__qualname__)
-        parts.append(f"{getattr(func, '__module__', '')}.{name}")
-    if hasattr(teacher, "get_params"):
-        simple = (str, int, float, bool, type(None))
-        params = sorted(teacher.get_params(deep=False).items())
-        parts += [f"{k}={v!r}" for k, v in params if isinstance(v, simple)]
-    return "|".join(parts)
-
-
-def _rows(items):
-    if hasattr(items, "tocsr"):
-        items = items.tocsr()
-        return [items[i] for i in range(items.shape[0])]
-    return list(items)
-
-
-def _item_repr(item):
-    if isinstance(item, str):
-        return ["text", item]
-    if hasattr(item, "tocsr"):
-        row = item.tocsr()
-        row.sort_indices()
-        return ["sparse", row.shape[1], row.indices.tolist(),
-                np.asarray(row.data, dtype=np.float64).tobytes().hex()]
-    array = np.asarray(item)
-    if array.dtype.kind in "OUS":
-        return ["seq", [str(v) for v in array.ravel().tolist()]]
-    return ["array", list(array.shape),
-            np.ascontiguousarray(array, dtype=np.float64).tobytes().hex()]
-
-
-def _plain(label):
-    return label.item() if isinstance(label, np.generic) else label

@@ -8,6 +8,7 @@ estimates. A provider's sub-package adds its adapter
 (:class:`~._provider.Provider`) and its parameters.
 """
 
+import contextlib
 import dataclasses
 import os
 import threading
@@ -27,7 +28,8 @@ from ._base import (
     TeacherResult,
 )
 from ._batch import Connection, label_in_batch
-from ._cache import TeacherCache, pay_once, resolve_cache
+from ._cache import TeacherCache, resolve_cache
+from ._claims import pay_once
 from ._cost import (
     BATCH_DISCOUNT,
     MAX_COUNTED_BATCHES,
@@ -149,12 +151,14 @@ class LLMTeacher(BaseTeacher):
         # Each distinct text is asked once, whatever its copies.
         todo = {k: t for k, t in zip(keys, texts) if k not in known}
         usage = Usage()
+        lost = cache.lost_in_flight(todo) if cache is not None else 0
 
         def ask(batch):
             request = self._label_request([text for _, text in batch], names)
             try:
-                return label_batch(request, [key for key, _ in batch], names,
-                                   link, cache, usage)
+                with _in_flight(cache, [key for key, _ in batch]):
+                    return label_batch(request, [key for key, _ in batch], names,
+                                       link, cache, usage)
             except Exception as exc:
                 if not link.too_long(exc):
                     raise
@@ -192,6 +196,7 @@ class LLMTeacher(BaseTeacher):
                               for key in keys)
         result.info["n_duplicates"] = len(
             [k for k in keys if k not in unsendable]) - result.n_cached - len(paid)
+        result.info["n_paid_twice"] = lost
         return result
 
     def _item_keys(self, texts, names):
@@ -387,6 +392,20 @@ def _check_texts(items, name):
     if isinstance(items, Iterator):
         items = list(items)
     return check_texts(items, name, hint=LLMTeacher._texts_hint)
+
+
+@contextlib.contextmanager
+def _in_flight(cache, keys):
+    """Mark ``keys`` in flight while their request is out (see
+    :meth:`TeacherCache.lost_in_flight`)."""
+    if cache is None:
+        yield
+        return
+    cache.mark_in_flight(keys)
+    try:
+        yield
+    finally:
+        cache.unmark_in_flight(keys)
 
 
 def _unsendable(text):

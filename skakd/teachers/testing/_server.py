@@ -103,6 +103,11 @@ class FakeServer:
         self._wait(lambda: any(predicate(r) for r in self.requests), timeout,
                    f"no such request in {timeout}s")
 
+    def wait_until_idle(self, timeout=30.0):
+        """Block until every request received has been answered (or dropped)."""
+        self._wait(lambda: all(r["answered"] for r in self.requests), timeout,
+                   f"requests still unanswered after {timeout}s")
+
     def _wait(self, done, timeout, message):
         deadline = time.monotonic() + timeout
         with self._lock:
@@ -122,6 +127,7 @@ class FakeServer:
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             fault = self._faults.popleft() if (
                 path in self.scripted_paths and self._faults) else Fault()
+            self._lock.notify_all()  # wake wait_for_requests
         return record, fault
 
     def answered(self, record):
