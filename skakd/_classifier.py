@@ -44,6 +44,16 @@ from ._validation import check_classes, check_items
 from .callbacks import ProgressBar
 from .parallel import predict_in_chunks
 from .pools import Pool
+from .reasons import (
+    EARLY_STOPPING,
+    ERROR,
+    INTERRUPTED,
+    MAX_COST,
+    MAX_ITER,
+    MAX_LABELS,
+    POOL_EXHAUSTED,
+    UNKNOWN,
+)
 from .sampling import MRARU, PoolStrategy
 from .strategy import (
     Acquisition,
@@ -209,7 +219,8 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         :class:`~skakd.callbacks.EarlyStopping`), ``"converged"`` (a
         label-free stopping criterion of :mod:`skakd.stopping` found that
         the student stopped learning), ``"interrupted"`` (Ctrl-C; what was
-        learned is kept) or ``"error"`` (set before the error propagates).
+        learned is kept) or ``"error"`` (set before the error propagates):
+        :data:`skakd.reasons.STOP_REASONS`.
     sampler_ : sampler
         The fitted clone of ``sampler``.
     n_features_in_ : int
@@ -364,9 +375,9 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
                 "fit interrupted: the student trained on the labels obtained so "
                 "far is kept.", UserWarning, stacklevel=2,
             )
-            self.termination_condition_ = "interrupted"
+            self.termination_condition_ = INTERRUPTED
         except Exception as exc:
-            self.termination_condition_ = "error"
+            self.termination_condition_ = ERROR
             add_note(exc, (
                 f"skakd: round {state.round} failed; the "
                 f"{self.n_iter_} completed rounds, their labels "
@@ -411,7 +422,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             teacher_seconds = time.perf_counter() - start
             if acquisition is None:
                 state.round -= 1
-                return "pool_exhausted"
+                return POOL_EXHAUSTED
             record = self._absorb(acquisition, state)
             self._before_refit(state, acquisition)
             record["teacher_seconds"] = teacher_seconds - record.get(
@@ -425,15 +436,15 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
                 record.update(metrics)
             record["seconds"] = time.perf_counter() - start
             self.n_iter_ += 1
-            reason = "early_stopping" if stop else None
+            reason = EARLY_STOPPING if stop else None
             for callback in self.callbacks_:
                 # Every callback records its round, even after one said stop.
                 if callback.on_round_end(self, record) and reason is None:
-                    reason = getattr(callback, "stop_reason", "early_stopping")
+                    reason = getattr(callback, "stop_reason", EARLY_STOPPING)
             self.history_.append(record)
             if reason is not None:
                 return reason
-        return "max_iter"
+        return MAX_ITER
 
     def _before_refit(self, state, acquisition):
         """Show callbacks the round's answers while ``state.estimator`` is
@@ -450,18 +461,18 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         if self.max_labels is not None:
             n_wanted = min(n_wanted, self.max_labels - state.n_used)
             if n_wanted <= 0:
-                return 0, "max_labels"
+                return 0, MAX_LABELS
         if self.max_cost is not None:
             left = self.max_cost - state.teacher_cost
             per_item = self._cost_per_item(state, n_wanted)
             if left <= 0:
-                return 0, "max_cost"
+                return 0, MAX_COST
             if per_item > 0:
                 # The epsilon keeps float rounding (0.05 / 0.01 = 4.999...)
                 # from losing an affordable item.
                 n_wanted = min(n_wanted, int(left / per_item + 1e-9))
                 if n_wanted <= 0:
-                    return 0, "max_cost"
+                    return 0, MAX_COST
         return n_wanted, None
 
     def _cost_per_item(self, state, n_wanted):
@@ -822,7 +833,7 @@ def _unlabeled_reasons(result, unanswered):
     reasons = getattr(result, "reasons", None)
     if reasons is None or len(reasons) != len(unanswered):
         reasons = [None] * len(unanswered)
-    return dict(Counter(reasons[i] or "unknown" for i in np.flatnonzero(unanswered)))
+    return dict(Counter(reasons[i] or UNKNOWN for i in np.flatnonzero(unanswered)))
 
 
 def _warn_unlabeled(counts, state):

@@ -13,11 +13,12 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from .._items import is_text_items
+from ..reasons import REJECTION_REASONS, SURPLUS
 from ..sampling import PoolStrategy
 from ..strategy import Acquisition, sample_weight_param
 from ._allocation import ALLOCATIONS, allocate, class_cap, class_errors, prior_weights
 from ._request import GenerationRequest
-from ._screen import REJECTION_REASONS, SURPLUS, SampleScreen
+from ._screen import SampleScreen
 
 __all__ = ["PGKD"]
 

@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._items import n_items, take
 from ..callbacks import Callback
+from ..reasons import CONVERGED
 
 __all__ = ["ConfidenceStop", "ProjectedChange", "StabilizingPredictions",
            "TeacherAgreement"]
@@ -20,7 +21,7 @@ class _Criterion(Callback):
     per round; stop once ``min_rounds`` rounds are done and the windowed
     statistic passes. Subclasses write ``_statistic`` and ``_passes``."""
 
-    stop_reason = "converged"
+    stop_reason = CONVERGED
     key = None  # history_ key of the statistic
 
     def on_fit_begin(self, clf):
