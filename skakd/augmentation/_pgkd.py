@@ -3,7 +3,7 @@
 import copy
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,8 +25,12 @@ __all__ = ["PGKD"]
 
 @dataclass
 class _FitState:
-    """What PGKD works on during one fit (``state.strategy_state``)."""
+    """What PGKD works on during one fit (``state.strategy_state``); its
+    fitted attributes are published from it when the fit ends."""
 
+    X_val: object  # the validation split, moved out of the seed
+    y_val: np.ndarray
+    validation_indices: np.ndarray  # its positions in the seed
     screen: SampleScreen
     pool: PoolStrategy | None
     prior: object  # label -> share, "balanced", or None (no correction)
@@ -39,6 +43,13 @@ class _FitState:
     best_estimator: object = None
     rounds_since_best: int = 0
     last_round: int = 0
+    best_round: int = 0
+    best_val_loss: float = np.inf
+    seed_scores: dict = field(default_factory=dict)
+    n_generated: int = 0
+    n_rejected: dict = field(
+        default_factory=lambda: dict.fromkeys((*REJECTION_REASONS, SURPLUS), 0))
+    last_request: GenerationRequest | None = None
 
 
 class PGKD(BaseEstimator):
@@ -166,6 +177,16 @@ class PGKD(BaseEstimator):
     validation_indices_ : ndarray of shape (`validation_size_`,)
         Positions, in the seed ``X`` given to ``fit``, of the items held out
         for validation (ascending).
+    summary_ : dict
+        What the fit did, for a report (the command line prints it):
+        ``validation_size`` and ``validation_indices`` (as above),
+        ``n_generated``, ``n_rejected`` (per reason of
+        :data:`skakd.reasons.REJECTION_REASONS`, plus ``"surplus"``),
+        ``best_round``, ``chosen_round``, and ``early_stopping``: why PGKD
+        stops early, in words (``None`` when it cannot, see
+        ``patience``).
+
+    All fitted attributes are set when the fit ends, whatever ended it.
 
     See Also
     --------
@@ -373,26 +394,20 @@ class PGKD(BaseEstimator):
                 "validation example: every seed class has a single example. "
                 "Expected a seed with at least two examples of some class."
             )
-        state.X_val, state.y_val = state.labeled.remove(mask)
-        self.validation_indices_ = np.flatnonzero(mask)
-        self.validation_size_ = len(state.y_val)
-        self.select_by_validation_ = self.validation_size_ >= self.min_validation_size
+        X_val, y_val = state.labeled.remove(mask)
         state.strategy_state = _FitState(
+            X_val=X_val,
+            y_val=y_val,
+            validation_indices=np.flatnonzero(mask),
             screen=SampleScreen(
-                state.classes, state.X_val, min_length=self.min_length,
+                state.classes, X_val, min_length=self.min_length,
                 max_length=self.max_length,
                 near_duplicate_threshold=self.near_duplicate_threshold,
             ),
             pool=self._make_pool_strategy(state),
             prior=prior,
-            selects=self.select_by_validation_,
+            selects=len(y_val) >= self.min_validation_size,
         )
-        self.best_round_ = self.chosen_round_ = 0
-        self.best_val_loss_ = np.inf
-        self.seed_scores_ = {}
-        self.n_generated_ = 0
-        self.n_rejected_ = dict.fromkeys((*REJECTION_REASONS, SURPLUS), 0)
-        self.last_request_ = None
 
     def acquire(self, state):
         """Generate (or, on pool rounds, label) up to ``state.n_wanted`` items."""
@@ -434,16 +449,41 @@ class PGKD(BaseEstimator):
         return self._evaluate(state, state.round)
 
     def finalize(self, state):
-        """Keep the chosen round's student; refit it with the validation split."""
+        """Keep the chosen round's student; refit it with the validation
+        split; publish the fitted attributes."""
         fit = state.strategy_state
         if not isinstance(fit, _FitState):
             return
         restore = fit.selects and self.restore_best and fit.best_estimator is not None
-        self.chosen_round_ = self.best_round_ if restore else fit.last_round
+        chosen_round = fit.best_round if restore else fit.last_round
         if restore:
             state.estimator = fit.best_estimator
         if self.refit_with_validation:
-            self._refit_with_validation(state, fit)
+            self._refit_with_validation(state, fit, chosen_round)
+        self._publish(fit, chosen_round)
+
+    def _publish(self, fit, chosen_round):
+        self.validation_indices_ = fit.validation_indices
+        self.validation_size_ = len(fit.y_val)
+        self.select_by_validation_ = fit.selects
+        self.best_round_, self.best_val_loss_ = fit.best_round, fit.best_val_loss
+        self.chosen_round_ = chosen_round
+        self.seed_scores_ = fit.seed_scores
+        self.n_generated_, self.n_rejected_ = fit.n_generated, fit.n_rejected
+        self.last_request_ = fit.last_request
+        stops_early = fit.selects and self.patience is not None
+        self.summary_ = {
+            "validation_size": self.validation_size_,
+            "validation_indices": self.validation_indices_,
+            "n_generated": self.n_generated_,
+            "n_rejected": dict(self.n_rejected_),
+            "best_round": self.best_round_,
+            "chosen_round": self.chosen_round_,
+            "early_stopping": (
+                f"its validation loss had not improved for {self.patience} rounds"
+                if stops_early else None
+            ),
+        }
 
     # -- generation -------------------------------------------------------
 
@@ -451,15 +491,15 @@ class PGKD(BaseEstimator):
         fit = state.strategy_state
         counts, cap = self._class_counts(state)
         request = self._build_request(state, counts)
-        self.last_request_ = request
+        fit.last_request = request
         answer = state.teacher.generate(request)
         samples = _check_answer(answer, state.teacher)
         accepted, rejected = fit.screen.screen(
             samples, limit=request.n_samples, quotas=counts
         )
-        self.n_generated_ += len(samples)
+        fit.n_generated += len(samples)
         for reason, count in rejected.items():
-            self.n_rejected_[reason] += count
+            fit.n_rejected[reason] += count
         texts = np.empty(len(accepted), dtype=object)
         texts[:] = [text for text, _ in accepted]
         kept = Counter(label for _, label in accepted)
@@ -490,7 +530,7 @@ class PGKD(BaseEstimator):
         errors = None
         if self.allocation == "error":
             errors = class_errors(fit.val_proba, state.estimator.classes_,
-                                  state.y_val, classes)
+                                  fit.y_val, classes)
         n, fit.credit = allocate(state.n_wanted, counts, errors=errors,
                                  credit=fit.credit, ratio=self.class_cap,
                                  rng=state.rng)
@@ -500,9 +540,10 @@ class PGKD(BaseEstimator):
         }, cap
 
     def _build_request(self, state, class_counts):
-        proba = state.strategy_state.val_proba
+        fit = state.strategy_state
+        proba = fit.val_proba
         student_classes = state.estimator.classes_
-        y_val, X_val = np.asarray(state.y_val), state.X_val
+        y_val, X_val = np.asarray(fit.y_val), fit.X_val
         y_pred = student_classes[proba.argmax(axis=1)]
         wrong_class, wrong_proba = _strongest_wrong_class(proba, student_classes, y_val)
         hard = np.argsort(-wrong_proba, kind="stable")[: self.n_hard_negatives]
@@ -584,12 +625,12 @@ class PGKD(BaseEstimator):
         labels, counts = np.unique(np.asarray(state.labeled.y), return_counts=True)
         return dict(zip(labels.tolist(), (counts / counts.sum()).tolist()))
 
-    def _refit_with_validation(self, state, fit):
+    def _refit_with_validation(self, state, fit, chosen_round):
         """Fit the chosen student on its rows plus the validation split, and
         add the split to the labelled set (source "seed", round 0)."""
         n_before = len(state.labeled)
-        state.labeled.add(state.X_val, state.y_val, "seed", 0)
-        rows = np.flatnonzero(state.labeled.rounds <= self.chosen_round_)
+        state.labeled.add(fit.X_val, fit.y_val, "seed", 0)
+        rows = np.flatnonzero(state.labeled.rounds <= chosen_round)
         y = state.labeled.y[rows]
         params = dict(state.fit_params)
         if fit.prior is not None:
@@ -608,28 +649,28 @@ class PGKD(BaseEstimator):
 
     def _evaluate(self, state, round_):
         fit = state.strategy_state
-        proba = state.estimator.predict_proba(state.X_val)
+        proba = state.estimator.predict_proba(fit.X_val)
         fit.val_proba, fit.last_round = proba, round_
         classes = state.estimator.classes_
         y_pred = classes[proba.argmax(axis=1)]
-        loss = float(log_loss(state.y_val, proba, labels=classes))
+        loss = float(log_loss(fit.y_val, proba, labels=classes))
         metrics = {
             "val_loss": loss,
-            "val_accuracy": float(np.mean(y_pred == np.asarray(state.y_val))),
+            "val_accuracy": float(np.mean(y_pred == np.asarray(fit.y_val))),
             "val_macro_f1": float(
-                f1_score(state.y_val, y_pred, average="macro", zero_division=0)
+                f1_score(fit.y_val, y_pred, average="macro", zero_division=0)
             ),
         }
         if round_ == 0:
-            self.seed_scores_ = dict(metrics)
-        if loss < self.best_val_loss_:
-            self.best_round_, self.best_val_loss_ = round_, loss
+            fit.seed_scores = dict(metrics)
+        if loss < fit.best_val_loss:
+            fit.best_round, fit.best_val_loss = round_, loss
             if fit.selects and self.restore_best:
                 fit.best_estimator = copy.deepcopy(state.estimator)
             fit.rounds_since_best = 0
         else:
             fit.rounds_since_best += 1
-        metrics["best_round"] = self.best_round_
+        metrics["best_round"] = fit.best_round
         stop = (fit.selects and self.patience is not None
                 and fit.rounds_since_best >= self.patience)
         return metrics, stop
