@@ -1053,9 +1053,9 @@ def test_the_plot_goes_without_a_forecast_too_slow_to_make(files, tmp_path, caps
                                                          monkeypatch):
     # A limit of 0 s stands for a student (a fine-tuned BERT) whose ten refits
     # for the cross-validated learning curve would take longer than a minute.
-    from skakd.cli import _distill
+    from skakd.cli import _summary
 
-    monkeypatch.setattr(_distill, "_FORECAST_LIMIT_S", 0.0)
+    monkeypatch.setattr(_summary, "_FORECAST_LIMIT_S", 0.0)
     out = tmp_path / "model.joblib"
     assert main(distill_args(files, out, "--quiet", "--no-cache")) == 0
     assert "the plot shows no forecast: cross-validating this student" in (

@@ -69,6 +69,9 @@ class BaseSampler(BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
     }
 
+    # Samplers pick pool items for the teacher to label; it writes none.
+    generative = False
+
     # Whether select() calls estimator.predict_proba; checked at fit time so a
     # student without probabilities fails before the teacher is paid.
     _needs_proba = False
