@@ -3,7 +3,6 @@
 import functools
 import time
 import warnings
-from collections import Counter
 from numbers import Integral, Real
 
 import numpy as np
@@ -30,38 +29,24 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._history import History
+from ._absorb import absorb, bill_failed_round
+from ._budget import round_size
+from ._history import History, round_record
 from ._items import (
     add_note,
     is_empty,
     is_numeric_frame,
     is_text_items,
     n_items,
-    take,
 )
 from ._persistence import portable
 from ._validation import check_classes, check_items
 from .callbacks import ProgressBar
 from .parallel import predict_in_chunks
 from .pools import Pool
-from .reasons import (
-    EARLY_STOPPING,
-    ERROR,
-    INTERRUPTED,
-    MAX_COST,
-    MAX_ITER,
-    MAX_LABELS,
-    POOL_EXHAUSTED,
-    UNKNOWN,
-)
+from .reasons import EARLY_STOPPING, ERROR, INTERRUPTED, MAX_ITER, POOL_EXHAUSTED
 from .sampling import MRARU, PoolStrategy
-from .strategy import (
-    Acquisition,
-    DistillationState,
-    LabeledSet,
-    is_generative,
-    sample_weight_param,
-)
+from .strategy import DistillationState, LabeledSet, is_generative, sample_weight_param
 from .teachers import CallableTeacher
 
 __all__ = ["ActiveDistillationClassifier"]
@@ -362,8 +347,6 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             seeds=seeds,
             fit_params=student_fit_params,
         )
-        self.teacher_cost_ = 0.0
-        self.n_iter_ = 0
 
         if hasattr(strategy, "prepare"):
             strategy.prepare(state)
@@ -380,7 +363,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             self.termination_condition_ = ERROR
             add_note(exc, (
                 f"skakd: round {state.round} failed; the "
-                f"{self.n_iter_} completed rounds, their labels "
+                f"{state.n_rounds} completed rounds, their labels "
                 f"({len(state.labeled)} rows) and the student trained on them "
                 "are kept on the classifier (history_, labeled_X_, estimator_)."
             ))
@@ -391,11 +374,15 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
 
     def _fit_seed_student(self, strategy, state):
         fit_seconds = self._fit_student(strategy, state)
-        self.estimator_ = state.estimator
-        seed_record = self._seed_record(state, fit_seconds)
+        counts = {"n_unlabeled": 0, "n_rejected": 0, "n_visited": 0,
+                  "acceptance_rate": 0.0}
+        seed_record = round_record(
+            state, len(state.labeled), 0, counts, {"teacher_cost": 0.0},
+            {"fit_seconds": fit_seconds, "seconds": fit_seconds})
         if hasattr(strategy, "evaluate"):
             seed_record.update(strategy.evaluate(state)[0])
         self.history_ = History([seed_record])
+        self._show_progress(state)
         for callback in self.callbacks_:
             callback.on_fit_begin(self)
 
@@ -408,8 +395,10 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             callback.on_fit_end(self)
 
     def _run_rounds(self, strategy, state):
-        while self.max_iter is None or self.n_iter_ < self.max_iter:
-            n_wanted, reason = self._round_size(strategy, state)
+        while self.max_iter is None or state.n_rounds < self.max_iter:
+            n_wanted, reason = round_size(strategy.batch_size, state,
+                                          max_labels=self.max_labels,
+                                          max_cost=self.max_cost)
             if reason is not None:
                 return reason
             state.next_round(n_wanted)
@@ -417,25 +406,26 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             try:
                 acquisition = strategy.acquire(state)
             except BaseException as exc:
-                self._bill_failed_round(exc, state)
+                failed = bill_failed_round(exc, state)
+                if failed is not None:
+                    self.history_.append(failed)
                 raise
             teacher_seconds = time.perf_counter() - start
             if acquisition is None:
-                state.round -= 1
                 return POOL_EXHAUSTED
-            record = self._absorb(acquisition, state)
+            record = absorb(acquisition, state)
             self._before_refit(state, acquisition)
             record["teacher_seconds"] = teacher_seconds - record.get(
                 "select_seconds", 0.0
             )
             record["fit_seconds"] = self._fit_student(strategy, state)
-            self.estimator_ = state.estimator
             stop = False
             if hasattr(strategy, "evaluate"):
                 metrics, stop = strategy.evaluate(state)
                 record.update(metrics)
             record["seconds"] = time.perf_counter() - start
-            self.n_iter_ += 1
+            state.n_rounds += 1
+            self._show_progress(state)
             reason = EARLY_STOPPING if stop else None
             for callback in self.callbacks_:
                 # Every callback records its round, even after one said stop.
@@ -455,92 +445,6 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             if hook is not None:
                 hook(self, state, acquisition)
 
-    def _round_size(self, strategy, state):
-        """How many items the next round may add, or why it must not start."""
-        n_wanted = int(strategy.batch_size)
-        if self.max_labels is not None:
-            n_wanted = min(n_wanted, self.max_labels - state.n_used)
-            if n_wanted <= 0:
-                return 0, MAX_LABELS
-        if self.max_cost is not None:
-            left = self.max_cost - state.teacher_cost
-            per_item = self._cost_per_item(state, n_wanted)
-            if left <= 0:
-                return 0, MAX_COST
-            if per_item > 0:
-                # The epsilon keeps float rounding (0.05 / 0.01 = 4.999...)
-                # from losing an affordable item.
-                n_wanted = min(n_wanted, int(left / per_item + 1e-9))
-                if n_wanted <= 0:
-                    return 0, MAX_COST
-        return n_wanted, None
-
-    def _cost_per_item(self, state, n_wanted):
-        """Expected USD per item: max of running average and teacher estimate."""
-        average = state.teacher_cost / state.n_used if state.teacher_cost else 0.0
-        estimate = getattr(state.teacher, "estimate_cost", None)
-        if estimate is None or n_wanted == 0:
-            return average
-        predicted = float(estimate(n_wanted, classes=list(state.classes))) / n_wanted
-        return max(average, predicted)
-
-    def _bill_failed_round(self, exc, state):
-        """Count what a failed round paid for (``exc.teacher_result``)."""
-        result = getattr(exc, "teacher_result", None)
-        if result is None:
-            return
-        usage = Acquisition(None, [], "teacher", result=result).usage()
-        state.teacher_cost += usage["teacher_cost"]
-        self.teacher_cost_ = state.teacher_cost
-        self.history_.append({
-            "round": state.round, "n_labeled": len(state.labeled), "n_new": 0,
-            "n_queried": 0, **usage, "teacher_cost_total": state.teacher_cost,
-            "error": type(exc).__name__,
-        })
-
-    def _absorb(self, acquisition, state):
-        """Add a round's answers to the labelled set; return its record."""
-        labels = np.empty(len(acquisition.y), dtype=object)
-        labels[:] = list(acquisition.y)
-        answered = np.array([label is not None for label in labels], dtype=bool)
-        known = np.isin(labels, state.classes) & answered
-        rejected = answered & ~known
-        if rejected.any():
-            _warn_unknown(labels[rejected], state)
-        unlabeled = _unlabeled_reasons(acquisition.result, ~answered)
-        if unlabeled:
-            _warn_unlabeled(unlabeled, state)
-        pool_index = acquisition.pool_indices
-        if pool_index is not None:
-            state.unlabeled[pool_index] = False
-        keep = np.flatnonzero(known)
-        state.labeled.add(
-            take(acquisition.X, keep),
-            labels[keep],
-            acquisition.source,
-            state.round,
-            None if pool_index is None else pool_index[keep],
-        )
-        state.n_used += len(labels)
-        usage = acquisition.usage()
-        state.teacher_cost += usage["teacher_cost"]
-        self.teacher_cost_ = state.teacher_cost
-        record = {
-            "round": state.round,
-            "n_labeled": len(state.labeled),
-            "n_new": len(keep),
-            "n_queried": len(labels),
-            "n_unlabeled": int((~answered).sum()),
-            "n_rejected": int(rejected.sum()),
-            "n_visited": len(labels),
-            "acceptance_rate": 1.0,
-            **usage,
-            "teacher_cost_total": state.teacher_cost,
-            **{f"n_unlabeled_{why}": n for why, n in unlabeled.items()},
-        }
-        record.update(acquisition.stats)
-        return record
-
     def _fit_student(self, strategy, state):
         start = time.perf_counter()
         params = dict(state.fit_params)
@@ -551,26 +455,16 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         state.estimator.fit(state.labeled.X, state.labeled.y, **params)
         return time.perf_counter() - start
 
-    def _seed_record(self, state, fit_seconds):
-        return {
-            "round": 0,
-            "n_labeled": len(state.labeled),
-            "n_new": len(state.labeled),
-            "n_queried": 0,
-            "n_unlabeled": 0,
-            "n_rejected": 0,
-            "n_visited": 0,
-            "acceptance_rate": 0.0,
-            "teacher_cost": 0.0,
-            "teacher_cost_total": 0.0,
-            "fit_seconds": fit_seconds,
-            "seconds": fit_seconds,
-        }
+    def _show_progress(self, state):
+        """What callbacks read during the fit: the student, the counters."""
+        self.estimator_ = state.estimator
+        self.n_iter_ = state.n_rounds
+        self.teacher_cost_ = state.teacher_cost
 
     def _publish(self, state):
-        """Expose the loop state as fitted attributes."""
+        """Expose the loop state as fitted attributes, once the loop is over."""
         labeled = state.labeled
-        self.estimator_ = state.estimator
+        self._show_progress(state)
         self.classes_ = self.estimator_.classes_
         self.labeled_X_ = labeled.X
         self.labeled_y_ = labeled.y
@@ -825,43 +719,3 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             )
         return state
 
-
-def _unlabeled_reasons(result, unanswered):
-    """``{reason: count}`` of the items the teacher could not label."""
-    if not unanswered.any():
-        return {}
-    reasons = getattr(result, "reasons", None)
-    if reasons is None or len(reasons) != len(unanswered):
-        reasons = [None] * len(unanswered)
-    return dict(Counter(reasons[i] or UNKNOWN for i in np.flatnonzero(unanswered)))
-
-
-def _warn_unlabeled(counts, state):
-    """Warn, once per fit, that the teacher could not label some items."""
-    if not state.first_warning("unlabeled"):
-        return
-    shown = ", ".join(f"{n} {why}" for why, n in sorted(counts.items()))
-    warnings.warn(
-        f"the teacher could not label some items ({shown} this round); they "
-        "leave the pool without a label and are counted in history_ "
-        "(n_unlabeled, n_unlabeled_<reason>). A caching teacher does not pay "
-        "for them again.",
-        UserWarning,
-        stacklevel=4,
-    )
-
-
-def _warn_unknown(labels, state):
-    """Warn, once per fit, that the teacher answered outside ``classes``."""
-    if not state.first_warning("unknown"):
-        return
-    classes = state.classes
-    shown = sorted({repr(label) for label in labels})[:5]
-    warnings.warn(
-        f"the teacher answered labels outside classes ({', '.join(shown)}); "
-        f"they were rejected, not added (expected one of {list(classes)[:10]}"
-        f"{'...' if len(classes) > 10 else ''}). history_ counts them in "
-        "n_rejected; pass the full label set as classes= if they are valid.",
-        UserWarning,
-        stacklevel=4,
-    )

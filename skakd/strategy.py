@@ -129,7 +129,10 @@ class DistillationState:
     unlabeled : ndarray of bool or None
         Which pool items are still unlabelled.
     round : int
-        Current round (0 while fitting the seed student).
+        Current round (0 while fitting the seed student): the one being
+        acquired, or the last one started once the loop is over.
+    n_rounds : int
+        Rounds completed (the classifier's ``n_iter_``).
     n_wanted : int
         Largest number of new items this round may add (budget-capped).
     rng : numpy.random.Generator
@@ -146,10 +149,6 @@ class DistillationState:
     warned : set of str
         The once-per-fit warnings already given (``"unknown"``,
         ``"unlabeled"``, ``"duplicates"``...); see :meth:`first_warning`.
-    answers : dict or None
-        ``text -> (label, reason, source)`` of every text answered in this
-        fit, the seed's included, so that a copy of a text is never asked
-        again (``None`` until a pool strategy first asks).
     strategy_state : object
         Free for the strategy's own working state during the fit.
     """
@@ -161,6 +160,7 @@ class DistillationState:
     X_pool: object = None
     unlabeled: np.ndarray | None = None
     round: int = 0
+    n_rounds: int = 0
     n_wanted: int = 0
     rng: np.random.Generator = None
     seeds: np.random.SeedSequence | None = None
@@ -168,7 +168,6 @@ class DistillationState:
     teacher_cost: float = 0.0
     fit_params: dict = field(default_factory=dict)
     warned: set = field(default_factory=set)
-    answers: dict | None = None
     strategy_state: object = None
 
     @property
