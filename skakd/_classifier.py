@@ -34,7 +34,6 @@ from ._items import (
     one_example_per_class_is_fine,
 )
 from ._parts import (
-    check_student_fits_sampler,
     make_callbacks,
     make_strategy,
     make_student,
@@ -277,7 +276,6 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         teacher = make_teacher(self.teacher, strategy, X_pool)
         self.callbacks_ = make_callbacks(self.callbacks, self.verbose)
         student = make_student(self.estimator, X)
-        check_student_fits_sampler(student, self.sampler_)
 
         labeled = LabeledSet()
         labeled.add(X, y, "seed", 0)

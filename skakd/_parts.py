@@ -50,18 +50,6 @@ def make_strategy(sampler):
     return sampler_, PoolStrategy(sampler_)
 
 
-def check_student_fits_sampler(student, sampler):
-    """Refuse a sampler that scores with ``predict_proba`` a student lacks."""
-    needs_proba = getattr(sampler, "_needs_proba", False)
-    if needs_proba and not hasattr(student, "predict_proba"):
-        raise TypeError(
-            f"sampler {type(sampler).__name__} scores pool items with "
-            f"predict_proba, but estimator {type(student).__name__} has no "
-            "predict_proba; use a probabilistic student (e.g. wrap it in "
-            "sklearn.calibration.CalibratedClassifierCV) or RandomSampler."
-        )
-
-
 def make_teacher(teacher, strategy, X_pool):
     """The teacher object, or ``None`` when there is nothing to ask."""
     if teacher is None:

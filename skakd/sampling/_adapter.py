@@ -48,6 +48,20 @@ class PoolStrategy:
     def batch_size(self):
         return self.sampler.batch_size
 
+    def prepare(self, state):
+        """Refuse a student without ``predict_proba`` when the sampler scores
+        with it, before anything is fitted or paid for."""
+        student = state.estimator
+        if getattr(self.sampler, "_needs_proba", False) and not hasattr(
+            student, "predict_proba"
+        ):
+            raise TypeError(
+                f"sampler {type(self.sampler).__name__} scores pool items with "
+                f"predict_proba, but estimator {type(student).__name__} has no "
+                "predict_proba; use a probabilistic student (e.g. wrap it in "
+                "sklearn.calibration.CalibratedClassifierCV) or RandomSampler."
+            )
+
     def acquire(self, state):
         """Label the items the sampler picks; ``None`` once the pool is used up."""
         candidates = state.candidates
