@@ -149,6 +149,9 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         :data:`skakd.reasons.STOP_REASONS`.
     sampler_ : sampler
         The fitted clone of ``sampler``.
+    callbacks_ : list of Callback
+        The fitted clones of ``callbacks`` (and the progress bar of
+        ``verbose``).
     n_features_in_ : int
         Number of features, for numeric ``X`` only.
 

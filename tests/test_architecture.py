@@ -215,6 +215,9 @@ def test_fit_keeps_no_working_state_on_the_estimator():
     params = set(clf.get_params(deep=False))
     working = {key for key in seen if key not in params and not key.endswith("_")}
     assert working <= {"_sklearn_version"}, working
+    fitted = {key for key in seen if key not in params and key.endswith("_")}
+    undocumented = fitted - _documented_attributes(ActiveDistillationClassifier)
+    assert not undocumented, sorted(undocumented)
 
 
 class _RecordStrategyAttributes(Callback):
