@@ -57,8 +57,8 @@ class Summary:
         self.extra_validation = []  # (text, label) rows not in labeled_X_
         sampler = getattr(clf, "sampler_", None)
         self.strategy = type(sampler).__name__
-        self.of_strategy = getattr(sampler, "summary_", {})
-        self.n_validation = int(self.of_strategy.get("validation_size", 0))
+        self.strategy_summary = getattr(sampler, "summary_", {})
+        self.n_validation = int(self.strategy_summary.get("validation_size", 0))
         self.validation_refit = False
         if self.n_validation:
             self._find_validation(inputs)
@@ -67,7 +67,7 @@ class Summary:
         """Mark the strategy's validation rows (``validation_indices`` of the
         seed): the last rows of ``labeled_X_`` if the final refit added them
         back, else extra rows for ``labels.csv``."""
-        held_out = self.of_strategy["validation_indices"]
+        held_out = self.strategy_summary["validation_indices"]
         split = _pairs(inputs.seed_texts[held_out], inputs.seed_labels[held_out])
         tail = np.arange(max(len(self.sources) - len(held_out), 0), len(self.sources))
         added_back = _pairs(self.clf.labeled_X_[tail], self.clf.labeled_y_[tail])
@@ -102,7 +102,7 @@ class Summary:
         return STOPPED.get(reason, reason)
 
     def _early_stop(self):
-        why = self.of_strategy.get("early_stopping")
+        why = self.strategy_summary.get("early_stopping")
         if why is not None:
             return f"{self.strategy} stopped early: {why}"
         return "a callback stopped the run early"
@@ -129,15 +129,15 @@ class Summary:
             return self._early_stop()
         if args.max_rounds is not None and clf.n_iter_ >= args.max_rounds:
             return f"--max-rounds {args.max_rounds} was reached first"
-        if "n_generated" in self.of_strategy:
+        if "n_generated" in self.strategy_summary:
             return self._screening()
         return reason
 
     def _screening(self):
         """What the strategy's screening of written texts dropped."""
-        n_generated = self.of_strategy["n_generated"]
+        n_generated = self.strategy_summary["n_generated"]
         rejected = {reason: count
-                    for reason, count in self.of_strategy["n_rejected"].items()
+                    for reason, count in self.strategy_summary["n_rejected"].items()
                     if count}
         asked = self.clf.n_iter_ * self.args.batch_size
         if rejected:
