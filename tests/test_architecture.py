@@ -159,8 +159,10 @@ def test_cli_knows_no_strategy_by_name():
                 for side in [node.left, *node.comparators])
             if compared:
                 offences.append(f"{path.name}:{node.lineno}: compares args.sampler")
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) \
-                    and node.value.attr == "sampler_" and node.attr != "summary_":
+            reads = (isinstance(node, ast.Attribute)
+                     and isinstance(node.value, ast.Attribute)
+                     and node.value.attr == "sampler_")
+            if reads and node.attr != "summary_":
                 offences.append(f"{path.name}:{node.lineno}: reads sampler_.{node.attr}")
     assert not offences, "\n".join(offences)
 
@@ -251,9 +253,11 @@ def test_a_strategy_keeps_no_working_state_on_itself(make):
     its fitted attributes appear once, at the end, each one documented."""
     X, y = _texts()
     strategy = make()
-    generative = getattr(strategy, "generative", False)
-    teacher = SimulatedGenerator(X[300:], y[300:], random_state=0) if generative \
-        else OracleTeacher(X, y)
+    generative = strategy.generative
+    if generative:
+        teacher = SimulatedGenerator(X[300:], y[300:], random_state=0)
+    else:
+        teacher = OracleTeacher(X, y)
     clf = ActiveDistillationClassifier(
         teacher=teacher, sampler=strategy, max_iter=3, random_state=0,
         callbacks=[_RecordStrategyAttributes()],
