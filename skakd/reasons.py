@@ -26,6 +26,7 @@ True
 """
 
 __all__ = [
+    "BLANK",
     "CONVERGED",
     "DUPLICATE",
     "EARLY_STOPPING",
@@ -47,6 +48,8 @@ __all__ = [
     "REJECTION_REASONS",
     "STOP_REASONS",
     "SURPLUS",
+    "TOO_LONG",
+    "UNENCODABLE",
     "UNKNOWN",
     "UNKNOWN_LABEL",
     "UNLABELED_REASONS",
@@ -86,9 +89,16 @@ MALFORMED = "malformed"
 UNKNOWN_LABEL = "unknown_label"
 #: The answer left the item out.
 NO_ANSWER = "no_answer"
+#: Alone, the item made a prompt longer than the model's context window.
+TOO_LONG = "too_long"
+#: The text is empty or only whitespace: there is nothing to label.
+BLANK = "blank"
+#: The text cannot be encoded (a lone surrogate): no API can carry it.
+UNENCODABLE = "unencodable"
 #: A teacher that gives no reason for an item it did not label.
 UNKNOWN = "unknown"
-UNLABELED_REASONS = (REFUSAL, MALFORMED, UNKNOWN_LABEL, NO_ANSWER, UNKNOWN)
+UNLABELED_REASONS = (REFUSAL, MALFORMED, UNKNOWN_LABEL, NO_ANSWER, TOO_LONG,
+                     BLANK, UNENCODABLE, UNKNOWN)
 
 # -- why a generated sample was dropped: ``n_rejected_<reason>`` --------------
 
