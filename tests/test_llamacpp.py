@@ -144,20 +144,39 @@ def test_ctrl_c_reaches_only_the_parent(server):
     assert _llamacpp._healthy(server.base_url.removesuffix("/v1"))
 
 
-def test_the_server_exits_when_its_parent_is_killed(tmp_path):
-    script = ("import sys, time\n"
+def start_parent(block, **popen):
+    """A Python process that starts a server, prints its port and sleeps."""
+    script = ("import time\n"
               "from skakd.teachers._llamacpp import LlamaCppServer\n"
-              "server = LlamaCppServer(ctx_size=512, n_parallel=1).start()\n"
-              "print(server.base_url, flush=True)\n"
-              "time.sleep(600)\n")
+              + block.format(start="LlamaCppServer(ctx_size=512, n_parallel=1)")
+              + "    print(server.base_url, flush=True)\n"
+              "    time.sleep(600)\n")
     parent = subprocess.Popen([sys.executable, "-c", script],
-                              stdout=subprocess.PIPE, text=True,
-                              cwd=os.getcwd())
+                              stdout=subprocess.PIPE, text=True, **popen)
+    base_url = parent.stdout.readline()
+    assert base_url, "the parent process did not start a server"
+    return parent, port_of(base_url)
+
+
+@posix_only
+def test_ctrl_c_in_a_terminal_ends_the_parent_and_the_server():
+    # Ctrl-C signals the foreground process group: the server ignores it,
+    # the parent's KeyboardInterrupt leaves the block, which stops it.
+    parent, port = start_parent("with {start} as server:\n",
+                                start_new_session=True)
     try:
-        port = port_of(parent.stdout.readline())
+        os.killpg(parent.pid, signal.SIGINT)
+        parent.wait(30)
     finally:
         parent.kill()
-        parent.wait()
+    assert parent.returncode != 0
+    assert refuses(port)
+
+
+def test_the_server_exits_when_its_parent_is_killed():
+    parent, port = start_parent("if True:\n    server = {start}.start()\n")
+    parent.kill()
+    parent.wait()
     deadline = time.monotonic() + 10
     while not refuses(port) and time.monotonic() < deadline:
         time.sleep(0.1)
