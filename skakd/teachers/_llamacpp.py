@@ -44,6 +44,8 @@ _BOOTSTRAP = (
 )
 # Seconds the child gets to exit after its standard input closes.
 _STOP_GRACE = 5.0
+# llama.cpp's log level that keeps warnings and errors only.
+_QUIET = 2
 # Characters of the server's log quoted in a start-up error.
 _LOG_TAIL = 2000
 
@@ -82,8 +84,9 @@ class LlamaCppServer:
         dotted names for nested ones (``{"n_gpu_layers": 99,
         "sampling.seed": 0}``).
     verbose : bool, default=False
-        Pass the server's log to this process's standard error. Otherwise it
-        is kept only to explain a failed start.
+        Pass the server's full log (about 1 kB per request) to this
+        process's standard error. Otherwise its warnings and errors are
+        kept, to explain a failed start.
 
     Attributes
     ----------
@@ -185,6 +188,7 @@ class LlamaCppServer:
         try:
             self._address = self._wait_until_ready()
         except BaseException:
+            self._process.kill()  # it may still be loading the model
             self.stop()
             raise
         return self
@@ -277,6 +281,10 @@ class LlamaCppServer:
             "port": self.port or 0,
             "hostnames": ["127.0.0.1"],
         }
+        if not self.verbose:
+            # Warnings and errors only: the default logs about 1 kB per
+            # request, which a long fit would pile up in the log file.
+            settings["verbosity"] = _QUIET
         if self.n_threads is not None:
             settings["cpuparams.n_threads"] = self.n_threads
             settings["cpuparams_batch.n_threads"] = self.n_threads
@@ -381,6 +389,9 @@ def _serve(config):
               flush=True)
         return 1
     print(json.dumps({"address": server.listening_address}), flush=True)
+    # Nobody reads the pipe after the address: anything printed later goes
+    # to the log instead of filling the pipe and blocking the server.
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdin.read()
     del server
     return 0
