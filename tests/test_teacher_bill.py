@@ -125,7 +125,8 @@ def test_faults_change_neither_the_labels_nor_the_student_and_the_bill_is_exact(
     for faults in (False, True):
         with FakeAnthropic(labeler=lambda text, classes: truth[text]) as server:
             if faults:
-                server.script(*random_faults(np.random.default_rng(3), 200))
+                server.script(*random_faults(np.random.default_rng(3), 200,
+                                             not_json=True))
             teacher = make_teacher(server, tmp_path / str(faults),
                                    max_concurrency=2, timeout=0.3)
             clf = distiller(teacher).fit(trec["X_seed"], trec["y_seed"],

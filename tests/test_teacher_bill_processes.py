@@ -6,7 +6,6 @@ import time
 import pytest
 
 from skakd.teachers import AnthropicTeacher, TeacherCache
-from skakd.teachers._exchange import item_keys
 from skakd.teachers.testing import FakeAnthropic, default_labeler
 
 pytest.importorskip("anthropic")
@@ -78,4 +77,4 @@ def test_a_crashed_claimants_items_are_paid_for_once_its_lease_expires(tmp_path)
 
 def teacher_keys(teacher, texts):
     # The keys under which the teacher caches these texts' labels.
-    return item_keys(teacher._label_request([], CLASSES), texts)
+    return teacher._item_keys(texts, CLASSES)

@@ -5,17 +5,24 @@ A teacher is a plain callable ``f(items) -> labels`` (wrapped in
 TeacherResult`` and, for generative strategies, ``generate(request)``.
 """
 
-from ._anthropic import AnthropicTeacher
 from ._base import UNLABELED, BaseTeacher, TeacherResult, check_teacher_labels
 from ._cache import CachedTeacher, TeacherCache, default_cache_path, request_key
 from ._callable import CallableTeacher
+from ._cost import BATCH_DISCOUNT, cost_of_usage
 from ._generation import GenerationResult
+from ._llm import LLMTeacher
 from ._oracle import OracleTeacher
-from ._pricing import BATCH_DISCOUNT, PRICES, cost_of_usage, model_price
 from ._secret import Secret
+from .anthropic import DEFAULT_MODEL as DEFAULT_ANTHROPIC_MODEL
+from .anthropic import PRICES, AnthropicTeacher, model_price
+from .openai import DEFAULT_MODEL as DEFAULT_OPENAI_MODEL
+from .openai import OPENAI_PRICES, OpenAITeacher
 
 __all__ = [
     "BATCH_DISCOUNT",
+    "DEFAULT_ANTHROPIC_MODEL",
+    "DEFAULT_OPENAI_MODEL",
+    "OPENAI_PRICES",
     "PRICES",
     "UNLABELED",
     "AnthropicTeacher",
@@ -23,6 +30,8 @@ __all__ = [
     "CachedTeacher",
     "CallableTeacher",
     "GenerationResult",
+    "LLMTeacher",
+    "OpenAITeacher",
     "OracleTeacher",
     "Secret",
     "TeacherCache",

@@ -1,6 +1,7 @@
-"""Labelling through the Message Batches API: half price, crash-safe.
+"""Labelling through a provider's batch API: half price, crash-safe.
 
-A call's requests go out as one Message Batch. Before waiting for it, the
+A call's requests go out as one batch (Anthropic's Message Batches,
+OpenAI's Batch API: each adapter supplies the calls). Before waiting for it, the
 batch id is written to the cache next to every item it answers, so that a
 process that crashed (or was interrupted) while the batch was in flight
 collects its results on the next run instead of paying again. Each result
@@ -15,8 +16,8 @@ import uuid
 from collections.abc import Callable
 
 from ._cache import request_key
-from ._exchange import label_batch
-from ._pricing import BATCH_DISCOUNT
+from ._cost import BATCH_DISCOUNT
+from ._exchange import Link, label_batch
 
 __all__ = ["Connection", "label_in_batch"]
 
@@ -37,10 +38,11 @@ def _batch_key(token):
 class Connection:
     """What a batch needs of the transport, bound to one teacher's settings."""
 
-    send: Callable  # send(request, usage) -> (content, stop_reason)
+    link: Link  # synchronous: corrections and requests a batch did not answer
     create_batch: Callable  # create_batch([(custom_id, request)]) -> batch id
     batch_results: Callable  # batch_results(batch_id) -> {custom_id: message}
     find_batch: Callable  # find_batch(prefix, since) -> batch id or None
+    read: Callable  # read(message, request) -> (Reply, Spent)
     price: tuple
 
 
@@ -58,8 +60,8 @@ def label_in_batch(items, split, make_request, names, connection, cache, usage):
     names : list of str
         The label names.
     connection : Connection
-        The synchronous ``send`` (for corrections and requests a batch did
-        not answer), the batch calls and the price.
+        The synchronous link (for corrections and requests a batch did not
+        answer), the batch calls, how to read a result, and the price.
     cache : TeacherCache or None
         Where answers (and the batches in flight) persist.
     usage : Usage
@@ -86,8 +88,8 @@ def label_in_batch(items, split, make_request, names, connection, cache, usage):
     for token, (batch_id, members) in in_flight.items():
         results = connection.batch_results(batch_id)
         for keys, texts, cid in members:
-            send = _replay(results.get(f"{token}-{cid}"), connection)
-            entries = label_batch(make_request(texts), keys, names, send, cache,
+            link = _replay(results.get(f"{token}-{cid}"), connection)
+            entries = label_batch(make_request(texts), keys, names, link, cache,
                                   usage)
             answers.update(zip(keys, entries))
         _forget(cache, token, members)
@@ -95,18 +97,17 @@ def label_in_batch(items, split, make_request, names, connection, cache, usage):
 
 
 def _replay(message, connection):
-    """A ``send`` whose first answer is the batch's result (if it has one)."""
+    """A :class:`Link` whose first answer is the batch's result (if any)."""
     first = [] if message is None else [message]
 
     def send(request, usage):
         if not first:  # a corrective re-ask, or a request the batch missed
-            return connection.send(request, usage)
-        message = first.pop()
-        usage.charge(message.usage, connection.price, discount=BATCH_DISCOUNT)
-        return ([block.model_dump(mode="json") for block in message.content],
-                message.stop_reason)
+            return connection.link.send(request, usage)
+        reply, spent = connection.read(first.pop(), request)
+        usage.charge(spent, connection.price, discount=BATCH_DISCOUNT)
+        return reply
 
-    return send
+    return Link(send=send, correct=connection.link.correct)
 
 
 def _remember(cache, token, members):

@@ -1,26 +1,45 @@
-"""What requests cost: usage accounting and estimates as pure functions.
+"""What requests cost: prices, usage accounting and estimates.
 
 Nothing here talks to the network or remembers earlier calls: an estimate is
 a function of the requests (or the number of items), the label set, the
 batch size, the price and, where the API counted them, the input tokens.
+Each provider's adapter says how long its requests are (``measure``) and
+reads a response's usage into a :class:`Spent`; its price table lives with
+it.
 """
 
 import dataclasses
 import math
 import threading
+from typing import NamedTuple
 
-from ._pricing import CACHE_READ_FACTOR, CACHE_WRITE_FACTOR, cost_of_usage
 from ._prompts import label_user_message
 
 __all__ = [
+    "BATCH_DISCOUNT",
+    "CACHE_READ_FACTOR",
+    "CACHE_WRITE_FACTOR",
     "CHARS_PER_TOKEN",
     "DEFAULT_ITEM_CHARS",
+    "FREE",
     "MAX_COUNTED_BATCHES",
+    "Price",
+    "Spent",
     "Usage",
     "approx_tokens",
+    "check_price",
     "cost_of_n_items",
     "cost_of_requests",
+    "cost_of_usage",
 ]
+
+# Claude's prompt-cache writes cost 1.25x the input price and reads 0.1x
+# (5-minute TTL): the factors of a price given as an (input, output) pair.
+CACHE_WRITE_FACTOR = 1.25
+CACHE_READ_FACTOR = 0.1
+#: Batch APIs (Anthropic's Message Batches, OpenAI's Batch API) bill every
+#: token at half price.
+BATCH_DISCOUNT = 0.5
 
 #: Characters per token of the documented fallback approximation, used when
 #: the API's token counting is unavailable (no key, no network).
@@ -38,6 +57,82 @@ _COUNTERS = ("input_tokens", "output_tokens", "cache_write_tokens",
              "n_corrections")
 
 
+class Price(NamedTuple):
+    """USD per million tokens: uncached input, output, cache reads, writes."""
+
+    input: float
+    output: float
+    cache_read: float
+    cache_write: float
+
+    @classmethod
+    def of(cls, price):
+        """A :class:`Price` from itself or an ``(input, output)`` pair.
+
+        A pair takes Claude's cache factors (reads at 0.1x, writes at 1.25x
+        the input price).
+        """
+        if isinstance(price, cls):
+            return price
+        price_in, price_out = price
+        return cls(price_in, price_out, CACHE_READ_FACTOR * price_in,
+                   CACHE_WRITE_FACTOR * price_in)
+
+
+#: What a model served on this machine costs.
+FREE = Price(0.0, 0.0, 0.0, 0.0)
+
+
+class Spent(NamedTuple):
+    """One response's usage, in the same words for every provider.
+
+    ``input_tokens`` are the uncached input tokens; prompt-cache writes and
+    reads are counted apart, as they are billed at their own prices.
+    """
+
+    input_tokens: int
+    output_tokens: int
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+
+
+def check_price(model, price, size=2):
+    """``price`` as floats, or an error naming ``prices[model]``."""
+    try:
+        values = tuple(float(p) for p in price)
+    except (TypeError, ValueError):
+        values = ()
+    if len(values) not in (2, size):
+        raise ValueError(
+            f"prices[{model!r}] is {price!r}; expected a pair (input, output) of "
+            "USD per million tokens."
+        )
+    if min(values) < 0:
+        raise ValueError(
+            f"prices[{model!r}] is {price!r}; expected non-negative prices."
+        )
+    return values
+
+
+def cost_of_usage(price, input_tokens, output_tokens, cache_write_tokens=0,
+                  cache_read_tokens=0):
+    """USD paid for one response's ``usage`` at ``price`` (per million tokens).
+
+    ``price`` is a :class:`Price` or an ``(input, output)`` pair (with
+    Claude's prompt-cache factors).
+
+    Examples
+    --------
+    >>> from skakd.teachers import cost_of_usage
+    >>> cost_of_usage((1.0, 5.0), input_tokens=1_000_000, output_tokens=0)
+    1.0
+    """
+    price = Price.of(price)
+    return (input_tokens * price.input + output_tokens * price.output
+            + cache_write_tokens * price.cache_write
+            + cache_read_tokens * price.cache_read) / 1e6
+
+
 @dataclasses.dataclass
 class Usage:
     """What the requests behind one answer used and cost.
@@ -48,11 +143,8 @@ class Usage:
 
     Examples
     --------
-    >>> from types import SimpleNamespace
-    >>> from skakd.teachers._cost import Usage
-    >>> spent = SimpleNamespace(input_tokens=1000, output_tokens=200,
-    ...                         cache_creation_input_tokens=None,
-    ...                         cache_read_input_tokens=None)
+    >>> from skakd.teachers._cost import Spent, Usage
+    >>> spent = Spent(input_tokens=1000, output_tokens=200)
     >>> usage = Usage()
     >>> usage.charge(spent, price=(1.0, 5.0), retries=1)
     >>> usage.cost, usage.info()["n_api_retries"]
@@ -71,12 +163,11 @@ class Usage:
                                       repr=False, compare=False)
 
     def charge(self, spent, price, retries=0, discount=1.0):
-        """Add one response's ``usage`` (the SDK's object) at ``price``.
+        """Add one response's :class:`Spent` at ``price``.
 
-        ``discount`` scales the price (0.5 for the Message Batches API).
+        ``discount`` scales the price (0.5 for batch APIs).
         """
-        written = spent.cache_creation_input_tokens or 0
-        read = spent.cache_read_input_tokens or 0
+        written, read = spent.cache_write_tokens, spent.cache_read_tokens
         cost = discount * cost_of_usage(price, spent.input_tokens,
                                         spent.output_tokens, written, read)
         with self._lock:
@@ -107,30 +198,18 @@ class Usage:
                 "cache_read_tokens": self.cache_read_tokens, **extra}
 
 
-def request_chars(request):
-    """Characters of the parts of ``request`` that the model reads."""
-    parts = [request["system"], *(str(m["content"]) for m in request["messages"]),
-             str(request["tools"])]
-    return sum(len(part) for part in parts)
+def approx_tokens(chars):
+    """Tokens of ``chars`` characters: characters / :data:`CHARS_PER_TOKEN`."""
+    return math.ceil(chars / CHARS_PER_TOKEN)
 
 
-def approx_tokens(request):
-    """Input tokens of ``request`` as characters / :data:`CHARS_PER_TOKEN`."""
-    return math.ceil(request_chars(request) / CHARS_PER_TOKEN)
-
-
-def prefix_tokens(request):
-    """Tokens of the prefix that prompt caching stores: tools and system."""
-    return math.ceil((len(request["system"]) + len(str(request["tools"])))
-                     / CHARS_PER_TOKEN)
-
-
-def caching_saving(n_requests, prefix, min_tokens):
+def caching_saving(n_requests, prefix, min_tokens, price=None):
     """Input tokens (at the full input price) that prompt caching saves.
 
-    The first of ``n_requests`` sharing a ``prefix`` writes it at
-    1.25 times the price, the others read it at 0.1 times; a prefix shorter
-    than ``min_tokens`` (``None``: caching off) is not cached.
+    The first of ``n_requests`` sharing a ``prefix`` writes it (at 1.25
+    times the input price for Claude), the others read it (at 0.1 times);
+    ``price``, a :class:`Price`, gives other factors. A prefix shorter than
+    ``min_tokens`` (``None``: caching off) is not cached.
 
     Examples
     --------
@@ -142,41 +221,39 @@ def caching_saving(n_requests, prefix, min_tokens):
     """
     if min_tokens is None or n_requests == 0 or prefix < min_tokens:
         return 0.0
-    cached = CACHE_WRITE_FACTOR * prefix + CACHE_READ_FACTOR * (n_requests - 1) * prefix
+    write, read = CACHE_WRITE_FACTOR, CACHE_READ_FACTOR
+    if price is not None and price.input > 0:
+        write, read = price.cache_write / price.input, price.cache_read / price.input
+    cached = write * prefix + read * (n_requests - 1) * prefix
     return float(n_requests * prefix - cached)
 
 
-def cost_of_n_items(n, *, empty_request, names, batch_size, price,
+def cost_of_n_items(n, *, empty_request, measure, names, batch_size, price,
                     min_cache=None):
     """USD to label ``n`` texts of :data:`DEFAULT_ITEM_CHARS` characters.
 
     ``empty_request`` is a labelling request without items: what every batch
-    sends whatever its texts. ``min_cache`` is the model's shortest cached
-    prefix with prompt caching on, ``None`` with it off.
-
-    Examples
-    --------
-    >>> from skakd.teachers._cost import cost_of_n_items
-    >>> empty = {"system": "s" * 400, "messages": [{"content": ""}], "tools": []}
-    >>> one = cost_of_n_items(20, empty_request=empty, names=["a"],
-    ...                       batch_size=20, price=(1.0, 5.0))
-    >>> cost_of_n_items(40, empty_request=empty, names=["a"], batch_size=20,
-    ...                 price=(1.0, 5.0)) == 2 * one
-    True
+    sends whatever its texts; ``measure`` (the provider's adapter) tells
+    its ``chars`` and ``prefix_chars`` (the part prompt caching stores).
+    ``min_cache`` is the model's shortest cached prefix with prompt caching
+    on, ``None`` with it off.
     """
     if n == 0:
         return 0.0
+    price = Price.of(price)
     n_batches = math.ceil(n / batch_size)
     per_item = (len(label_user_message(["x" * DEFAULT_ITEM_CHARS]))
                 - len(label_user_message([]))) / CHARS_PER_TOKEN
-    input_tokens = n_batches * approx_tokens(empty_request) + n * per_item
-    input_tokens -= caching_saving(n_batches, prefix_tokens(empty_request),
-                                   min_cache)
+    input_tokens = (n_batches * approx_tokens(measure.chars(empty_request))
+                    + n * per_item)
+    input_tokens -= caching_saving(
+        n_batches, approx_tokens(measure.prefix_chars(empty_request)), min_cache,
+        price)
     output = _output_tokens(n, n_batches, names, batch_size)
     return cost_of_usage(price, input_tokens, output)
 
 
-def cost_of_requests(requests, *, counted, names, batch_size, price,
+def cost_of_requests(requests, *, measure, counted, names, batch_size, price,
                      min_cache=None):
     """USD of sending labelling ``requests``.
 
@@ -189,22 +266,23 @@ def cost_of_requests(requests, *, counted, names, batch_size, price,
     """
     if not requests:
         return 0.0
-    n_items = sum(r["messages"][0]["content"].count('<item id="')
-                  for r in requests)
+    price = Price.of(price)
+    n_items = sum(measure.n_items(r) for r in requests)
     output = _output_tokens(n_items, len(requests), names, batch_size)
-    input_tokens = _input_tokens(requests, counted)
+    chars = [measure.chars(r) for r in requests]
+    input_tokens = _input_tokens(chars, counted)
     # The prefix in the API's tokens where it counted, else characters / 4.
-    scale = input_tokens / max(sum(approx_tokens(r) for r in requests), 1)
-    input_tokens -= caching_saving(len(requests), prefix_tokens(requests[0]) * scale,
-                                   min_cache)
+    scale = input_tokens / max(sum(approx_tokens(c) for c in chars), 1)
+    prefix = approx_tokens(measure.prefix_chars(requests[0])) * scale
+    input_tokens -= caching_saving(len(requests), prefix, min_cache, price)
     return cost_of_usage(price, input_tokens, output)
 
 
-def _input_tokens(requests, counted):
+def _input_tokens(chars, counted):
     if counted is None:
-        return sum(approx_tokens(r) for r in requests)
-    sample = sum(request_chars(r) for r in requests[:MAX_COUNTED_BATCHES])
-    rest = sum(request_chars(r) for r in requests[MAX_COUNTED_BATCHES:])
+        return sum(approx_tokens(c) for c in chars)
+    sample = sum(chars[:MAX_COUNTED_BATCHES])
+    rest = sum(chars[MAX_COUNTED_BATCHES:])
     return counted + counted * rest / max(sample, 1)
 
 

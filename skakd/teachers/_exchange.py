@@ -1,25 +1,21 @@
-"""One exchange with the model: cache, send, check, correct once, store.
+"""One exchange with a model: cache, send, check, correct once, store.
 
-Labelling and generating follow the same sequence (:func:`ask`). Labels are
-cached item by item (:func:`label_batch`), each as soon as it is known, so
-that the good items of a bad answer and the batches of a round that later
-fails are never paid for again; a generation answer is cached whole
-(:func:`exchange`).
+Labelling and generating follow the same sequence (:func:`ask`) whatever
+the provider: a :class:`Link` sends a request and reads its :class:`Reply`,
+and words the corrective re-ask. Labels are cached item by item
+(:func:`label_batch`), each as soon as it is known, so that the good items
+of a bad answer and the batches of a round that later fails are never paid
+for again; a generation answer is cached whole (:func:`exchange`).
 """
 
+import dataclasses
 import logging
+from collections.abc import Callable
 
 from ._cache import request_key
-from ._prompts import (
-    LABEL_TOOL,
-    SAMPLES_TOOL,
-    corrective_messages,
-    parse_labels,
-    parse_samples,
-    unlabeled_reasons,
-)
+from ._prompts import parse_labels, parse_samples, unlabeled_reasons
 
-__all__ = ["ask", "exchange", "item_keys", "label_batch"]
+__all__ = ["Link", "ask", "exchange", "item_keys", "label_batch"]
 
 logger = logging.getLogger("skakd.teachers")
 
@@ -27,11 +23,25 @@ logger = logging.getLogger("skakd.teachers")
 PROMPT_VERSION = "skakd-label-item-v1"
 
 
-def item_keys(empty_request, texts):
+@dataclasses.dataclass(frozen=True)
+class Link:
+    """How one call talks to its model.
+
+    ``send(request, usage) -> Reply`` is one paid request (retries
+    included); ``correct(request, reply, problems) -> request`` is the
+    re-ask that says what was wrong.
+    """
+
+    send: Callable
+    correct: Callable
+
+
+def item_keys(static, texts):
     """The cache key of each text: the request's static part and the text.
 
-    ``empty_request`` is the labelling request without items (model, system
-    prompt with the classes, tool schema, temperature).
+    ``static`` is what every labelling request of a call shares (model,
+    system prompt with the classes, answer schema, temperature), as the
+    provider's adapter describes it.
 
     Examples
     --------
@@ -40,24 +50,21 @@ def item_keys(empty_request, texts):
     >>> a == c != b
     True
     """
-    static = {k: v for k, v in empty_request.items() if k != "messages"}
     return [request_key({"v": PROMPT_VERSION, "static": static, "item": text})
             for text in texts]
 
 
-def ask(request, tool, parse, send, usage, on_problems=None):
+def ask(request, parse, link, usage, on_problems=None):
     """Send ``request``; re-ask once, saying what was wrong, if it was.
 
     Parameters
     ----------
     request : dict
-        The Messages API request.
-    tool : str
-        The forced tool the answer calls.
+        The provider's request.
     parse : callable
-        ``parse(content) -> (answer, problems)``.
-    send : callable
-        ``send(request, usage) -> (content, stop_reason)``: one paid request.
+        ``parse(reply) -> (answer, problems)``.
+    link : Link
+        Sends requests and words the re-ask.
     usage : Usage
         Charged with every request sent.
     on_problems : callable or None
@@ -66,27 +73,24 @@ def ask(request, tool, parse, send, usage, on_problems=None):
 
     Returns
     -------
-    answers, content, stop_reason, problems
-        The first answer (and the corrected one, if any), the last content,
-        its stop reason and what is still wrong with it.
+    answers, reply, problems
+        The first answer (and the corrected one, if any), the last reply and
+        what is still wrong with it.
     """
-    content, stop = send(request, usage)
-    answer, problems = parse(content)
+    reply = link.send(request, usage)
+    answer, problems = parse(reply)
     if not problems:
-        return [answer], content, stop, problems
-    logger.info("AnthropicTeacher: correcting an answer: %s",
-                "; ".join(problems[:5]))
+        return [answer], reply, problems
+    logger.info("teacher: correcting an answer: %s", "; ".join(problems[:5]))
     if on_problems is not None:
         on_problems(answer)
     usage.count("n_corrections")
-    retry = dict(request, messages=corrective_messages(
-        request["messages"], content, tool, problems))
-    content, stop = send(retry, usage)
-    second, problems = parse(content)
-    return [answer, second], content, stop, problems
+    reply = link.send(link.correct(request, reply, problems), usage)
+    second, problems = parse(reply)
+    return [answer, second], reply, problems
 
 
-def label_batch(request, keys, names, send, cache, usage):
+def label_batch(request, keys, names, link, cache, usage):
     """Label one batch; return one cache entry per item.
 
     An entry is ``{"label": name}`` or ``{"unlabeled": reason}``. Each is
@@ -104,17 +108,17 @@ def label_batch(request, keys, names, send, cache, usage):
     def good(labels):
         return [{"label": x} if x is not None else None for x in labels]
 
-    answers, content, stop, _ = ask(
-        request, LABEL_TOOL, lambda c: parse_labels(c, len(keys), names), send,
-        usage, on_problems=lambda first: store(good(first)))
+    answers, reply, _ = ask(
+        request, lambda r: parse_labels(r, len(keys), names), link, usage,
+        on_problems=lambda first: store(good(first)))
     labels = [next((a[i] for a in answers if a[i] is not None), None)
               for i in range(len(keys))]
-    reasons = unlabeled_reasons(content, labels, stop)
+    reasons = unlabeled_reasons(reply, labels)
     return store([{"label": x} if x is not None else {"unlabeled": why}
                   for x, why in zip(labels, reasons)])
 
 
-def exchange(request, n_samples, names, send, cache, usage):
+def exchange(request, n_samples, names, link, cache, usage):
     """Ask for generated samples once (plus one correction), or replay them.
 
     Returns ``(samples, cached)``; a complete, valid answer is stored under
@@ -124,9 +128,8 @@ def exchange(request, n_samples, names, send, cache, usage):
     hit = cache.get(key) if cache is not None else None
     if hit is not None:
         return [tuple(s) for s in hit["samples"]], True
-    answers, _, _, problems = ask(
-        request, SAMPLES_TOOL, lambda c: parse_samples(c, n_samples, names),
-        send, usage)
+    answers, _, problems = ask(
+        request, lambda r: parse_samples(r, n_samples, names), link, usage)
     samples = answers[-1] or answers[0]
     if cache is not None and samples and not problems:
         # The first writer wins: a process that raced us goes on with the

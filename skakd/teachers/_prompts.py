@@ -1,22 +1,31 @@
-"""Prompts, tool schemas and answer checks of the LLM teacher (pure functions)."""
+"""Prompts, answer schemas and answer checks of the LLM teachers (pure functions).
 
+Every provider sends the same prompts and reads the same answer: a JSON object
+(``{"items": [{"id", "label"}]}`` or ``{"samples": [{"text", "label"}]}``)
+that its adapter takes out of a tool call, a structured output or a text
+(:class:`Reply`). Nothing here knows a provider's wire format.
+"""
+
+import dataclasses
 import html
 import json
 
 __all__ = [
     "LABEL_TOOL",
     "SAMPLES_TOOL",
+    "Prompt",
+    "Reply",
     "class_names",
-    "corrective_messages",
-    "label_request",
+    "correction",
+    "label_prompt",
+    "label_schema",
     "label_system_prompt",
-    "label_tool",
     "label_user_message",
     "parse_labels",
     "parse_samples",
-    "samples_request",
+    "samples_prompt",
+    "samples_schema",
     "samples_system_prompt",
-    "samples_tool",
     "unlabeled_reasons",
 ]
 
@@ -61,47 +70,82 @@ def escape(text):
     return html.escape(str(text), quote=True)
 
 
-def label_request(model, texts, names, *, class_descriptions=None,
-                  instructions=None, examples=None, temperature=0.0):
-    """The whole Messages API request that labels ``texts``.
+@dataclasses.dataclass(frozen=True)
+class Prompt:
+    """What one request asks, before a provider's adapter words it.
 
-    Its hash is the cache key, so everything that changes the answer is in it.
+    ``schema`` is the JSON schema of the answer object; ``tool`` names it
+    (the forced tool's name, or the structured output's name).
+    """
+
+    model: str
+    system: str
+    user: str
+    tool: str
+    description: str
+    schema: dict
+    temperature: float | None
+
+
+@dataclasses.dataclass
+class Reply:
+    """One answer as its adapter read it.
+
+    Parameters
+    ----------
+    payload : object
+        The answer object (a dict, if the model kept to the schema), or
+        ``None`` when none could be read.
+    problem : str or None
+        Why there is no payload (no tool call, not JSON...).
+    refused : bool
+        The model, or its content filter, declined.
+    truncated : bool
+        The answer was cut at the token limit.
+    echo : object
+        The answer as the provider sent it, for a corrective re-ask.
+    """
+
+    payload: object = None
+    problem: str | None = None
+    refused: bool = False
+    truncated: bool = False
+    echo: object = None
+
+
+def label_prompt(model, texts, names, *, class_descriptions=None,
+                 instructions=None, examples=None, temperature=0.0):
+    """The :class:`Prompt` that labels ``texts``.
 
     Examples
     --------
-    >>> from skakd.teachers._prompts import label_request
-    >>> request = label_request("claude-haiku-4-5", ["great!"], ["neg", "pos"])
-    >>> request["tool_choice"], request["messages"][0]["content"].count("<item ")
-    ({'type': 'tool', 'name': 'label_items'}, 1)
+    >>> from skakd.teachers._prompts import label_prompt
+    >>> prompt = label_prompt("m", ["great!"], ["neg", "pos"])
+    >>> prompt.tool, prompt.user.count("<item ")
+    ('label_items', 1)
     """
     system = label_system_prompt(names, class_descriptions, instructions, examples)
-    return _tool_request(model, system, label_user_message(texts),
-                         label_tool(names), temperature)
+    return Prompt(model, system, label_user_message(texts), LABEL_TOOL,
+                  "Record the class of every item, one entry per item id.",
+                  label_schema(names), _temperature(temperature))
 
 
-def samples_request(model, prompt, names, *, instructions=None, temperature=0.0):
-    """The whole Messages API request that asks for new texts with ``prompt``.
+def samples_prompt(model, prompt, names, *, instructions=None, temperature=0.0):
+    """The :class:`Prompt` that asks for new texts with ``prompt``.
 
     Examples
     --------
-    >>> from skakd.teachers._prompts import samples_request
-    >>> samples_request("m", "Write 2 new texts.", ["a"])["tool_choice"]
-    {'type': 'tool', 'name': 'write_samples'}
+    >>> from skakd.teachers._prompts import samples_prompt
+    >>> samples_prompt("m", "Write 2 new texts.", ["a"]).tool
+    'write_samples'
     """
-    return _tool_request(model, samples_system_prompt(instructions), prompt,
-                         samples_tool(names), temperature)
+    return Prompt(model, samples_system_prompt(instructions), prompt, SAMPLES_TOOL,
+                  "Record the generated training texts with their labels.",
+                  samples_schema(names), _temperature(temperature))
 
 
-def _tool_request(model, system, content, tool, temperature):
-    # A forced tool call: the answer is data in the tool's schema, not prose.
-    return {
-        "model": model,
-        "system": system,
-        "messages": [{"role": "user", "content": content}],
-        "tools": [tool],
-        "tool_choice": {"type": "tool", "name": tool["name"]},
-        "temperature": None if temperature is None else float(temperature),
-    }
+def _temperature(temperature):
+    return None if temperature is None else float(temperature)
 
 
 def label_system_prompt(names, class_descriptions=None, instructions=None,
@@ -142,28 +186,26 @@ def label_user_message(texts):
     )
 
 
-def label_tool(names):
-    """Tool schema whose input is ``{"items": [{"id", "label"}]}``."""
+def label_schema(names):
+    """JSON schema of ``{"items": [{"id", "label"}]}``, labels from ``names``."""
+    return _list_schema("items", {"id": {"type": "integer"},
+                                  "label": {"type": "string", "enum": list(names)}})
+
+
+def _list_schema(key, properties):
     return {
-        "name": LABEL_TOOL,
-        "description": "Record the class of every item, one entry per item id.",
-        "input_schema": {
-            "type": "object",
-            "properties": {
+        "type": "object",
+        "properties": {
+            key: {
+                "type": "array",
                 "items": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "id": {"type": "integer"},
-                            "label": {"type": "string", "enum": list(names)},
-                        },
-                        "required": ["id", "label"],
-                    },
-                }
-            },
-            "required": ["items"],
+                    "type": "object",
+                    "properties": properties,
+                    "required": list(properties),
+                },
+            }
         },
+        "required": [key],
     }
 
 
@@ -178,51 +220,31 @@ def samples_system_prompt(instructions=None):
     ])
 
 
-def samples_tool(names):
-    """Tool schema whose input is ``{"samples": [{"text", "label"}]}``."""
-    return {
-        "name": SAMPLES_TOOL,
-        "description": "Record the generated training texts with their labels.",
-        "input_schema": {
-            "type": "object",
-            "properties": {
-                "samples": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "text": {"type": "string"},
-                            "label": {"type": "string", "enum": list(names)},
-                        },
-                        "required": ["text", "label"],
-                    },
-                }
-            },
-            "required": ["samples"],
-        },
-    }
+def samples_schema(names):
+    """JSON schema of ``{"samples": [{"text", "label"}]}``."""
+    return _list_schema("samples", {"text": {"type": "string"},
+                                    "label": {"type": "string",
+                                              "enum": list(names)}})
 
 
-def _tool_input(content, tool_name, key):
-    """The ``key`` list of the forced tool call, or ``(None, problem)``."""
-    calls = [block for block in content if block.get("type") == "tool_use"
-             and block.get("name") == tool_name]
-    if not calls:
-        return None, f"the answer did not call the {tool_name} tool"
-    payload = calls[0].get("input")
+def _answer_list(reply, key, tool):
+    """The ``key`` list of the answer object, or ``(None, problem)``."""
+    if reply.problem:
+        return None, reply.problem
+    payload = reply.payload
     if not isinstance(payload, dict) or not isinstance(payload.get(key), list):
-        return None, (f"the {tool_name} input was not an object with a "
+        return None, (f"the {tool} input was not an object with a "
                       f"{key!r} list: {_short(payload)}")
     return payload[key], None
 
 
-def parse_labels(content, n_items, names):
+def parse_labels(reply, n_items, names):
     """Check a labelling answer.
 
     Parameters
     ----------
-    content : list of dict
-        The response's content blocks.
+    reply : Reply
+        The answer as the adapter read it.
     n_items : int
         Items in the batch, with ids ``0 .. n_items - 1``.
     names : list of str
@@ -237,13 +259,13 @@ def parse_labels(content, n_items, names):
 
     Examples
     --------
-    >>> from skakd.teachers._prompts import parse_labels
-    >>> content = [{"type": "tool_use", "name": "label_items", "input": {
-    ...     "items": [{"id": 0, "label": "pos"}, {"id": 1, "label": "HACKED"}]}}]
-    >>> parse_labels(content, 2, ["neg", "pos"])
+    >>> from skakd.teachers._prompts import Reply, parse_labels
+    >>> reply = Reply({"items": [{"id": 0, "label": "pos"},
+    ...                          {"id": 1, "label": "HACKED"}]})
+    >>> parse_labels(reply, 2, ["neg", "pos"])
     (['pos', None], ["item 1: label 'HACKED' is not one of the classes"])
     """
-    entries, problem = _tool_input(content, LABEL_TOOL, "items")
+    entries, problem = _answer_list(reply, "items", LABEL_TOOL)
     if problem:
         return [None] * n_items, [problem]
     allowed = set(names)
@@ -276,62 +298,58 @@ def parse_labels(content, n_items, names):
     return labels, problems
 
 
-def unlabeled_reasons(content, labels, stop_reason):
+def unlabeled_reasons(reply, labels):
     """Why each item of a checked labelling answer has no label.
 
     Parameters
     ----------
-    content : list of dict
-        The answer's content blocks (after any correction).
+    reply : Reply
+        The answer (after any correction).
     labels : list of str or None
         The labels read from it, ``None`` where there is none.
-    stop_reason : str or None
-        The answer's ``stop_reason``; ``"refusal"`` when the model (or its
-        content filter) declined.
 
     Returns
     -------
     reasons : list of str or None
-        ``None`` for a labelled item, else ``"refusal"``, ``"malformed"`` (no
-        readable tool call), ``"unknown_label"`` (answered outside the
-        classes) or ``"no_answer"`` (its id was left out).
+        ``None`` for a labelled item, else ``"refusal"`` (the model or its
+        content filter declined), ``"malformed"`` (no readable answer
+        object), ``"unknown_label"`` (answered outside the classes) or
+        ``"no_answer"`` (its id was left out).
 
     Examples
     --------
-    >>> from skakd.teachers._prompts import unlabeled_reasons
-    >>> content = [{"type": "tool_use", "name": "label_items", "input": {
-    ...     "items": [{"id": 0, "label": "pos"}, {"id": 1, "label": "HACKED"}]}}]
-    >>> unlabeled_reasons(content, ["pos", None, None], "tool_use")
+    >>> from skakd.teachers._prompts import Reply, unlabeled_reasons
+    >>> reply = Reply({"items": [{"id": 0, "label": "pos"},
+    ...                          {"id": 1, "label": "HACKED"}]})
+    >>> unlabeled_reasons(reply, ["pos", None, None])
     [None, 'unknown_label', 'no_answer']
     """
-    entries, problem = _tool_input(content, LABEL_TOOL, "items")
+    entries, problem = _answer_list(reply, "items", LABEL_TOOL)
     answered = {e.get("id") for e in entries or () if isinstance(e, dict)}
     return [None if label is not None
-            else _why_not(i, stop_reason, problem, answered)
+            else _why_not(i, reply.refused, problem, answered)
             for i, label in enumerate(labels)]
 
 
-def _why_not(item_id, stop_reason, problem, answered):
-    if stop_reason == "refusal":
+def _why_not(item_id, refused, problem, answered):
+    if refused:
         return "refusal"
     if problem:
         return "malformed"
     return "unknown_label" if item_id in answered else "no_answer"
 
 
-def parse_samples(content, n_samples, names):
+def parse_samples(reply, n_samples, names):
     """Check a generation answer: the valid ``(text, label)`` pairs and problems.
 
     Examples
     --------
-    >>> from skakd.teachers._prompts import parse_samples
+    >>> from skakd.teachers._prompts import Reply, parse_samples
     >>> samples = [{"text": "great", "label": "pos"}, {"text": "", "label": "x"}]
-    >>> content = [{"type": "tool_use", "name": "write_samples",
-    ...             "input": {"samples": samples}}]
-    >>> parse_samples(content, 2, ["neg", "pos"])[0]
+    >>> parse_samples(Reply({"samples": samples}), 2, ["neg", "pos"])[0]
     [('great', 'pos')]
     """
-    entries, problem = _tool_input(content, SAMPLES_TOOL, "samples")
+    entries, problem = _answer_list(reply, "samples", SAMPLES_TOOL)
     if problem:
         return [], [problem]
     allowed = set(names)
@@ -350,38 +368,15 @@ def parse_samples(content, n_samples, names):
     return samples[:n_samples], problems
 
 
-def corrective_messages(messages, content, tool_name, problems):
-    """The conversation extended with the answer and what was wrong with it."""
-    assistant = [_echo(block) for block in content]
-    assistant = [block for block in assistant if block is not None]
-    correction = (
-        "Your answer had problems: " + "; ".join(problems[:20])
-        + f". Call the {tool_name} tool again with the complete, corrected "
-        "answer; use only labels from the class list."
-    )
-    calls = [b for b in assistant if b["type"] == "tool_use"]
-    if calls:
-        reply = [{"type": "tool_result", "tool_use_id": calls[0]["id"],
-                  "is_error": True, "content": correction}]
-        reply += [{"type": "tool_result", "tool_use_id": b["id"], "is_error": True,
-                   "content": "Ignored."} for b in calls[1:]]
-    else:
-        reply = correction
-    if not assistant:
-        assistant = [{"type": "text", "text": "(no answer)"}]
-    return [*messages, {"role": "assistant", "content": assistant},
-            {"role": "user", "content": reply}]
+def correction(problems, again):
+    """What the corrective re-ask says: what was wrong, then ``again``.
 
-
-def _echo(block):
-    # The API rejects empty text blocks and tool inputs that are not objects.
-    if block.get("type") == "text" and str(block.get("text", "")).strip():
-        return {"type": "text", "text": block["text"]}
-    if block.get("type") == "tool_use":
-        payload = block.get("input")
-        return {"type": "tool_use", "id": block["id"], "name": block["name"],
-                "input": payload if isinstance(payload, dict) else {}}
-    return None
+    ``again`` tells the model how to answer anew in its provider's terms
+    (call the tool again, answer with the JSON object again).
+    """
+    return ("Your answer had problems: " + "; ".join(problems[:20])
+            + f". {again} with the complete, corrected answer; use only labels "
+            "from the class list.")
 
 
 def _short(value, limit=80):

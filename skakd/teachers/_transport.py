@@ -1,15 +1,15 @@
-"""Talking to the Messages API: the SDK client, pacing, sending, errors.
+"""Talking to a provider's API: the SDK client, pacing, sending, errors.
 
-The ``anthropic`` SDK does the retrying (backoff, ``retry-after``, which
-failures are retryable); this room adds only what it lacks: a client-side
-rate limit, usage accounting, concurrency over batches and errors that say
-what to do next.
+The SDKs do the retrying (backoff, ``retry-after``, which failures are
+retryable); this room adds only what they lack, for every provider alike: a
+client-side rate limit, usage accounting, a second attempt when an answer
+is slow or unreadable, concurrency over batches and errors that say what to
+do next. What differs between providers is asked of the adapter
+(:class:`~._provider.Provider`).
 """
 
 import dataclasses
-import functools
 import hashlib
-import inspect
 import logging
 import os
 import threading
@@ -22,10 +22,11 @@ from concurrent.futures import (
 )
 
 from .._items import add_note
-from ._cost import CHARS_PER_TOKEN, approx_tokens
+from ._cost import approx_tokens
 from ._ratelimit import RateLimiter
 
-__all__ = ["LATE_FACTOR", "Settings", "Transport", "map_batches", "redact"]
+__all__ = ["LATE_FACTOR", "Settings", "Transport", "UnreadableAnswer",
+           "explain_status", "map_batches", "redact", "resume_hint"]
 
 logger = logging.getLogger("skakd.teachers")
 
@@ -33,17 +34,17 @@ logger = logging.getLogger("skakd.teachers")
 #: attempt started, so that its answer, billed by the API, is counted.
 LATE_FACTOR = 10
 _MAX_ATTEMPTS_IN_FLIGHT = 256
-_MAX_BATCH_POLL = 30.0  # seconds between two polls of a Message Batch, at most
+_MAX_BATCH_POLL = 30.0  # seconds between two polls of a batch, at most
 _CLOCK_SLACK = 300.0  # seconds our clock and the API's may disagree
-_SECRET_HEADERS = ("x-api-key", "authorization")
+_SECRET_HEADERS = ("x-api-key", "authorization", "api-key")
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """The teacher's parameters that decide how requests travel.
 
-    Built afresh for every call, so that ``set_params`` and a rotated
-    ``ANTHROPIC_API_KEY`` take effect at once.
+    Built afresh for every call, so that ``set_params`` and a rotated key in
+    the environment take effect at once.
     """
 
     api_key: object  # a Secret, or None for the environment's
@@ -55,12 +56,21 @@ class Settings:
     tokens_per_minute: float | None
     cache_path: str | None  # named in the resume hint of an error
     prompt_caching: bool = True
+    env_key: str | None = "ANTHROPIC_API_KEY"
 
     def key(self):
         """The API key in clear, read from the environment if not given."""
         if self.api_key:
             return self.api_key.get_secret_value()
-        return os.environ.get("ANTHROPIC_API_KEY") or None
+        return os.environ.get(self.env_key or "") or None
+
+
+class UnreadableAnswer(Exception):
+    """A response the server sent whole (status 200) that cannot be read.
+
+    Retried like a transient fault: a proxy's error page or a cut body says
+    nothing about the request.
+    """
 
 
 class Transport:
@@ -69,9 +79,15 @@ class Transport:
     The client is rebuilt when the key, ``base_url``, ``timeout`` or
     ``max_retries`` change, the limiter when its limits change. Thread-safe;
     never pickled (the teacher drops it).
+
+    Parameters
+    ----------
+    provider : Provider
+        The adapter of the API.
     """
 
-    def __init__(self):
+    def __init__(self, provider):
+        self.provider = provider
         self._lock = threading.Lock()
         self._client = None
         self._fingerprint = None
@@ -80,8 +96,6 @@ class Transport:
 
     def client(self, settings):
         """The SDK client for ``settings``; raises if there are no credentials."""
-        import anthropic
-
         key = settings.key()
         # The fingerprint hashes the key: the teacher never stores it in clear.
         digest = hashlib.sha256((key or "").encode()).hexdigest()
@@ -89,20 +103,14 @@ class Transport:
                        settings.max_retries)
         with self._lock:
             if self._fingerprint != fingerprint:
-                options = {} if key is None else {"api_key": key}
-                self._client = anthropic.Anthropic(
-                    base_url=settings.base_url, timeout=settings.timeout,
-                    max_retries=settings.max_retries, **options,
-                )
+                self._client = self.provider.client(key, settings)
                 self._fingerprint = fingerprint
             client = self._client
-        if not any(getattr(client, name, None) for name in
-                   ("api_key", "auth_token", "credentials")):
+        if not self.provider.has_credentials(client):
             raise ValueError(
-                "AnthropicTeacher has no credentials: api_key is None and "
-                "ANTHROPIC_API_KEY is not set (nor any other credential the "
-                "anthropic SDK knows); set the environment variable or pass "
-                "api_key=."
+                f"{self.provider.name} has no credentials: api_key is None and "
+                f"{settings.env_key} is not set (nor any other credential the "
+                "SDK knows); set the environment variable or pass api_key=."
             )
         return client
 
@@ -117,53 +125,54 @@ class Transport:
             return limiter
 
     def send(self, settings, price, request, usage):
-        """One paid request (SDK retries included); ``(content, stop_reason)``.
+        """One paid request (SDK retries included): its :class:`Reply`.
 
         The tokens, cost and retries of every answer that arrives are added
-        to ``usage``. An attempt slower than ``settings.timeout`` is not
-        abandoned: a second attempt starts (up to ``max_retries`` of them),
-        the first answer is used, and the slower attempts are still awaited
-        (up to :data:`LATE_FACTOR` times the timeout) so that an answer the
-        API billed after the timeout is counted too.
+        to ``usage``. An attempt slower than ``settings.timeout``, or whose
+        answer cannot be read, is followed by a second one (up to
+        ``max_retries`` of them); the first good answer is used, and the
+        slower attempts are still awaited (up to :data:`LATE_FACTOR` times
+        the timeout) so that an answer the API billed after the timeout is
+        counted too.
         """
+        provider = self.provider
         client = self.client(settings)
         limiter = self.limiter(settings)
-        reserved = approx_tokens(request) + settings.max_tokens
+        reserved = approx_tokens(provider.chars(request)) + settings.max_tokens
         limiter.acquire(reserved)
         attempts = self._attempts(client, settings, request)
-        responses = [f.result() for f in attempts if f.exception() is None]
-        if not responses:
-            raise _explained(attempts[0].exception(), settings, request["model"])
-        for raw in responses:
-            spent = raw.parse().usage
-            usage.charge(spent, price, raw.retries_taken)
+        messages = [f.result() for f in attempts if f.exception() is None]
+        if not messages:
+            raise _explained(attempts[0].exception(), settings, request["model"],
+                             provider)
+        for message, retries in messages:
+            spent = provider.spent(message)
+            usage.charge(spent, price, retries)
             # The reservation was a guess: pace later requests by the real use.
             limiter.correct(spent.input_tokens + spent.output_tokens - reserved)
             reserved = 0
         usage.count("n_api_retries", len(attempts) - 1)
-        message = responses[0].parse()
-        if message.stop_reason == "max_tokens":
-            logger.warning("AnthropicTeacher: an answer was cut at max_tokens=%d; "
-                           "raise max_tokens or lower batch_size.",
+        reply = provider.reply(messages[0][0], request)
+        if reply.truncated:
+            logger.warning("%s: an answer was cut at max_tokens=%d; raise "
+                           "max_tokens or lower batch_size.", provider.name,
                            settings.max_tokens)
-        return ([block.model_dump(mode="json") for block in message.content],
-                message.stop_reason)
+        return reply
 
     def create_batch(self, settings, requests):
-        """Send ``[(custom_id, request)]`` as one Message Batch; its id."""
+        """Send ``[(custom_id, request)]`` as one batch; its id."""
         client = self.client(settings)
         try:
-            batch = client.messages.batches.create(requests=[
-                {"custom_id": custom_id, "params": _batch_params(r, settings)}
-                for custom_id, r in requests])
+            batch_id = self.provider.create_batch(client, settings, requests)
         except Exception as exc:
-            raise _explained(exc, settings, requests[0][1]["model"]) from None
-        logger.info("AnthropicTeacher: sent Message Batch %s (%d requests)",
-                    batch.id, len(requests))
-        return batch.id
+            raise _explained(exc, settings, requests[0][1]["model"],
+                             self.provider) from None
+        logger.info("%s: sent batch %s (%d requests)", self.provider.name,
+                    batch_id, len(requests))
+        return batch_id
 
     def batch_results(self, settings, batch_id):
-        """Wait for a Message Batch to end; ``{custom_id: message}``.
+        """Wait for a batch to end; ``{custom_id: message}``.
 
         Polls with backoff (0.05 s doubling up to 30 s), logging progress;
         requests that errored, expired or were canceled are left out (the
@@ -171,19 +180,17 @@ class Transport:
         """
         client = self.client(settings)
         pause = 0.05
-        while True:
-            batch = client.messages.batches.retrieve(batch_id)
-            if batch.processing_status == "ended":
-                break
-            counts = batch.request_counts
-            logger.info("AnthropicTeacher: Message Batch %s: %d done, %d to go",
-                        batch_id, counts.succeeded + counts.errored,
-                        counts.processing)
-            time.sleep(pause)
-            pause = min(2 * pause, _MAX_BATCH_POLL)
-        return {entry.custom_id: entry.result.message
-                for entry in client.messages.batches.results(batch_id)
-                if entry.result.type == "succeeded"}
+        try:
+            while True:
+                ended, done, to_go = self.provider.batch_progress(client, batch_id)
+                if ended:
+                    return self.provider.batch_messages(client, batch_id)
+                logger.info("%s: batch %s: %d done, %d to go", self.provider.name,
+                            batch_id, done, to_go)
+                time.sleep(pause)
+                pause = min(2 * pause, _MAX_BATCH_POLL)
+        except Exception as exc:
+            raise _explained(exc, settings, None, self.provider) from None
 
     def find_batch(self, settings, prefix, since):
         """The id of the batch created after ``since`` (epoch seconds) whose
@@ -194,29 +201,49 @@ class Transport:
         to read their ``custom_id``.
         """
         client = self.client(settings)
-        for batch in client.messages.batches.list(limit=100):
-            if batch.created_at.timestamp() < since - _CLOCK_SLACK:
-                break  # newest first: the rest are older
+        try:
+            recent = list(self.provider.recent_batches(client, since - _CLOCK_SLACK))
+        except Exception as exc:
+            raise _explained(exc, settings, None, self.provider) from None
+        for batch_id in recent:
             if any(custom_id.startswith(prefix)
-                   for custom_id in self.batch_results(settings, batch.id)):
-                return batch.id
+                   for custom_id in self.batch_results(settings, batch_id)):
+                return batch_id
         return None
 
     def _attempts(self, client, settings, request):
         """Start attempts until one answers; return them all, finished."""
         pool = self._pool()
-        attempts = [pool.submit(_create, client, settings, request)]
-        running = set(attempts)
+
+        def start():
+            attempts.append(pool.submit(self._attempt, client, settings, request))
+            running.add(attempts[-1])
+
+        attempts, running = [], set()
+        start()
         while running:
             done, running = wait(running, timeout=settings.timeout,
                                  return_when=FIRST_COMPLETED)
             if any(f.exception() is None for f in done):
                 break
-            if not done and len(attempts) <= settings.max_retries:
-                attempts.append(pool.submit(_create, client, settings, request))
-                running.add(attempts[-1])
+            unreadable = any(isinstance(f.exception(), UnreadableAnswer)
+                             for f in done)
+            if (not done or unreadable) and len(attempts) <= settings.max_retries:
+                start()
         wait(attempts)  # late answers: billed, so counted
         return attempts
+
+    def _attempt(self, client, settings, request):
+        """One attempt (the SDK retries errors, not slow or unreadable answers)."""
+        raw = self.provider.create(client, settings, request,
+                                   settings.timeout * LATE_FACTOR)
+        try:
+            return raw.parse(), raw.retries_taken
+        except Exception as exc:
+            raise UnreadableAnswer(
+                f"{self.provider.name}: the server answered {raw.status_code} "
+                f"with a body that could not be read ({type(exc).__name__}: "
+                f"{str(exc)[:120]})") from None
 
     def _pool(self):
         with self._lock:
@@ -231,117 +258,70 @@ class Transport:
         ``None`` without a key or when the API cannot count: callers then
         fall back to characters / :data:`~._cost.CHARS_PER_TOKEN`.
         """
-        import anthropic
-
         if settings.key() is None:
             return None
-        # An estimate must not wait out a backoff: one attempt, then fall back.
-        client = self.client(settings).with_options(max_retries=0)
-        try:
-            return sum(
-                client.messages.count_tokens(
-                    **{k: v for k, v in r.items() if k != "temperature"}
-                ).input_tokens
-                for r in requests
-            )
-        except anthropic.APIError as exc:
-            logger.info("AnthropicTeacher: token counting unavailable (%s); "
-                        "using characters / %d", type(exc).__name__,
-                        CHARS_PER_TOKEN)
-            return None
+        return self.provider.count_tokens(self.client(settings), requests)
 
 
-def _create(client, settings, request):
-    """One attempt (the SDK retries errors, not slow answers)."""
-    return client.messages.with_raw_response.create(
-        max_tokens=settings.max_tokens, timeout=settings.timeout * LATE_FACTOR,
-        **_sdk_arguments(request, settings.prompt_caching),
-    )
-
-
-def _batch_params(request, settings):
-    """``request`` as the ``params`` of one Message Batches request."""
-    params = {"max_tokens": settings.max_tokens, **request}
-    if params["temperature"] is None:
-        del params["temperature"]
-    if settings.prompt_caching:
-        params["system"] = _cached_system(request["system"])
-    return params
-
-
-def _cached_system(system):
-    # The system prompt as one block marked as the end of the cached prefix.
-    return [{"type": "text", "text": system,
-             "cache_control": {"type": "ephemeral"}}]
-
-
-def _explained(exc, settings, model):
+def _explained(exc, settings, model, provider):
     """``exc`` with a note on what to do, and without the request's key."""
-    import anthropic
-
-    if isinstance(exc, anthropic.APIStatusError):
-        add_note(exc, explain_status(exc, settings, model))
-    elif isinstance(exc, anthropic.APIConnectionError):
-        add_note(exc, explain_connection(exc, settings))
+    if isinstance(exc, UnreadableAnswer):
+        add_note(exc, resume_hint(settings, f"still unreadable after "
+                                   f"max_retries={settings.max_retries} retries"))
+    else:
+        note = provider.explain(exc, settings, model)
+        if note:
+            add_note(exc, note)
     redact(exc)
     return exc
 
 
 def redact(exc):
-    """Mask the credentials in the request an SDK exception carries.
+    """Mask the credentials in every request an exception can reach.
 
-    The SDK's exceptions hold the ``httpx`` request with its headers: a
-    pickled (or logged, or joblib-shipped) exception would carry the key.
+    SDK exceptions hold the ``httpx`` request with its headers (and the
+    response holds it again); a pickled, logged or joblib-shipped exception
+    would carry the key. The causes and contexts are walked too.
     """
-    response = getattr(exc, "response", None)
-    for request in (getattr(exc, "request", None),
-                    getattr(response, "request", None)):
-        headers = getattr(request, "headers", None)
-        if headers is None:
-            continue
-        for name in list(headers.keys()):
-            if name.lower() in _SECRET_HEADERS:
-                headers[name] = "[redacted]"
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        response = getattr(exc, "response", None)
+        for request in (getattr(exc, "request", None),
+                        getattr(response, "request", None),
+                        getattr(response, "_request", None)):
+            _mask(getattr(request, "headers", None))
+        exc = exc.__cause__ or exc.__context__
 
 
-def explain_status(exc, settings, model):
+def _mask(headers):
+    if headers is None:
+        return
+    for name in list(headers.keys()):
+        if name.lower() in _SECRET_HEADERS:
+            headers[name] = "[redacted]"
+
+
+def explain_status(status, settings, model, provider):
     """What an HTTP error status means for the user, and what to do."""
-    status = exc.status_code
+    name = provider.name
     if status in (401, 403):
-        return (
-            f"AnthropicTeacher: the API refused the credentials ({status}); "
-            "set ANTHROPIC_API_KEY or pass api_key=. Not retried."
-        )
+        return (f"{name}: the API refused the credentials ({status}); set "
+                f"{provider.env_key} or pass api_key=. Not retried.")
     if status == 429 or status >= 500:
-        return (
-            f"AnthropicTeacher: still failing ({status}) after max_retries="
-            f"{settings.max_retries} retries. Answers already received are in the "
-            f"cache ({_cache_name(settings)}): re-running fit with the same "
-            "random_state resumes without paying for them again."
-        )
-    return (
-        f"AnthropicTeacher: the request was rejected ({status}) and is not "
-        f"retried; check model={model!r}, max_tokens={settings.max_tokens} "
-        "and the other parameters."
-    )
+        return resume_hint(settings, (
+            f"{name}: still failing ({status}) after max_retries="
+            f"{settings.max_retries} retries"))
+    return (f"{name}: the request was rejected ({status}) and is not retried; "
+            f"check model={model!r}, max_tokens={settings.max_tokens} and the "
+            "other parameters.")
 
 
-def explain_connection(exc, settings):
-    """What a timeout or connection failure means, and where answers are."""
-    import anthropic
-
-    what = (f"timed out after timeout={settings.timeout}s"
-            if isinstance(exc, anthropic.APITimeoutError)
-            else "could not connect to the API")
-    return (
-        f"AnthropicTeacher: {what} on all {settings.max_retries + 1} attempts "
-        f"(base_url={settings.base_url!r}). Answers already received are in the "
-        f"cache ({_cache_name(settings)})."
-    )
-
-
-def _cache_name(settings):
-    return settings.cache_path or "none: cache=None"
+def resume_hint(settings, what):
+    """The note of a failure that a re-run resumes for free."""
+    return (f"{what}. Answers already received are in the cache "
+            f"({settings.cache_path or 'none: cache=None'}): re-running fit with "
+            "the same random_state resumes without paying for them again.")
 
 
 def map_batches(func, batches, max_concurrency):
@@ -366,34 +346,3 @@ def map_batches(func, batches, max_concurrency):
         # flight are awaited: their answers reach the cache and their usage
         # the bill before the error goes on.
         executor.shutdown(wait=True, cancel_futures=True)
-
-
-def _sdk_arguments(request, prompt_caching=False):
-    """``request`` as ``messages.create`` arguments of the installed SDK.
-
-    With ``prompt_caching``, the system prompt (and the tool schema before
-    it) is marked as the cached prefix: requests after the first read it at
-    a tenth of the input price. The mark is not part of the cache key: it
-    changes the price, not the answer.
-    """
-    import anthropic
-
-    arguments = dict(request)
-    if prompt_caching:
-        arguments["system"] = _cached_system(request["system"])
-    temperature = arguments.pop("temperature")
-    if temperature is None:
-        return arguments
-    if "temperature" in _create_parameters(anthropic.__version__):
-        arguments["temperature"] = temperature
-    else:
-        arguments["extra_body"] = {"temperature": temperature}
-    return arguments
-
-
-@functools.lru_cache
-def _create_parameters(version):
-    # Keyed by SDK version; recent SDKs dropped the sampling arguments.
-    from anthropic.resources.messages import Messages
-
-    return frozenset(inspect.signature(Messages.create).parameters)

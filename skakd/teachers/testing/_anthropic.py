@@ -1,50 +1,22 @@
-"""A fake Anthropic Messages API on 127.0.0.1, to run Claude teachers offline.
+"""A fake Anthropic Messages API on 127.0.0.1 (see :mod:`skakd.teachers.testing`)."""
 
-:class:`FakeAnthropic` is a small HTTP server that speaks the real wire
-format of the Messages API (``POST /v1/messages`` and
-``/v1/messages/count_tokens``, forced ``tool_use`` answers, ``usage``, error
-bodies, status codes, ``retry-after``), so that the real ``anthropic`` SDK,
-and :class:`~skakd.teachers.AnthropicTeacher` through it, talk to it through
-``base_url`` exactly as they would to the API. Nothing leaves the machine and
-no key is needed beyond the one the server is told to expect.
-
-Use it to try a pipeline before paying for it, in tests, in benchmarks and in
-documentation examples. Answers come from a labelling function (by default
-:func:`default_labeler`: the first class named in the text, else a stable
-hash) and, for PGKD, a generating function. Faults (HTTP errors, timeouts,
-dropped connections, malformed or out-of-class answers) are scripted per
-request with :class:`Fault`.
-
-Examples
---------
->>> from skakd.teachers import AnthropicTeacher
->>> from skakd.teachers.testing import FakeAnthropic, Fault
->>> with FakeAnthropic() as server:
-...     server.script(Fault(status=529, retry_after=0.01))  # overloaded once
-...     teacher = AnthropicTeacher(base_url=server.base_url, api_key="test-key",
-...                                cache=None, max_retries=2)
-...     result = teacher.label(["a refund please", "late delivery"],
-...                            ["delivery", "refund"])
->>> result.labels, server.n_messages
-(['refund', 'delivery'], 2)
-"""
-
-import html
 import json
-import math
-import re
-import threading
 import time
 import zlib
-from collections import deque
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from ._pricing import min_cache_tokens
+from ..anthropic import min_cache_tokens
+from ._faults import (
+    Fault,
+    char_tokens,
+    default_generator,
+    default_labeler,
+    label_entries,
+    wanted,
+)
+from ._server import FakeServer, Handler
 
-__all__ = ["FakeAnthropic", "Fault", "char_tokens", "default_generator",
-           "default_labeler", "random_faults", "subword_tokens"]
+__all__ = ["FakeAnthropic"]
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -60,112 +32,9 @@ _LEDGER = ("input_tokens", "output_tokens", "cache_creation_input_tokens",
 _LEDGER += tuple(f"batch_{name}" for name in _LEDGER)
 _BATCHES = "/v1/messages/batches"
 _CACHE_TTL = 300.0  # seconds a prompt-cache entry lives (the API's default)
-_ITEM = re.compile(r'<item id="(\d+)">(.*?)</item>', re.DOTALL)
-_WANTED = re.compile(r"Write (\d+) new")
-_INJECTED = re.compile(r"answer (\w+)", re.IGNORECASE)
-# A word with its leading space, a number, a run of punctuation, or blanks.
-_PIECE = re.compile(r" ?[A-Za-z]+| ?\d+|[^\sA-Za-z\d]+|\s+")
 
 
-@dataclass
-class Fault:
-    """What goes wrong with one request.
-
-    Parameters
-    ----------
-    status : int or None
-        Answer with this HTTP error status (429, 500, 529, 401, 400...).
-    retry_after : float or None
-        ``retry-after`` header (seconds) sent with the error.
-    delay : float
-        Seconds to wait before answering (beyond the client timeout = a
-        timeout).
-    drop : bool
-        Close the connection without answering.
-    answer : str or None
-        A bad answer: ``"malformed"`` (tool input without ``items``),
-        ``"unknown_label"`` (item 0 gets a label outside the classes),
-        ``"missing_ids"`` (the last item is left out), ``"text_only"`` (no
-        tool call), ``"refusal"`` (``stop_reason="refusal"``, no tool call,
-        as when the model or its content filter declines).
-    """
-
-    status: int | None = None
-    retry_after: float | None = None
-    delay: float = 0.0
-    drop: bool = False
-    answer: str | None = None
-
-
-def random_faults(rng, n, rate=0.2, answer_share=0.3, answer_gap=10, delay=0.6):
-    """A script of ``n`` faults, ``rate`` of them injected, of every kind.
-
-    Transport faults (429 and 529 with ``retry-after``, 500, a dropped
-    connection, an answer ``delay`` seconds late) and wrong answers
-    (``"malformed"``, ``"unknown_label"``), these ``answer_share`` of the
-    injected ones. Two wrong answers to one request make its items
-    unlabellable by design (one corrective re-ask), so wrong answers are at
-    least ``answer_gap`` requests apart.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skakd.teachers.testing import random_faults
-    >>> script = random_faults(np.random.default_rng(0), 1000)
-    >>> 0.15 < sum(f != Fault() for f in script) / 1000 < 0.25
-    True
-    """
-    transport = [Fault(status=429, retry_after=0.01), Fault(status=500),
-                 Fault(status=529, retry_after=0.01), Fault(drop=True),
-                 Fault(delay=delay)]
-    answers = [Fault(answer="malformed"), Fault(answer="unknown_label")]
-    script, last_answer = [], -answer_gap
-    for i in range(n):
-        if rng.random() >= rate:
-            script.append(Fault())
-        elif rng.random() < answer_share and i - last_answer >= answer_gap:
-            script.append(answers[rng.integers(len(answers))])
-            last_answer = i
-        else:
-            script.append(transport[rng.integers(len(transport))])
-    return script
-
-
-def default_labeler(text, classes):
-    """The first class named in the text, else a stable hash of the text."""
-    lowered = text.lower()
-    for label in classes:
-        if label.lower() in lowered:
-            return label
-    return classes[zlib.crc32(text.encode()) % len(classes)]
-
-
-def default_generator(classes, n_samples, prompt, counter):
-    """``n_samples`` texts, cycling through the classes, naming their class."""
-    return [
-        (f"a new {classes[i % len(classes)]} text number {counter + i}",
-         classes[i % len(classes)])
-        for i in range(n_samples)
-    ]
-
-
-def char_tokens(text):
-    """Tokens as characters / 4: the default accounting of the fake."""
-    return math.ceil(len(text) / 4)
-
-
-def subword_tokens(text):
-    """Tokens as a subword tokenizer counts them, roughly.
-
-    A word with its leading space, a number or a run of punctuation is one
-    token per 7 characters: about characters / 4 on prose, but denser on
-    JSON, as real tokenizers are. Independent of characters / 4, so an
-    estimate made with that approximation is not right by construction.
-    """
-    return sum(math.ceil(len(piece) / 7) for piece in _PIECE.findall(text))
-
-
-class FakeAnthropic:
+class FakeAnthropic(FakeServer):
     """A local fake of the Anthropic Messages API.
 
     Parameters
@@ -240,64 +109,27 @@ class FakeAnthropic:
     {'items': [{'id': 0, 'label': 'pos'}]}
     """
 
+    ledger_names = _LEDGER
+    scripted_paths = ("/v1/messages",)
+
     def __init__(self, labeler=default_labeler, generator=default_generator,
                  api_key="test-key", latency=0.0, obey_injection=False,
                  tokenizer=char_tokens, can_count=True, batch_latency=0.2,
                  min_cache_tokens=None):
+        super().__init__(api_key=api_key, latency=latency)
         self.labeler = labeler
         self.generator = generator
-        self.api_key = api_key
-        self.latency = latency
         self.obey_injection = obey_injection
         self.tokenizer = tokenizer
         self.can_count = can_count
         self.min_cache_tokens = min_cache_tokens
         self.batch_latency = batch_latency
-        self.ledger = dict.fromkeys(_LEDGER, 0)
         self._prompt_cache = {}
-        self.requests = []
-        self.batches = {}
-        self._faults = deque()
-        self._lock = threading.Condition()
         self._generated = 0
-        self._server = None
-        self.in_flight = 0
-        self.max_in_flight = 0
-
-    # -- lifecycle ----------------------------------------------------------
-
-    def start(self):
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        thread = threading.Thread(target=self._server.serve_forever,
-                                  kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        return self
-
-    def stop(self):
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
 
     @property
     def base_url(self):
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    # -- scripting and inspection -------------------------------------------
-
-    def script(self, *faults):
-        """Apply ``faults`` to the next requests to ``/v1/messages``, in order."""
-        with self._lock:
-            self._faults.extend(faults)
+        return self.address
 
     @property
     def n_messages(self):
@@ -311,14 +143,9 @@ class FakeAnthropic:
 
     def wait_for_messages(self, n, timeout=30.0):
         """Block until ``n`` message requests have been answered."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while sum(r["path"] == "/v1/messages" and r["answered"]
-                      for r in self.requests) < n:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"fewer than {n} requests in {timeout}s")
-                self._lock.wait(left)
+        self._wait(lambda: sum(r["path"] == "/v1/messages" and r["answered"]
+                               for r in self.requests) >= n,
+                   timeout, f"fewer than {n} requests in {timeout}s")
 
     def usage(self, body, raw, output, ledger=""):
         """Bill one answer: its ``usage``, with prompt-cache accounting.
@@ -345,43 +172,10 @@ class FakeAnthropic:
                  "output_tokens": self.tokenizer(output),
                  "cache_creation_input_tokens": written,
                  "cache_read_input_tokens": read}
-        self._bill(usage, ledger)
+        self.bill(usage, ledger)
         return usage
 
-    def _bill(self, usage, prefix=""):
-        with self._lock:
-            for name, value in usage.items():
-                self.ledger[prefix + name] += value
-            self.ledger[prefix + "n_billed"] += 1
-
-    def wait_for_requests(self, predicate, timeout=30.0):
-        """Block until a request for which ``predicate(record)`` is true arrives."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while not any(predicate(r) for r in self.requests):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"no such request in {timeout}s")
-                self._lock.wait(left)
-
     # -- answering -------------------------------------------------------------
-
-    def _record(self, path, body, headers):
-        with self._lock:
-            record = {"path": path, "body": body, "headers": headers,
-                      "answered": False, "time": time.monotonic()}
-            self.requests.append(record)
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            fault = self._faults.popleft() if (
-                path == "/v1/messages" and self._faults) else Fault()
-        return record, fault
-
-    def _answered(self, record):
-        with self._lock:
-            record["answered"] = True
-            self.in_flight -= 1
-            self._lock.notify_all()
 
     def answer(self, body, fault):
         """The tool input a model would send for ``body``."""
@@ -392,7 +186,7 @@ class FakeAnthropic:
             return self._label(body, classes, fault)
         classes = schema["samples"]["items"]["properties"]["label"]["enum"]
         prompt = _text_of(body["messages"][0]["content"])
-        n_samples = int(_WANTED.search(prompt).group(1))
+        n_samples = wanted(prompt)
         with self._lock:
             counter, self._generated = self._generated, self._generated + n_samples
         samples = self.generator(classes, n_samples, prompt, counter)
@@ -403,81 +197,25 @@ class FakeAnthropic:
 
     def _label(self, body, classes, fault):
         prompt = _text_of(body["messages"][0]["content"])
-        items = [(int(i), html.unescape(text)) for i, text in _ITEM.findall(prompt)]
-        entries = []
-        for item_id, text in items:
-            injected = _INJECTED.search(text) if self.obey_injection else None
-            label = injected.group(1) if injected else self.labeler(text, classes)
-            entries.append({"id": item_id, "label": label})
-        if fault.answer == "unknown_label" and entries:
-            entries[0]["label"] = "NOT_A_CLASS"
-        if fault.answer == "missing_ids":
-            entries = entries[:-1]
-        if fault.answer == "malformed":
-            return {"answers": [e["label"] for e in entries]}
-        return {"items": entries}
+        return label_entries(prompt, classes, self.labeler, fault,
+                             self.obey_injection)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes: without this, Nagle's algorithm
-    # and the client's delayed ACK add 40 ms to every answer.
-    disable_nagle_algorithm = True
-    fake = None  # set by FakeAnthropic.start
-
-    def log_message(self, *args):  # keep test output clean
-        pass
-
-    def handle(self):
-        try:
-            super().handle()
-        except ConnectionResetError:
-            pass  # the client went away (killed, or gave up) between requests
-
-    def do_GET(self):
-        self.do_POST()
-
-    def do_POST(self):
-        length = int(self.headers.get("content-length", 0))
-        raw = self.rfile.read(length) if length else b"{}"
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        try:
-            body = json.loads(raw)
-        except json.JSONDecodeError:
-            body = None
-        path = self.path.split("?")[0]
-        record, fault = self.fake._record(path, body, headers)
-        try:
-            self._respond(path, body, raw, headers, fault)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (timeout): nothing to answer
-        finally:
-            self.fake._answered(record)
-
-    def _respond(self, path, body, raw, headers, fault):
+class _Handler(Handler):
+    def respond(self, path, body, raw, headers, fault):
         fake = self.fake
-        if fault.delay or fake.latency:
-            time.sleep(fault.delay + fake.latency)
-        if fault.drop:
-            self.close_connection = True
-            return
-        if fake.api_key is not None and _credential(headers) != fake.api_key:
-            return self._error(401, "invalid x-api-key")
-        if fault.status is not None:
-            return self._error(fault.status, "scripted fault",
-                               retry_after=fault.retry_after)
         if path.startswith(_BATCHES):
             return self._batch_route(path, body)
         problem = _invalid(body, path)
         if problem:
-            return self._error(400, problem)
+            return self.error(400, problem)
         if path == "/v1/messages/count_tokens" and fake.can_count:
             counted = {k: body.get(k) for k in ("system", "messages", "tools")}
-            return self._json(
+            return self.json(
                 200, {"input_tokens": fake.tokenizer(json.dumps(counted))})
         if path != "/v1/messages":
-            return self._error(404, f"no route {path}")
-        self._json(200, self._message(body, raw, fault))
+            return self.error(404, f"no route {path}")
+        self.json(200, self._message(body, raw, fault))
 
     def _batch_route(self, path, body):
         """Message Batches: create, retrieve, results and cancel."""
@@ -485,7 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
         if rest == [""] and self.command == "GET":  # newest first, one page
             ids = sorted(fake.batches, key=lambda b: -fake.batches[b]["created"])
             data = [self._batch(b) for b in ids]
-            return self._json(200, {"data": data, "has_more": False,
+            return self.json(200, {"data": data, "has_more": False,
                                     "first_id": ids[0] if ids else None,
                                     "last_id": ids[-1] if ids else None})
         if rest == [""]:
@@ -494,16 +232,16 @@ class _Handler(BaseHTTPRequestHandler):
                 fake.batches[batch_id] = {"requests": body["requests"],
                                           "created": time.time(), "ended": None,
                                           "canceled": False, "results": None}
-            return self._json(200, self._batch(batch_id))
+            return self.json(200, self._batch(batch_id))
         batch_id = rest[0]
         if batch_id not in fake.batches:
-            return self._error(404, f"no batch {batch_id}")
+            return self.error(404, f"no batch {batch_id}")
         if rest[1:] == ["cancel"]:
             fake.batches[batch_id]["canceled"] = True
         elif rest[1:] == ["results"]:
             lines = [json.dumps(r) for r in self._batch_results(batch_id) or []]
-            return self._send(200, "\n".join(lines).encode(), "application/binary")
-        return self._json(200, self._batch(batch_id))
+            return self.send(200, "\n".join(lines).encode(), "application/binary")
+        return self.json(200, self._batch(batch_id))
 
     def _batch_results(self, batch_id):
         """The results once the batch has ended (made, and billed, once)."""
@@ -565,35 +303,15 @@ class _Handler(BaseHTTPRequestHandler):
             "usage": self.fake.usage(body, raw, output, ledger),
         }
 
-    def _error(self, status, message, retry_after=None):
+    def error(self, status, message, retry_after=None):
         kind = _ERROR_TYPES.get(status, "api_error")
         extra = {} if retry_after is None else {"retry-after": str(retry_after)}
-        self._json(status, {"type": "error",
-                            "error": {"type": kind, "message": message}}, extra)
-
-    def _json(self, status, payload, extra_headers=None):
-        self._send(status, json.dumps(payload).encode(), "application/json",
-                   extra_headers)
-
-    def _send(self, status, data, content_type, extra_headers=None):
-        self.send_response(status)
-        self.send_header("content-type", content_type)
-        self.send_header("content-length", str(len(data)))
-        self.send_header("request-id", f"req_{time.monotonic_ns()}")
-        for name, value in (extra_headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        self.json(status, {"type": "error",
+                           "error": {"type": kind, "message": message}}, extra)
 
 
 def _iso(seconds):
     return datetime.fromtimestamp(seconds, timezone.utc).isoformat()
-
-
-def _credential(headers):
-    # SDKs send the key as x-api-key, recent ones as a bearer token.
-    bearer = headers.get("authorization", "")
-    return headers.get("x-api-key") or bearer.removeprefix("Bearer ")
 
 
 def _invalid(body, path):
@@ -635,3 +353,6 @@ def _text_of(content):
     if isinstance(content, str):
         return content
     return "".join(block.get("text", "") for block in content)
+
+
+FakeAnthropic.handler = _Handler

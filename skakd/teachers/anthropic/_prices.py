@@ -2,8 +2,9 @@
 
 import re
 
-__all__ = ["BATCH_DISCOUNT", "CACHE_READ_FACTOR", "CACHE_WRITE_FACTOR", "PRICES",
-           "cost_of_usage", "min_cache_tokens", "model_price"]
+from .._cost import Price, check_price
+
+__all__ = ["PRICES", "claude_price", "min_cache_tokens", "model_price"]
 
 #: List prices of the Claude API in USD per million tokens, ``model -> (input,
 #: output)``, as published by Anthropic (checked 2025-11). Prices change: pass
@@ -26,12 +27,6 @@ PRICES = {
     "claude-3-5-haiku": (0.8, 4.0),
     "claude-3-haiku": (0.25, 1.25),
 }
-
-# Prompt-cache writes cost 1.25x the input price and reads 0.1x (5-minute TTL).
-CACHE_WRITE_FACTOR = 1.25
-CACHE_READ_FACTOR = 0.1
-#: Message Batches bill every token at half price.
-BATCH_DISCOUNT = 0.5
 
 # The shortest prefix that prompt caching stores, per model family (Anthropic's
 # documentation, checked 2025-11); shorter prefixes are billed uncached.
@@ -72,7 +67,7 @@ def model_price(model, prices=None):
     table = {**PRICES, **(prices or {})}
     for name in (model, _SNAPSHOT.sub("", model)):
         if name in table:
-            return _check_price(name, table[name])
+            return check_price(name, table[name])
     raise ValueError(
         f"no price is known for model={model!r}; pass prices={{{model!r}: "
         "(input_usd_per_million_tokens, output_usd_per_million_tokens)}} "
@@ -85,7 +80,7 @@ def min_cache_tokens(model):
 
     Examples
     --------
-    >>> from skakd.teachers._pricing import min_cache_tokens
+    >>> from skakd.teachers.anthropic._prices import min_cache_tokens
     >>> min_cache_tokens("claude-haiku-4-5-20251001")
     4096
     >>> min_cache_tokens("claude-sonnet-4-5")
@@ -94,35 +89,6 @@ def min_cache_tokens(model):
     return _MIN_CACHE_TOKENS.get(_SNAPSHOT.sub("", model), _DEFAULT_MIN_CACHE_TOKENS)
 
 
-def _check_price(model, price):
-    try:
-        price_in, price_out = (float(p) for p in price)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"prices[{model!r}] is {price!r}; expected a pair (input, output) of "
-            "USD per million tokens."
-        ) from None
-    if price_in < 0 or price_out < 0:
-        raise ValueError(
-            f"prices[{model!r}] is {price!r}; expected non-negative prices."
-        )
-    return price_in, price_out
-
-
-def cost_of_usage(price, input_tokens, output_tokens, cache_write_tokens=0,
-                  cache_read_tokens=0):
-    """USD paid for one response's ``usage`` at ``price`` (per million tokens).
-
-    Examples
-    --------
-    >>> from skakd.teachers import cost_of_usage
-    >>> cost_of_usage((1.0, 5.0), input_tokens=1_000_000, output_tokens=0)
-    1.0
-    """
-    price_in, price_out = price
-    weighted_in = (
-        input_tokens
-        + CACHE_WRITE_FACTOR * cache_write_tokens
-        + CACHE_READ_FACTOR * cache_read_tokens
-    )
-    return (weighted_in * price_in + output_tokens * price_out) / 1e6
+def claude_price(model, prices=None):
+    """The :class:`~skakd.teachers._cost.Price` of ``model``, cache included."""
+    return Price.of(model_price(model, prices))

@@ -1,0 +1,358 @@
+"""LLMTeacher: what every LLM teacher does, whatever its provider.
+
+The class composes the shared rooms: :mod:`._prompts` words requests,
+:mod:`._exchange` runs one request through cache, send, check and
+correction, :mod:`._batch` runs a call through a batch API,
+:mod:`._transport` talks to the SDK and :mod:`._cost` prices usage and
+estimates. A provider's sub-package adds its adapter
+(:class:`~._provider.Provider`) and its parameters.
+"""
+
+import dataclasses
+import threading
+import time
+from collections.abc import Iterator
+from numbers import Integral
+
+from .._items import check_texts
+from ._base import UNLABELED, BaseTeacher, TeacherResult
+from ._batch import Connection, label_in_batch
+from ._cache import pay_once, resolve_cache
+from ._cost import (
+    BATCH_DISCOUNT,
+    MAX_COUNTED_BATCHES,
+    Usage,
+    cost_of_n_items,
+    cost_of_requests,
+)
+from ._exchange import Link, exchange, item_keys, label_batch
+from ._generation import GenerationResult
+from ._prompts import class_names, label_prompt, samples_prompt
+from ._secret import Secret
+from ._transport import Settings, Transport, map_batches
+
+__all__ = ["LLMTeacher"]
+
+_INIT_LOCK = threading.Lock()
+# A claim on an item lasts this many timeouts unless renewed: how long a
+# crashed process's items wait before another process pays for them.
+_LEASE_TIMEOUTS = 3
+
+
+class LLMTeacher(BaseTeacher):
+    """The shared body of the LLM teachers (Claude, OpenAI-compatible).
+
+    Subclasses declare their parameters (``__init__``,
+    ``_parameter_constraints``), their adapter (``_new_provider``), their
+    price (``_price``) and their prompt-cache minimum (``_min_cache``).
+    They share the parameters ``model``, ``class_descriptions``,
+    ``instructions``, ``examples``, ``max_tokens``, ``temperature``,
+    ``batch_size``, ``max_concurrency``, ``max_retries``, ``timeout``,
+    ``cache``, ``base_url``, ``api_key``, ``prices``,
+    ``requests_per_minute``, ``tokens_per_minute`` and ``batch_api``.
+    """
+
+    _texts_hint = ("an LLM teacher labels raw texts: feature extraction belongs "
+                   "inside the student.")
+
+    # The key lives in a Secret so that get_params, repr, clone and pickles
+    # (Secret pickles empty) never show it; set_params goes through here too.
+    @property
+    def api_key(self):
+        return self.__dict__.get("_api_key")
+
+    @api_key.setter
+    def api_key(self, value):
+        self.__dict__["_api_key"] = None if value is None else Secret(value)
+
+    # -- labelling --------------------------------------------------------
+
+    def label(self, items, classes):
+        """Label texts with the model.
+
+        Parameters
+        ----------
+        items : sequence of str
+            The texts.
+        classes : sequence
+            The labels to answer from.
+
+        Returns
+        -------
+        result : TeacherResult
+            One label per item (``None`` where no valid label was given),
+            with tokens, cost (USD), latency and ``n_cached``.
+        """
+        self._validate_params()
+        texts = _check_texts(items, "items")
+        names, by_name = class_names(classes)
+        link, cache = self._connect()
+        start = time.perf_counter()
+        keys = self._item_keys(texts, names)
+        known = cache.get_many(keys) if cache is not None else {}
+        # Each distinct text is asked once, whatever its copies.
+        todo = {k: t for k, t in zip(keys, texts) if k not in known}
+        usage = Usage()
+
+        def ask(batch):
+            request = self._label_request([text for _, text in batch], names)
+            return label_batch(request, [key for key, _ in batch], names, link,
+                               cache, usage)
+
+        def pay(some):
+            if self.batch_api:
+                return label_in_batch(
+                    [(key, todo[key]) for key in some],
+                    lambda items: _batches(items, self.batch_size),
+                    lambda batch: self._label_request(batch, names), names,
+                    self._batch_connection(link, cache), cache, usage)
+            batches = _batches([(key, todo[key]) for key in some], self.batch_size)
+            answers = map_batches(ask, batches, self.max_concurrency)
+            return {key: entry for batch, entries in zip(batches, answers)
+                    for (key, _), entry in zip(batch, entries)}
+
+        try:
+            if cache is None:
+                answered, paid = pay(list(todo)), set(todo)
+            else:  # processes sharing the cache never pay for one key twice
+                answered, paid = pay_once(cache, list(todo), pay,
+                                          lease=_LEASE_TIMEOUTS * self.timeout)
+        except BaseException as exc:
+            # What was paid before the failure still goes on the bill.
+            exc.teacher_result = _usage_result(usage, [], start)
+            raise
+        known.update(answered)
+        result = _usage_result(usage, [known[key] for key in keys], start, by_name)
+        result.n_cached = sum(key not in paid for key in keys)
+        result.info["n_duplicates"] = len(texts) - result.n_cached - len(paid)
+        return result
+
+    def _item_keys(self, texts, names):
+        """The cache key of each text, for this teacher's labelling prompt."""
+        return item_keys(self._provider().static(self._label_request([], names)),
+                         texts)
+
+    def _label_request(self, texts, names):
+        return self._provider().request(label_prompt(
+            self.model, texts, names, class_descriptions=self.class_descriptions,
+            instructions=self.instructions, examples=self.examples,
+            temperature=self.temperature,
+        ))
+
+    # -- generation -------------------------------------------------------
+
+    def generate(self, request):
+        """Write new labelled texts for a PGKD step.
+
+        Parameters
+        ----------
+        request : GenerationRequest
+            What to write; its ``to_prompt()`` is sent with a forced
+            ``write_samples`` tool call.
+
+        Returns
+        -------
+        samples : GenerationResult
+            A list of ``(text, label)`` pairs (labels from
+            ``request.classes``), with tokens, cost, latency, ``n_cached``
+            and ``info["n_invalid"]`` (samples dropped as invalid).
+        """
+        self._validate_params()
+        names, by_name = class_names(request.classes, "request.classes")
+        link, cache = self._connect()
+        if request.class_descriptions is None and self.class_descriptions:
+            request = dataclasses.replace(
+                request, class_descriptions=self.class_descriptions
+            )
+        start = time.perf_counter()
+        provider = self._provider()
+        message = provider.request(samples_prompt(
+            self.model, request.to_prompt(), names, instructions=self.instructions,
+            temperature=self.temperature))
+        usage = Usage()
+        try:
+            samples, cached = exchange(message, request.n_samples, names, link,
+                                       cache, usage)
+        except BaseException as exc:
+            exc.teacher_result = _usage_result(usage, [], start)
+            raise
+        samples = [(text, by_name[label]) for text, label in samples]
+        return GenerationResult(
+            samples,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cost=usage.cost,
+            n_cached=len(samples) if cached else 0,
+            latency=time.perf_counter() - start,
+            info=usage.info(n_cache_hits=int(cached), n_invalid=0 if cached else
+                            max(request.n_samples - len(samples), 0)),
+        )
+
+    # -- cost -------------------------------------------------------------
+
+    def estimate_cost(self, items_or_n, classes=None):
+        """Estimate what labelling items would cost, in USD, before paying.
+
+        The estimate depends only on the arguments, the teacher's parameters,
+        the cache and the API's token count: never on what was labelled
+        before.
+
+        Parameters
+        ----------
+        items_or_n : int or sequence of str
+            The texts to label, or how many. With texts, items already in
+            the cache and repeated texts cost nothing, and input tokens are
+            counted by the API's token counting endpoint (free) for up to 8
+            batches, extrapolated to the rest per character; without a key
+            or network (or where the API has no token counting), input
+            tokens are approximated as characters / 4. A
+            number of items is priced as texts of 200 characters (about 50
+            tokens) each, with characters / 4 tokens. Output tokens are
+            estimated from the answer's JSON size (characters / 4).
+        classes : sequence or None, default=None
+            The label set (prompt size and answer size depend on it).
+
+        Returns
+        -------
+        cost : float
+            Estimated USD.
+        """
+        self._validate_params()
+        names = class_names(classes)[0] if classes is not None else ["label"]
+        price, provider = self._price(), self._provider()
+        if isinstance(items_or_n, Integral):
+            if items_or_n < 0:
+                raise ValueError(f"items_or_n={items_or_n} must be >= 0.")
+            return self._discount() * cost_of_n_items(
+                int(items_or_n), empty_request=self._label_request([], names),
+                measure=provider, names=names, batch_size=self.batch_size,
+                price=price, min_cache=self._min_cache())
+        texts = _check_texts(items_or_n, "items_or_n")
+        cache = resolve_cache(self.cache)
+        keys = self._item_keys(texts, names)
+        stored = cache.get_many(keys) if cache is not None else {}
+        todo = list({k: t for k, t in zip(keys, texts) if k not in stored}.values())
+        requests = [self._label_request(batch, names)
+                    for batch in _batches(todo, self.batch_size)]
+        counted = self._get_transport().count_tokens(
+            self._settings(cache), requests[:MAX_COUNTED_BATCHES])
+        return self._discount() * cost_of_requests(
+            requests, measure=provider, counted=counted, names=names,
+            batch_size=self.batch_size, price=price, min_cache=self._min_cache())
+
+    def _discount(self):
+        return BATCH_DISCOUNT if self.batch_api else 1.0
+
+    # -- what a provider says ---------------------------------------------
+
+    def _new_provider(self):  # pragma: no cover - interface
+        """The adapter (:class:`~._provider.Provider`) of this teacher's API."""
+        raise NotImplementedError
+
+    def _price(self):  # pragma: no cover - interface
+        """The model's :class:`~._cost.Price`."""
+        raise NotImplementedError
+
+    def _min_cache(self):
+        """The shortest prefix the API caches, or ``None`` (no caching)."""
+        return None
+
+    def _settings(self, cache):
+        return Settings(
+            api_key=self.api_key, base_url=self.base_url, timeout=self.timeout,
+            max_retries=self.max_retries, max_tokens=self.max_tokens,
+            requests_per_minute=self.requests_per_minute,
+            tokens_per_minute=self.tokens_per_minute,
+            cache_path=None if cache is None else cache.path,
+            prompt_caching=getattr(self, "prompt_caching", False),
+            env_key=self._provider().env_key,
+        )
+
+    # -- transport --------------------------------------------------------
+
+    def _connect(self):
+        """``(link, cache)`` for one call."""
+        price = self._price()
+        cache = resolve_cache(self.cache)
+        transport, settings = self._get_transport(), self._settings(cache)
+
+        def send(request, usage):
+            return transport.send(settings, price, request, usage)
+
+        return Link(send=send, correct=transport.provider.correct), cache
+
+    def _batch_connection(self, link, cache):
+        transport, settings = self._get_transport(), self._settings(cache)
+        provider = transport.provider
+        return Connection(
+            link=link,
+            create_batch=lambda requests: transport.create_batch(settings, requests),
+            batch_results=lambda batch_id: transport.batch_results(settings, batch_id),
+            find_batch=lambda prefix, since: transport.find_batch(settings, prefix,
+                                                                  since),
+            read=lambda message, request: (provider.reply(message, request),
+                                           provider.spent(message)),
+            price=self._price(),
+        )
+
+    def _provider(self):
+        return self._get_transport().provider
+
+    def _get_transport(self):
+        # One transport per teacher: its rate limit spans all calls, threads
+        # and clones (a clone is the same teacher).
+        with _INIT_LOCK:
+            transport = self.__dict__.get("_transport")
+            if transport is None:
+                transport = self._transport = Transport(self._new_provider())
+            return transport
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for name in ("_api_key", "_transport"):
+            state.pop(name, None)
+        return state
+
+
+def _check_texts(items, name):
+    # A generator of texts is fine: read it once, then check it.
+    if isinstance(items, Iterator):
+        items = list(items)
+    return check_texts(items, name, hint=LLMTeacher._texts_hint)
+
+
+def _batches(texts, size):
+    """``texts`` in the fewest requests of at most ``size``, of equal sizes.
+
+    Every request pays for the whole static prefix (instructions, classes,
+    examples): 25 items go as 13 + 12, not 20 + 5.
+
+    Examples
+    --------
+    >>> from skakd.teachers._llm import _batches
+    >>> [len(b) for b in _batches(list(range(25)), 20)]
+    [13, 12]
+    """
+    n_batches = -(-len(texts) // size)
+    batches, start = [], 0
+    for i in range(n_batches):
+        # The first len % n_batches requests take one item more.
+        stop = start + len(texts) // n_batches + (i < len(texts) % n_batches)
+        batches.append(texts[start:stop])
+        start = stop
+    return batches
+
+
+def _usage_result(usage, entries, start, by_name=None):
+    """A :class:`TeacherResult` of cache ``entries`` and what ``usage`` paid."""
+    labels = [by_name[e["label"]] if "label" in e else UNLABELED for e in entries]
+    reasons = [e.get("unlabeled") for e in entries]
+    return TeacherResult(
+        labels=labels,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cost=usage.cost,
+        latency=time.perf_counter() - start,
+        info=usage.info(),
+        reasons=reasons if any(reasons) else None,
+    )
