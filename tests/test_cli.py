@@ -574,7 +574,7 @@ def test_predict_rejects_bad_numbers(model_file, files, tmp_path, capsys):
 
 @pytest.mark.parametrize("option, value, needles", [
     ("--teacher", "oracel", ["--teacher 'oracel' is not known",
-                             "expected oracle or anthropic (did you mean 'oracle'?)",
+                             "expected oracle, anthropic, openai or local (did you mean 'oracle'?)",
                              "module:attribute"]),
     ("--student", "minilm", ["--student 'minilm' is not known",
                              "expected tfidf-logreg, static-logreg, minilm-logreg or bert",
@@ -872,11 +872,11 @@ def test_a_lock_from_another_host_needs_resume(locked, tmp_path, capsys):
     assert (tmp_path / "m.lock").exists()
 
 
-def test_batch_api_is_only_for_claude(tiny, tmp_path, capsys):
+def test_batch_api_is_only_for_teachers_that_bill(tiny, tmp_path, capsys):
     assert main([*tiny, "--teacher", "oracle", "--batch-api",
                  "--out", str(tmp_path / "m.joblib")]) == 2
-    one_line_error(capsys, "--batch-api: only --teacher anthropic uses the "
-                   "Message Batches API")
+    one_line_error(capsys, "--batch-api: only --teacher anthropic and openai "
+                   "have a batch API")
 
 
 def test_estimate_cost_with_batches_and_a_cache(files, tmp_path, monkeypatch,
@@ -1049,7 +1049,7 @@ def test_dry_run_without_pool_labels_answers_with_the_nearest_seed(tmp_path,
 def test_dry_run_is_for_claude(tiny, tmp_path, capsys):
     assert main([*tiny, "--teacher", "oracle", "--dry-run",
                  "--out", str(tmp_path / "m.joblib")]) == 2
-    one_line_error(capsys, "--dry-run rehearses --teacher anthropic")
+    one_line_error(capsys, "--dry-run rehearses --teacher anthropic or openai")
 
 
 def test_the_plot_goes_without_a_forecast_too_slow_to_make(files, tmp_path, capsys,

@@ -33,6 +33,9 @@ from ._registry import check_teacher, make_student, make_teacher
 
 __all__ = ["USAGE", "add_arguments", "run"]
 
+# How estimate-cost prices --teacher local: a model served on this machine.
+LOCAL_MODEL, LOCAL_URL = "local-model", "http://127.0.0.1/v1"
+
 USAGE = (
     "%(prog)s --seed FILE --pool FILE --teacher NAME\n"
     "       {--budget-labels N | --budget-usd USD | --max-rounds N |\n"
@@ -80,13 +83,13 @@ def run(args):
     check_arguments(args, "estimate-cost", need_budget=target is None)
     if args.pool is None:
         raise InputError("estimate-cost needs --pool: the texts to price.")
-    check_teacher(args.teacher, model=args.model)
+    check_teacher(args.teacher, model=args.model, base_url=args.base_url,
+                  price=args.price)
     inputs = load_inputs(args)
     n_pool = len(inputs.pool_texts)
     n_labels, limit = _n_labels(args, n_pool)
     teacher = make_teacher(args.teacher, pool_texts=inputs.pool_texts,
-                           pool_labels=inputs.pool_labels, model=args.model,
-                           cache=_cache(args), batch_api=args.batch_api)
+                           pool_labels=inputs.pool_labels, **_llm_options(args))
     per_item, how = _price_per_item(teacher, inputs)
     if target is not None:
         return _forecast(args, inputs, teacher, per_item, how)
@@ -111,6 +114,16 @@ def run(args):
         print(f"--budget-usd {args.budget_usd} stops the run after about "
               f"{affordable} labels.")
     return 0
+
+
+def _llm_options(args):
+    """What make_teacher needs of the options; a local model is priced, not
+    served (it costs nothing)."""
+    options = dict(model=args.model, cache=_cache(args), batch_api=args.batch_api,
+                   base_url=args.base_url, price=args.price)
+    if args.teacher == "local":
+        options.update(model=LOCAL_MODEL, base_url=LOCAL_URL, cache=None)
+    return options
 
 
 def _forecast(args, inputs, teacher, per_item, how):

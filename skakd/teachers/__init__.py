@@ -11,6 +11,7 @@ from ._cached import CachedTeacher
 from ._callable import CallableTeacher
 from ._cost import BATCH_DISCOUNT, cost_of_usage
 from ._generation import GenerationResult
+from ._llamacpp import LlamaCppServer
 from ._llm import LLMTeacher
 from ._oracle import OracleTeacher
 from ._secret import Secret
@@ -32,6 +33,7 @@ __all__ = [
     "CallableTeacher",
     "GenerationResult",
     "LLMTeacher",
+    "LlamaCppServer",
     "OpenAITeacher",
     "OracleTeacher",
     "Secret",
