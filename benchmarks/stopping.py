@@ -49,10 +49,12 @@ from ._common import DEFAULT_DATA, one_per_class
 from ._report import (
     DOCS,
     RESULTS,
+    append_run,
     command_line,
     fmt,
     machine_info,
     markdown_table,
+    read_runs,
     write_csv,
     write_generated,
     write_json,
@@ -347,11 +349,7 @@ def summarize(run):
 def run_grid(args):
     """Run every missing combination; append each run to the JSONL file."""
     path = Path(f"{args.out}_runs.jsonl")
-    done = set()
-    if path.is_file():
-        lines = path.read_text().splitlines()
-        done = {_key(json.loads(line)) for line in lines if line}
-    path.parent.mkdir(parents=True, exist_ok=True)
+    done = {_key(run) for run in read_runs(path)}
     for name in args.data:
         features = {STUDENTS[s][0] for s in args.students}
         data = load(_folder(name), args.max_train, args.max_test, features)
@@ -370,8 +368,7 @@ def run_grid(args):
                     spec.update(curve=curve, decisions=decisions, forecast=forecast,
                                 wall_seconds=time.perf_counter() - start,
                                 machine=machine_info())
-                    with path.open("a") as handle:
-                        handle.write(json.dumps(spec) + "\n")
+                    append_run(path, spec)
                     print(f"{data['name']} {student} {sampler} seed={seed}: "
                           f"full acc {curve['accuracy'][-1]:.3f}, "
                           f"{spec['wall_seconds']:.0f} s", flush=True)
@@ -819,8 +816,7 @@ def main(argv=None):
     with threadpool_limits(1):  # a shared machine: one BLAS thread is faster
         if not args.report_only:
             run_grid(args)
-    path = Path(f"{args.out}_runs.jsonl")
-    runs = [json.loads(line) for line in path.read_text().splitlines() if line]
+    runs = read_runs(f"{args.out}_runs.jsonl")
     docs = args.docs or f"{args.out}.md"
     summary = report(runs, args.out, docs, argv)
     print(json.dumps({"verdicts": summary["verdicts"],
