@@ -952,7 +952,7 @@ def test_target_accuracy_forecasts_labels_and_usd_from_a_pilot(files, model_file
     assert main([*common, "--target-accuracy", "0.999"]) == 0
     out = capsys.readouterr().out
     assert "target accuracy 0.999: accuracy=0.999 is not reachable" in out
-    assert "ceiling: 0." in out and "about" not in out
+    assert "ask for at most 0." in out and "about" not in out
 
 
 def test_target_accuracy_runs_a_pilot_distillation(easy, capsys):
@@ -1055,14 +1055,19 @@ def test_dry_run_is_for_claude(tiny, tmp_path, capsys):
 def test_the_plot_goes_without_a_forecast_too_slow_to_make(files, tmp_path, capsys,
                                                          monkeypatch):
     # A limit of 0 s stands for a student (a fine-tuned BERT) whose ten refits
-    # for the cross-validated learning curve would take longer than a minute.
+    # for the cross-validated learning curve would take longer than a minute:
+    # a run without validation scores would need them.
     from skakd.cli import _summary
 
     monkeypatch.setattr(_summary, "_FORECAST_LIMIT_S", 0.0)
     out = tmp_path / "model.joblib"
-    assert main(distill_args(files, out, "--quiet", "--no-cache")) == 0
+    assert main(distill_args(files, out, "--quiet", "--no-cache",
+                             "--validation-size", "0")) == 0
     assert "the plot shows no forecast: cross-validating this student" in (
         capsys.readouterr().err)
+    # With validation scores the curve is fitted to them: nothing to refit.
+    assert main(distill_args(files, out, "--quiet", "--no-cache", "--force")) == 0
+    assert "no forecast" not in capsys.readouterr().err
     assert (tmp_path / "model.curve.png").read_bytes().startswith(b"\x89PNG")
 
 

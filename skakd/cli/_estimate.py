@@ -11,7 +11,9 @@ priced again. Nothing is sent to the teacher.
 
 ``--target-accuracy A`` forecasts the labels and dollars to accuracy ``A``
 from a learning curve (:class:`~skakd.stopping.LearningCurveForecast`,
-cross-validated on a pilot's labelled set): the pilot is a previous run's
+fitted to the pilot's validation scores, else its teacher agreement, else
+cross-validated on its labelled set; never more labels than a point the
+pilot already measured at the target): the pilot is a previous run's
 model file (``--pilot MODEL``) or a short distillation run first
 (``--pilot-labels N``, which does ask the teacher for N labels). A target
 the curve does not reach is reported with the curve's ceiling, never a
@@ -136,7 +138,7 @@ def _forecast(args, inputs, teacher, per_item, how):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # small folds of a small set
-            forecast = LearningCurveForecast(source="cv", random_state=0).fit(clf)
+            forecast = LearningCurveForecast(random_state=0).fit(clf)
     except TargetNotReachable as exc:  # pragma: no cover - fit never raises it
         raise InputError(str(exc)) from None
     except ValueError as exc:
@@ -148,8 +150,6 @@ def _forecast(args, inputs, teacher, per_item, how):
         usd = forecast.usd_to(target)
     except TargetNotReachable as exc:
         print(f"target accuracy {target:g}: {exc}")
-        print(f"ceiling: {exc.ceiling:.3f} (the accuracy the learning curve "
-              "levels off at)")
         return 0
     more = max(0, labels - forecast.n_labeled_)
     priced = "the pilot's cost per label"

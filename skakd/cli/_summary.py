@@ -235,15 +235,17 @@ def _forecast(clf):
     in a minute, e.g. a fine-tuned BERT): a drawing aid, never an error."""
     from ..stopping import LearningCurveForecast
 
+    measured = any(VALIDATION_KEY in r or "teacher_agreement" in r
+                   for r in clf.history_)
     cost = _FORECAST_FITS * clf.history_[-1].get("fit_seconds", 0.0)
-    if cost > _FORECAST_LIMIT_S:
+    if not measured and cost > _FORECAST_LIMIT_S:
         print(f"skakd: the plot shows no forecast: cross-validating this "
               f"student would take about {cost / 60:.0f} min.", file=sys.stderr)
         return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # small folds of a small set
-            return LearningCurveForecast(source="cv", random_state=0).fit(clf)
+            return LearningCurveForecast(random_state=0).fit(clf)
     except ValueError:
         return None
 
