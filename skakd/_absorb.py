@@ -13,6 +13,7 @@ import numpy as np
 
 from ._history import round_record
 from ._items import take
+from ._multilabel import to_indicator
 from .reasons import UNKNOWN
 from .strategy import Acquisition
 
@@ -24,10 +25,10 @@ def absorb(acquisition, state):
     labels = np.empty(len(acquisition.y), dtype=object)
     labels[:] = list(acquisition.y)
     answered = np.array([label is not None for label in labels], dtype=bool)
-    known = np.isin(labels, state.classes) & answered
+    known = _known(labels, state) & answered
     rejected = answered & ~known
     if rejected.any():
-        _warn_unknown(labels[rejected], state)
+        _warn_unknown(_unknown(labels[rejected], state), state)
     unlabeled = _unlabeled_reasons(acquisition.result, ~answered)
     if unlabeled:
         _warn_unlabeled(unlabeled, state)
@@ -37,7 +38,8 @@ def absorb(acquisition, state):
     keep = np.flatnonzero(known)
     state.labeled.add(
         take(acquisition.X, keep),
-        labels[keep],
+        to_indicator(labels[keep], state.classes) if state.multi_label
+        else labels[keep],
         acquisition.source,
         state.round,
         None if pool_index is None else pool_index[keep],
@@ -66,6 +68,25 @@ def bill_failed_round(exc, state):
     usage = Acquisition(None, [], "teacher", result=result).usage()
     state.teacher_cost += usage["teacher_cost"]
     return round_record(state, 0, 0, {}, usage, {"error": type(exc).__name__})
+
+
+def _known(labels, state):
+    """Which answers are labels of ``state.classes`` (for label sets: every
+    label of the set; the empty set is an answer)."""
+    if not state.multi_label:
+        return np.isin(labels, state.classes)
+    classes = set(np.asarray(state.classes).tolist())
+    return np.array([labels_ is not None and classes.issuperset(labels_)
+                     for labels_ in labels], dtype=bool)
+
+
+def _unknown(labels, state):
+    """The answered labels outside ``state.classes``, for the warning."""
+    if not state.multi_label:
+        return labels
+    classes = set(np.asarray(state.classes).tolist())
+    return [label for labels_ in labels for label in labels_
+            if label not in classes]
 
 
 def _unlabeled_reasons(result, unanswered):

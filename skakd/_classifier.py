@@ -13,7 +13,7 @@ from sklearn.base import (
 )
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Bunch, get_tags
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -21,7 +21,6 @@ from sklearn.utils.metadata_routing import (
     _routing_enabled,
     process_routing,
 )
-from sklearn.utils.metaestimators import available_if
 
 from ._absorb import absorb, bill_failed_round
 from ._budget import round_size
@@ -33,6 +32,7 @@ from ._items import (
     n_items,
     one_example_per_class_is_fine,
 )
+from ._multilabel import check_multilabel_target
 from ._parts import (
     make_callbacks,
     make_strategy,
@@ -41,13 +41,14 @@ from ._parts import (
     seed_sequence,
 )
 from ._persistence import without_unpicklable_teacher
-from ._serving import serve, serving_doc, student_has
+from ._serving import ServingMixin
 from .reasons import EARLY_STOPPING, ERROR, INTERRUPTED, MAX_ITER, POOL_EXHAUSTED
 from .strategy import DistillationState, LabeledSet, sample_weight_param
 
 __all__ = ["ActiveDistillationClassifier"]
 
-class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class ActiveDistillationClassifier(ServingMixin, ClassifierMixin, MetaEstimatorMixin,
+                                   BaseEstimator):
     """Distil an expensive teacher into a cheap student, asking it little.
 
     ``fit(X, y, X_pool)`` trains a clone of ``estimator`` (the student) on the
@@ -92,8 +93,9 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         the budget.
     classes : array-like or None, default=None
         The full label set the teacher answers from. ``None`` uses the
-        classes of ``y``. Teacher labels outside it are rejected, counted in
-        ``history_`` (``n_rejected``) and warned about once per fit.
+        classes of ``y``; an indicator matrix ``y`` needs it (its columns).
+        Teacher labels outside it are rejected, counted in ``history_``
+        (``n_rejected``) and warned about once per fit.
     callbacks : list of Callback or None, default=None
         Hooks into the loop, see :mod:`skakd.callbacks`; cloned at fit.
     random_state : int, RandomState instance or None, default=None
@@ -106,6 +108,11 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         10,000 items, which are served chunk by chunk through joblib (see
         :func:`skakd.parallel.predict_in_chunks`); ``None`` means 1 unless
         inside a ``joblib.parallel_backend`` context such as ``"dask"``.
+    threshold : float, array-like of shape (n_classes,) or "tuned", default=0.5
+        Multi-label targets only: a label is predicted where its probability
+        reaches its threshold. ``"tuned"`` chooses each label's threshold
+        (best F1 on out-of-fold predictions of the labelled rows, 3 folds)
+        once the loop ends; ``estimator_.threshold_`` holds them.
 
     Attributes
     ----------
@@ -214,6 +221,8 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "n_jobs": [Integral, None],
+        "threshold": [Interval(Real, 0, 1, closed="neither"),
+                      StrOptions({"tuned"}), "array-like"],
     }
 
     def __init__(
@@ -230,6 +239,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         random_state=None,
         verbose=0,
         n_jobs=None,
+        threshold=0.5,
     ):
         self.estimator = estimator
         self.teacher = teacher
@@ -242,6 +252,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         self.random_state = random_state
         self.verbose = verbose
         self.n_jobs = n_jobs
+        self.threshold = threshold
 
     @_fit_context(prefer_skip_nested_validation=False)
     @one_example_per_class_is_fine
@@ -252,8 +263,15 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         ----------
         X : array-like, sparse matrix or sequence of texts
             The labelled seed items. It needs at least two classes.
-        y : array-like of shape (n_samples,)
-            Labels of the seed.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Labels of the seed; for multi-label targets, a label collection
+            per item (``[["billing", "refund"], [], ...]``, empty for none of
+            these) or an indicator matrix whose columns ``classes`` names.
+            Then ``classes_`` are the label names, ``predict`` returns the
+            indicator matrix (:meth:`predict_labels` the label tuples),
+            ``predict_proba`` one probability per label, the student is
+            wrapped in a :class:`~skakd.MultiLabelStudent` and the teacher
+            is asked ``label(items, classes, multi_label=True)``.
         X_pool : array-like, sparse matrix, sequence, Pool or None, default=None
             Unlabelled items the teacher may be asked about. ``None`` trains
             the student on the seed alone (unless the strategy generates
@@ -268,17 +286,21 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         """
         _raise_for_params(fit_params, self, "fit")
         student_fit_params = self._route_fit_params(X_pool, fit_params)
+        target = check_multilabel_target(y, self.classes)  # None: one label a row
+        multi_label = target is not None
         X, y, X_pool, n_features = check_fit_data(
-            X, y, X_pool, allow_nan=self._allows_nan(), owner=type(self).__name__)
+            X, target[0] if multi_label else y, X_pool, allow_nan=self._allows_nan(),
+            owner=type(self).__name__, multi_label=multi_label)
         if n_features is not None:
             self.n_features_in_ = n_features
         elif hasattr(self, "n_features_in_"):
             del self.n_features_in_
-        classes = check_classes(self.classes, y)
+        classes = target[1] if multi_label else check_classes(self.classes, y)
         self.sampler_, strategy = make_strategy(self.sampler)
-        teacher = make_teacher(self.teacher, strategy, X_pool)
+        teacher = make_teacher(self.teacher, strategy, X_pool, multi_label)
         self.callbacks_ = make_callbacks(self.callbacks, self.verbose)
-        student = make_student(self.estimator, X)
+        student = make_student(self.estimator, X, classes if multi_label else None,
+                               self.threshold)
 
         labeled = LabeledSet()
         labeled.add(X, y, "seed", 0)
@@ -293,6 +315,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             rng=np.random.default_rng(seeds.spawn(1)[0]),
             seeds=seeds,
             fit_params=student_fit_params,
+            multi_label=multi_label,
         )
 
         if hasattr(strategy, "prepare"):
@@ -337,6 +360,9 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         """Every exit: let the strategy finish, publish, close the callbacks."""
         if hasattr(strategy, "finalize"):
             strategy.finalize(state)
+        if (state.multi_label and isinstance(self.threshold, str)
+                and self.termination_condition_ != ERROR):
+            state.estimator.tune_threshold(state.labeled.X, state.labeled.y)
         self._publish(state)
         for callback in self.callbacks_:
             callback.on_fit_end(self)
@@ -433,38 +459,6 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             routed = process_routing(self, "fit", X_pool=X_pool, **fit_params)
             return routed.estimator.fit
         return Bunch()
-
-    # -- serving ----------------------------------------------------------
-
-    @available_if(student_has("predict"))
-    @serving_doc("Predict classes with the distilled student.", "classify",
-                 "y : ndarray of shape (n_samples,)")
-    def predict(self, X, **params):
-        return serve(self, "predict", X, params)
-
-    @available_if(student_has("predict_proba"))
-    @serving_doc("Class probabilities from the distilled student.", "classify",
-                 "proba : ndarray of shape (n_samples, n_classes)",
-                 "    Columns follow ``classes_``.")
-    def predict_proba(self, X, **params):
-        return serve(self, "predict_proba", X, params)
-
-    @available_if(student_has("predict_log_proba"))
-    @serving_doc("Log of :meth:`predict_proba`, from the student.", "classify",
-                 "log_proba : ndarray of shape (n_samples, n_classes)")
-    def predict_log_proba(self, X, **params):
-        return serve(self, "predict_log_proba", X, params)
-
-    @available_if(student_has("decision_function"))
-    @serving_doc("Decision function of the student.", "classify", "scores : ndarray")
-    def decision_function(self, X, **params):
-        return serve(self, "decision_function", X, params)
-
-    @available_if(student_has("transform"))
-    @serving_doc("Transform with the student (e.g. a Pipeline's features).",
-                 "transform", "X_new : array-like")
-    def transform(self, X, **params):
-        return serve(self, "transform", X, params)
 
     # -- scikit-learn plumbing -------------------------------------------
 

@@ -139,13 +139,14 @@ def check_texts(X, name="X", *, hint=""):
     return texts
 
 
-def check_fit_data(X, y, X_pool, *, allow_nan, owner):
+def check_fit_data(X, y, X_pool, *, allow_nan, owner, multi_label=False):
     """Check what ``fit`` receives: the seed ``X, y`` and the pool.
 
     ``owner`` names the estimator in the error about a missing ``y``;
-    ``allow_nan`` is the student's tag. A :class:`~skakd.Pool` is unwrapped;
-    a bare pool as long as ``X`` is warned about (cross-validation would
-    slice it).
+    ``allow_nan`` is the student's tag; ``multi_label`` says ``y`` is an
+    indicator matrix (see :mod:`skakd._multilabel`), one row per item. A
+    :class:`~skakd.Pool` is unwrapped; a bare pool as long as ``X`` is
+    warned about (cross-validation would slice it).
 
     Returns
     -------
@@ -153,7 +154,7 @@ def check_fit_data(X, y, X_pool, *, allow_nan, owner):
     n_features : int or None
         The number of numeric features, ``None`` for items such as texts.
     """
-    X, y = _check_seed(X, y, allow_nan, owner)
+    X, y = _check_seed(X, y, allow_nan, owner, multi_label)
     n_features = X.shape[1] if not is_text_items(X) and hasattr(X, "shape") else None
     return X, y, _check_pool(X_pool, X, allow_nan, n_features), n_features
 
@@ -174,13 +175,13 @@ def one_example_per_class_is_fine(fit):
     return quiet_fit
 
 
-def _check_seed(X, y, allow_nan, owner):
+def _check_seed(X, y, allow_nan, owner, multi_label=False):
     if y is None:
         raise ValueError(
             f"{owner} requires y to be passed, but the target y is None."
         )
     X = check_items(X, "X", allow_nan=allow_nan)
-    y = column_or_1d(y, warn=True)
+    y = y if multi_label else column_or_1d(y, warn=True)
     if n_items(X) != len(y):
         raise ValueError(
             f"X and y have inconsistent lengths: X has {n_items(X)} items "
@@ -191,6 +192,8 @@ def _check_seed(X, y, allow_nan, owner):
             "X, y (the labelled seed) are empty; expected at least one "
             "labelled example of two classes."
         )
+    if multi_label:  # any label set, the empty one included, is a target
+        return X, y
     check_classification_targets(y)
     if len(np.unique(y)) < 2:
         raise ValueError(

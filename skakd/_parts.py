@@ -7,13 +7,17 @@ callbacks (clones) and the seed sequence every round's randomness comes
 from. Each is made anew at every fit.
 """
 
+import inspect
+
 import numpy as np
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import make_pipeline
 
 from ._items import is_numeric_frame, is_text_items
+from ._multilabel_student import MultiLabelStudent
 from .callbacks import ProgressBar
 from .sampling import MRARU, PoolStrategy
 from .strategy import is_generative
@@ -23,9 +27,23 @@ __all__ = ["make_callbacks", "make_strategy", "make_student", "make_teacher",
            "seed_sequence"]
 
 
-def make_student(estimator, X):
+def make_student(estimator, X, labels=None, threshold=0.5):
     """A clone of ``estimator``; for ``None``, TF-IDF + LogisticRegression for
-    texts and LogisticRegression for numeric features."""
+    texts and LogisticRegression for numeric features (one-vs-rest for
+    multi-label targets). With multi-label ``labels`` (the label names), the
+    student is wrapped in a :class:`MultiLabelStudent` deciding at
+    ``threshold`` (0.5 until ``"tuned"`` thresholds are tuned)."""
+    if labels is None:
+        return _single_label_student(estimator, X)
+    if estimator is None:
+        linear = OneVsRestClassifier(LogisticRegression(max_iter=1000))
+        estimator = (make_pipeline(TfidfVectorizer(), linear)
+                     if is_text_items(X) else linear)
+    threshold = 0.5 if isinstance(threshold, str) else threshold
+    return MultiLabelStudent(clone(estimator), labels, threshold)
+
+
+def _single_label_student(estimator, X):
     if estimator is not None:
         return clone(estimator)
     if is_text_items(X):
@@ -50,8 +68,9 @@ def make_strategy(sampler):
     return sampler_, PoolStrategy(sampler_)
 
 
-def make_teacher(teacher, strategy, X_pool):
-    """The teacher object, or ``None`` when there is nothing to ask."""
+def make_teacher(teacher, strategy, X_pool, multi_label=False):
+    """The teacher object, or ``None`` when there is nothing to ask; for
+    ``multi_label`` targets, one that can be asked for label sets."""
     if teacher is None:
         if X_pool is not None or is_generative(strategy):
             raise ValueError(
@@ -62,9 +81,31 @@ def make_teacher(teacher, strategy, X_pool):
                 "set_params(teacher=...) before refitting."
             )
         return None
-    if hasattr(teacher, "label") or hasattr(teacher, "generate"):
-        return teacher
-    return CallableTeacher(teacher)
+    if not (hasattr(teacher, "label") or hasattr(teacher, "generate")):
+        return CallableTeacher(teacher)
+    if multi_label:
+        _check_multi_label_teacher(teacher)
+    return teacher
+
+
+def _check_multi_label_teacher(teacher):
+    """Refuse, before anything is paid, a teacher whose ``label`` cannot be
+    asked for label sets (``label(items, classes, multi_label=True)``)."""
+    label = getattr(teacher, "label", None)
+    if label is None:
+        return
+    try:
+        inspect.signature(label).bind([], [], multi_label=True)
+    except TypeError:
+        raise TypeError(
+            f"teacher {type(teacher).__name__} cannot answer label sets: its "
+            "label(items, classes) takes no multi_label argument. Multi-label "
+            "targets need label(items, classes, multi_label=False) returning "
+            "a collection of labels per item when multi_label is true (or "
+            "pass a function items -> label lists as teacher)."
+        ) from None
+    except ValueError:  # no signature to read (a builtin): let it answer
+        return
 
 
 def make_callbacks(callbacks, verbose):

@@ -122,6 +122,11 @@ class DistillationState:
         Object with ``label(items, classes)`` (and maybe ``generate``).
     classes : ndarray
         The label set the teacher must answer from.
+    multi_label : bool
+        Whether each item carries a set of labels: ``labeled.y`` is then an
+        indicator matrix over ``classes`` and the teacher is asked
+        ``label(items, classes, multi_label=True)``, answering a collection
+        of labels per item.
     labeled : LabeledSet
         Everything labelled so far, with provenance.
     X_pool : indexable or None
@@ -169,6 +174,7 @@ class DistillationState:
     fit_params: dict = field(default_factory=dict)
     warned: set = field(default_factory=set)
     strategy_state: object = None
+    multi_label: bool = False
 
     @property
     def candidates(self):

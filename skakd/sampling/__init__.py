@@ -3,6 +3,7 @@
 from ._adapter import PoolStrategy
 from ._base import BaseSampler
 from ._mraru import MRARU
+from ._multilabel import multilabel_uncertainty
 from ._random import RandomSampler
 from ._scores import uncertainty_score
 from ._uncertainty import UncertaintySampler
@@ -13,5 +14,6 @@ __all__ = [
     "PoolStrategy",
     "RandomSampler",
     "UncertaintySampler",
+    "multilabel_uncertainty",
     "uncertainty_score",
 ]

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 
 from .._items import is_numeric_frame, is_text_items, take
+from .._multilabel import check_label_sets, label_sets
 from ..strategy import Acquisition
 from ..teachers import TeacherResult, check_teacher_labels
 
@@ -78,7 +79,7 @@ class PoolStrategy:
         if isinstance(queries, list) and all(isinstance(q, str) for q in queries):
             labels, result, counts = self._ask_once_per_text(state, queries)
         else:
-            result = state.teacher.label(queries, list(state.classes))
+            result = ask_teacher(state, queries)
             labels, counts = _checked_labels(state, result, len(chosen)), {}
         stats = dict(getattr(self.sampler, "last_stats_", {}))
         # BaseSampler times its own work; other samplers are timed here.
@@ -114,8 +115,7 @@ class PoolStrategy:
         """
         answers = self._answers_of(state)
         new = [t for t in dict.fromkeys(texts) if t not in answers]
-        result = (state.teacher.label(new, list(state.classes)) if new
-                  else TeacherResult([]))
+        result = ask_teacher(state, new) if new else TeacherResult([])
         labels = _checked_labels(state, result, len(new))
         reasons = getattr(result, "reasons", None) or [None] * len(new)
         answers.update((t, (label, why, "teacher"))
@@ -134,15 +134,27 @@ class PoolStrategy:
         if self._answers is None:
             seed = state.labeled.source == "seed"
             self._answers = {}
+            seed_labels = np.asarray(state.labeled.y)[seed]
+            if state.multi_label:  # indicator rows back to the teacher's sets
+                seed_labels = label_sets(seed_labels, state.classes)
             for text, label in zip(take(state.labeled.X, np.flatnonzero(seed)),
-                                   np.asarray(state.labeled.y)[seed]):
+                                   seed_labels):
                 if isinstance(text, str):
                     self._answers.setdefault(text, (label, None, "seed"))
         return self._answers
 
+def ask_teacher(state, items):
+    """The teacher's answer about ``items``: one label each, or, for
+    multi-label targets, a collection of labels each."""
+    if state.multi_label:
+        return state.teacher.label(items, list(state.classes), multi_label=True)
+    return state.teacher.label(items, list(state.classes))
+
+
 def _checked_labels(state, result, n_items):
-    return check_teacher_labels(getattr(result, "labels", None), n_items,
-                                type(state.teacher).__name__)
+    name = type(state.teacher).__name__
+    labels = check_teacher_labels(getattr(result, "labels", None), n_items, name)
+    return check_label_sets(labels, name) if state.multi_label else labels
 
 
 def _warn_duplicates(state, counts):

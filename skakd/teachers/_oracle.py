@@ -7,6 +7,11 @@ from collections.abc import Mapping
 import numpy as np
 import scipy.sparse as sp
 
+from .._multilabel import (
+    check_multilabel_target,
+    is_label_collection,
+    label_sets,
+)
 from ._base import UNLABELED, BaseTeacher, TeacherResult
 
 __all__ = ["OracleTeacher"]
@@ -26,7 +31,9 @@ class OracleTeacher(BaseTeacher):
         the items whose labels are ``y``: texts, or rows of a numeric or
         sparse matrix. Where an item occurs twice, its first label wins.
     y : array-like of shape (n_items,), default=None
-        Labels of ``X``.
+        Labels of ``X``: one label per item, or for multi-label targets a
+        collection of labels per item (or an indicator matrix whose columns
+        ``classes`` names).
     noise_rate : float in [0, 1), default=0.0
         Probability that the oracle answers a wrong class (uniform over the
         other requested classes), simulating a noisy LLM. The corruption is a
@@ -36,6 +43,8 @@ class OracleTeacher(BaseTeacher):
         Seed of the label noise.
     cost_per_item : float, default=0.0
         Simulated price of one label in USD, to exercise ``max_cost`` budgets.
+    classes : array-like or None, default=None
+        Names of the columns of an indicator matrix ``y``.
 
     Examples
     --------
@@ -43,17 +52,37 @@ class OracleTeacher(BaseTeacher):
     >>> teacher = OracleTeacher(["cheap", "pricey"], ["neg", "pos"])
     >>> teacher.label(["pricey", "unknown"], classes=["neg", "pos"]).labels
     ['pos', None]
+    >>> tags = OracleTeacher(["late refund"], [["billing", "refund"]])
+    >>> tags.label(["late refund"], ["billing", "refund"], multi_label=True).labels
+    [('billing', 'refund')]
     """
 
     def __init__(self, X, y=None, *, noise_rate=0.0, random_state=None,
-                 cost_per_item=0.0):
+                 cost_per_item=0.0, classes=None):
         self.X = X
         self.y = y
         self.noise_rate = noise_rate
         self.random_state = random_state
         self.cost_per_item = cost_per_item
+        self.classes = classes
 
-    def label(self, items, classes):
+    def label(self, items, classes, multi_label=False):
+        """Answer each item from the known labels.
+
+        Parameters
+        ----------
+        items : sequence
+            The items to label.
+        classes : list
+            The labels to answer from (the noise draws among them).
+        multi_label : bool, default=False
+            Answer the label set of each item (a tuple); the oracle must
+            know label sets then.
+
+        Returns
+        -------
+        result : TeacherResult
+        """
         start = time.perf_counter()
         lookup = self._get_lookup()
         classes = list(classes) if classes is not None else None
@@ -61,6 +90,8 @@ class OracleTeacher(BaseTeacher):
         for item in _iter_rows(items):
             key = _item_key(item)
             label = lookup.get(key, UNLABELED)
+            if multi_label and label is not UNLABELED:
+                label = self._as_set(label)
             if label is not UNLABELED and self.noise_rate > 0 and classes:
                 label = self._maybe_corrupt(key, label, classes)
             labels.append(label)
@@ -94,7 +125,7 @@ class OracleTeacher(BaseTeacher):
                 "OracleTeacher: y is None but X is not a mapping; pass the "
                 "labels of X as y."
             )
-        y = np.asarray(self.y).tolist()
+        y = self._known_labels()
         rows = list(_iter_rows(self.X))
         if len(rows) != len(y):
             raise ValueError(
@@ -106,9 +137,31 @@ class OracleTeacher(BaseTeacher):
             lookup.setdefault(_item_key(row), label)
         return lookup
 
+    def _known_labels(self):
+        """``y`` as a list: labels, or tuples of labels for label sets."""
+        target = check_multilabel_target(self.y, self.classes)
+        if target is None:
+            return np.asarray(self.y).tolist()
+        return label_sets(*target)
+
+    def _as_set(self, label):
+        if not is_label_collection(label):
+            raise TypeError(
+                f"OracleTeacher was asked for label sets (multi_label=True) "
+                f"but knows single labels ({label!r}); pass y as a collection "
+                "of labels per item."
+            )
+        return tuple(label)
+
     def _maybe_corrupt(self, key, label, classes):
         draw = np.frombuffer(_digest(self._noise_seed(), key), dtype=np.uint64)
         coin, pick = draw / np.float64(2**64)
+        if isinstance(label, tuple):  # a label set: one label toggled
+            if coin >= self.noise_rate:
+                return label
+            flip = classes[int(pick * len(classes))]
+            return tuple(c for c in classes
+                         if (c in label) != (c == flip))
         others = [c for c in classes if c != label]
         if coin >= self.noise_rate or not others:
             return label
