@@ -69,7 +69,8 @@ class ActiveDistillationClassifier(ServingMixin, ClassifierMixin, MetaEstimatorM
         ``make_pipeline(TfidfVectorizer(), LogisticRegression())``). The
         teacher sees raw items, so feature extraction belongs here. ``None``
         uses TF-IDF + LogisticRegression for texts and LogisticRegression for
-        numeric features.
+        numeric features (for multi-label targets, one-vs-rest with
+        ``class_weight="balanced"``).
     teacher : callable, teacher object or None, default=None
         Labels pool items: a function ``items -> labels`` (or ``(items,
         classes) -> labels``), or an object with ``label(items, classes) ->

@@ -61,7 +61,9 @@ def check_multilabel_target(y, classes):
     """
     if _is_indicator(y):
         return _check_indicator(y, classes)
-    if isinstance(y, (str, bytes)) or not hasattr(y, "__len__"):
+    if isinstance(y, (str, bytes)) or not hasattr(y, "__len__") or (
+            getattr(y, "ndim", 1) != 1):
+        # A column vector is one label per row, as scikit-learn reads it.
         return None
     rows = y.tolist() if hasattr(y, "tolist") else list(y)
     is_set = [is_label_collection(row) for row in rows]
@@ -153,11 +155,7 @@ def _as_labels(row):
 def _is_indicator(y):
     if sp.issparse(y):
         return True
-    ndim = getattr(y, "ndim", None)
-    if ndim is None or ndim != 2:
-        return False
-    # One column is a column vector of labels, as scikit-learn reads it.
-    return y.shape[1] > 1
+    return getattr(y, "ndim", None) == 2 and y.shape[1] > 1
 
 
 def _check_indicator(y, classes):
