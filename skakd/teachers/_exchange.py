@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 
 from ._cache import request_key
+from ._label_sets import parse_label_sets
 from ._prompts import (
     n_loose_matches,
     parse_labels,
@@ -97,10 +98,12 @@ def ask(request, parse, link, usage, on_problems=None):
     return [answer, second], reply, problems
 
 
-def label_batch(request, keys, names, link, cache, usage):
+def label_batch(request, keys, names, link, cache, usage, multi_label=False):
     """Label one batch; return one cache entry per item.
 
-    An entry is ``{"label": name}`` or ``{"unlabeled": reason}``. Each is
+    An entry is ``{"label": name}`` (``{"labels": [names]}`` when
+    ``multi_label``, an empty list being an answer) or
+    ``{"unlabeled": reason}``. Each is
     stored in ``cache`` as soon as it is known: the good labels of a first
     answer before a corrective re-ask, then the rest, unlabellable items
     with their reason (so that they are not paid for again either). The
@@ -113,9 +116,11 @@ def label_batch(request, keys, names, link, cache, usage):
         return [stored.get(k, e) for k, e in zip(keys, entries)]
 
     def good(labels):
-        return [{"label": x} if x is not None else None for x in labels]
+        return [_entry(x, multi_label) if x is not None else None for x in labels]
 
     def parse(reply):
+        if multi_label:
+            return parse_label_sets(reply, len(keys), names)
         usage.count("n_loose_labels", n_loose_matches(reply, names))
         return parse_labels(reply, len(keys), names)
 
@@ -124,8 +129,12 @@ def label_batch(request, keys, names, link, cache, usage):
     labels = [next((a[i] for a in answers if a[i] is not None), None)
               for i in range(len(keys))]
     reasons = unlabeled_reasons(reply, labels)
-    return store([{"label": x} if x is not None else {"unlabeled": why}
+    return store([_entry(x, multi_label) if x is not None else {"unlabeled": why}
                   for x, why in zip(labels, reasons)])
+
+
+def _entry(answer, multi_label):
+    return {"labels": list(answer)} if multi_label else {"label": answer}
 
 
 def exchange(request, n_samples, names, link, cache, usage):

@@ -199,8 +199,11 @@ class FakeAnthropic(FakeServer):
         tool = body["tool_choice"]["name"]
         schema = body["tools"][0]["input_schema"]["properties"]
         if tool == "label_items":
-            classes = schema["items"]["items"]["properties"]["label"]["enum"]
-            return self._label(body, classes, fault)
+            entry = schema["items"]["items"]["properties"]
+            if "labels" in entry:  # a multi-label request
+                return self._label(body, entry["labels"]["items"]["enum"], fault,
+                                   multi_label=True)
+            return self._label(body, entry["label"]["enum"], fault)
         classes = schema["samples"]["items"]["properties"]["label"]["enum"]
         prompt = _text_of(body["messages"][0]["content"])
         n_samples = wanted(prompt)
@@ -211,10 +214,10 @@ class FakeAnthropic(FakeServer):
             entries[0]["label"] = "NOT_A_CLASS"
         return {"samples": entries}
 
-    def _label(self, body, classes, fault):
+    def _label(self, body, classes, fault, multi_label=False):
         prompt = _text_of(body["messages"][0]["content"])
         return label_entries(prompt, classes, self.labeler, fault,
-                             self.obey_injection)
+                             self.obey_injection, multi_label)
 
 
 class _Handler(Handler):

@@ -196,10 +196,11 @@ class FakeOpenAI(FakeServer):
         prompt = next(_text(m) for m in body["messages"] if m["role"] == "user")
         schema = schema or _schema_in(system)
         if name == "write_samples" or (name is None and "<item id=" not in prompt):
-            classes = _classes(schema, system, "samples")
+            classes, _ = _classes(schema, system, "samples")
             return json.dumps(self._samples(prompt, classes, fault))
-        answer = label_entries(prompt, _classes(schema, system, "items"),
-                               self.labeler, fault)
+        classes, multi_label = _classes(schema, system, "items")
+        answer = label_entries(prompt, classes, self.labeler, fault,
+                               multi_label=multi_label)
         if mode == "text":
             return "\n".join(f"{e['id']}: {e['label']}"
                              for e in answer.get("items", []))
@@ -340,12 +341,16 @@ def _asked(body):
 
 
 def _classes(schema, system, key):
-    """The label set: from the schema's enum, else the system prompt's list."""
+    """``(label set, multi_label)``: from the schema's enum (a ``labels``
+    array for label sets), else the system prompt's list."""
     try:
-        return schema["properties"][key]["items"]["properties"]["label"]["enum"]
+        entry = schema["properties"][key]["items"]["properties"]
+        if "labels" in entry:
+            return entry["labels"]["items"]["enum"], True
+        return entry["label"]["enum"], False
     except (KeyError, TypeError):
         listed = system.split("Classes:", 1)[-1]
-        return [html.unescape(c) for c in _CLASS_LINE.findall(listed)]
+        return [html.unescape(c) for c in _CLASS_LINE.findall(listed)], False
 
 
 def _schema_in(system):
