@@ -4,8 +4,14 @@ one probability per label and a decision threshold per label."""
 import warnings
 
 import numpy as np
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, cross_val_predict
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_array
+from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
@@ -54,6 +60,13 @@ class MultiLabelStudent(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         The threshold of each label (see :meth:`tune_threshold`).
     label_cardinality_ : float
         Mean number of labels per training row.
+    linear_heads_ : tuple or None
+        For a one-vs-rest of logistic regressions (alone or ending a
+        Pipeline): their coefficients stacked, ``(coef, intercept, linear)``
+        with ``linear`` the labels they serve (the others, e.g. labels seen
+        with one value only, are asked one by one). ``predict_proba`` is
+        then one matrix product instead of one call per label: what keeps
+        an M-RARU selection over 28 labels within milliseconds.
     multilabel_ : bool
         Always ``True``, as :class:`~sklearn.multiclass.OneVsRestClassifier`
         says it: samplers score such a student label by label.
@@ -98,12 +111,15 @@ class MultiLabelStudent(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.threshold_ = np.broadcast_to(
             np.asarray(self.threshold, dtype=float), (len(self.classes_),)).copy()
         self.label_cardinality_ = float(np.asarray(y).sum(axis=1).mean())
+        self.linear_heads_ = _linear_heads(self.estimator_)
         return self
 
     @available_if(_inner_has("predict_proba"))
     def predict_proba(self, X):
         """Probability of each label, shape ``(n_samples, n_labels)``."""
         check_is_fitted(self)
+        if self.linear_heads_ is not None:
+            return _one_product(self.estimator_, self.linear_heads_, X)
         return per_label_proba(self.estimator_.predict_proba(X), self.estimator_)
 
     def predict(self, X):
@@ -160,6 +176,41 @@ def _best_threshold(truth, proba):
     tp = (predicted & (truth[:, None] == 1)).sum(axis=0)
     f1 = 2 * tp / (predicted.sum(axis=0) + truth.sum())
     return float(_GRID[np.argmax(f1)])
+
+
+def _linear_heads(estimator):
+    """``(coef, intercept, linear)`` of a fitted one-vs-rest of binary
+    logistic regressions (alone or ending a Pipeline), else ``None``."""
+    ovr = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+    if not isinstance(ovr, OneVsRestClassifier) or not ovr.multilabel_:
+        return None
+    linear = np.array([isinstance(e, LogisticRegression) and e.coef_.shape[0] == 1
+                       for e in ovr.estimators_])
+    if not linear.any():
+        return None
+    heads = [e for e, is_linear in zip(ovr.estimators_, linear) if is_linear]
+    coef = np.vstack([e.coef_ for e in heads])
+    intercept = np.concatenate([e.intercept_ for e in heads])
+    return coef, intercept, linear
+
+
+def _one_product(estimator, heads, X):
+    """What ``OneVsRestClassifier.predict_proba`` gives, the logistic heads
+    computed in one product."""
+    coef, intercept, linear = heads
+    if isinstance(estimator, Pipeline):
+        X = estimator[:-1].transform(X) if len(estimator) > 1 else X
+        estimator = estimator[-1]
+    X = check_array(X, accept_sparse="csr")
+    if X.shape[1] != coef.shape[1]:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but the student is expecting "
+            f"{coef.shape[1]} features as input.")
+    proba = np.empty((X.shape[0], len(linear)))
+    proba[:, linear] = expit(safe_sparse_dot(X, coef.T) + intercept)
+    for j in np.flatnonzero(~linear):
+        proba[:, j] = estimator.estimators_[j].predict_proba(X)[:, 1]
+    return proba
 
 
 def per_label_proba(proba, estimator):
