@@ -173,3 +173,29 @@ def test_mraru_selection_stays_o_batch_for_multilabel():
     sampler = MRARU(batch_size=10)
     chosen = sampler.select(student, X, np.arange(100, 600), 10, random_state=0)
     assert len(chosen) == 10 and sampler.last_stats_["n_visited"] <= 500
+
+
+def test_pgkd_refuses_label_sets():
+    from skakd.augmentation import PGKD
+
+    texts, sets = _texts(40)
+    with pytest.raises(ValueError, match="PGKD does not generate texts with label"):
+        ActiveDistillationClassifier(
+            teacher=lambda items: [[]] * len(items), sampler=PGKD(),
+            classes=list(NAMES)).fit(texts, sets)
+
+
+def test_scoring_and_stopping_read_label_sets():
+    from skakd.callbacks import Scoring
+    from skakd.stopping import ConfidenceStop, StabilizingPredictions, TeacherAgreement
+
+    texts, sets = _texts()
+    texts = np.array(texts, dtype=object)
+    clf = _fit(texts, sets, sampler=MRARU(batch_size=20), callbacks=[
+        Scoring(texts[200:], sets[200:]), StabilizingPredictions(min_rounds=50),
+        TeacherAgreement(min_rounds=50), ConfidenceStop(min_rounds=50)])
+    record = clf.history_[-1]
+    assert 0 <= record["hamming_loss"] <= 1 and record["micro_f1"] > 0.5
+    assert record["macro_f1"] > 0 and 0 <= record["accuracy"] <= 1
+    assert -1 <= record["stop_kappa"] <= 1
+    assert 0 <= record["teacher_agreement"] <= 1

@@ -349,6 +349,9 @@ class PGKD(BaseEstimator):
     def prepare(self, state):
         """Check the setup and move the validation split out of the seed."""
         self._validate_params()
+        if state.multi_label:
+            raise ValueError("PGKD does not generate texts with label sets yet; "
+                             "for multi-label y use a pool sampler (MRARU()).")
         if self.min_length > self.max_length:
             raise ValueError(
                 f"min_length={self.min_length} is larger than max_length="
