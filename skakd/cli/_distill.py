@@ -98,7 +98,8 @@ def run(args):
     check_teacher(args.teacher, model=args.model, base_url=args.base_url,
                   price=args.price)
     _check_credentials(args)
-    student = make_student(args.student, args.random_state)
+    student = make_student(args.student, args.random_state,
+                           getattr(args, "multi_label", False))
     new_folders = take_lock(args, paths)
     try:
         return _run(args, paths, student)
@@ -212,8 +213,13 @@ def _teacher(args, inputs, paths, server=None):
 def _callbacks(inputs, args):
     callbacks = []
     if inputs.val_texts is not None and len(inputs.val_texts):
+        if getattr(args, "multi_label", False):  # label tuples stay one item each
+            labels = np.empty(len(inputs.val_labels), dtype=object)
+            labels[:] = list(inputs.val_labels)
+        else:
+            labels = np.asarray(inputs.val_labels)
         callbacks.append(Scoring(np.asarray(inputs.val_texts, dtype=object),
-                                 np.asarray(inputs.val_labels), name=VALIDATION_KEY))
+                                 labels, name=VALIDATION_KEY))
     if args.stop == "auto":
         from ..stopping import default
 

@@ -92,7 +92,8 @@ def run(args):
     n_labels, limit = _n_labels(args, n_pool)
     teacher = make_teacher(args.teacher, pool_texts=inputs.pool_texts,
                            pool_labels=inputs.pool_labels, **_llm_options(args))
-    per_item, how = _price_per_item(teacher, inputs)
+    per_item, how = _price_per_item(teacher, inputs,
+                                    getattr(args, "multi_label", False))
     if target is not None:
         return _forecast(args, inputs, teacher, per_item, how)
     rounds = math.ceil(n_labels / args.batch_size)
@@ -193,7 +194,8 @@ def _pilot(args, inputs, teacher):
                 "model file written by skakd distill."
             )
         return clf, f"{args.pilot} ({len(clf.labeled_y_)} labelled texts)"
-    student = make_student(args.student, args.random_state)
+    student = make_student(args.student, args.random_state,
+                           getattr(args, "multi_label", False))
     clf = build_classifier(args, inputs, student, teacher,
                            budget_labels=args.pilot_labels)
     with warnings.catch_warnings():
@@ -224,14 +226,16 @@ def _n_labels(args, n_pool):
     return limits[limit], limit
 
 
-def _price_per_item(teacher, inputs):
-    """USD per label and how it was found; ``None`` when the teacher can't tell."""
+def _price_per_item(teacher, inputs, multi_label=False):
+    """USD per label (per label set with ``multi_label``) and how it was
+    found; ``None`` when the teacher can't tell."""
     if hasattr(teacher, "estimate_cost"):
         rng = np.random.default_rng(0)
         n = min(PRICE_SAMPLE, len(inputs.pool_texts))
         rows = np.sort(rng.choice(len(inputs.pool_texts), size=n, replace=False))
         sample = list(inputs.pool_texts[rows])
-        cost = float(teacher.estimate_cost(sample, inputs.classes))
+        asked = {"multi_label": True} if multi_label else {}
+        cost = float(teacher.estimate_cost(sample, inputs.classes, **asked))
         return cost / n, f"priced by the teacher on {n} pool texts"
     if hasattr(teacher, "cost_per_item"):
         return float(teacher.cost_per_item), "the teacher's cost_per_item"

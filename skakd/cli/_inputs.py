@@ -44,7 +44,9 @@ class Inputs:
 
 def load_inputs(args):
     """Read and check the seed, pool and validation files of ``args``."""
-    read = dict(text_column=args.text_column, encoding=args.encoding)
+    multi_label = getattr(args, "multi_label", False)
+    read = dict(text_column=args.text_column, encoding=args.encoding,
+                separator=args.label_separator if multi_label else None)
     seed_texts, seed_labels = read_table(args.seed, label_column=args.label_column,
                                          **read)
     oracle = args.teacher == "oracle"
@@ -72,10 +74,11 @@ def load_inputs(args):
     if pool_rows is not None:
         pool_texts = np.asarray(pool_texts, dtype=object)[pool_rows]
         if pool_labels is not None:
-            pool_labels = np.asarray(pool_labels, dtype=object)[pool_rows]
+            pool_labels = _labels_array(pool_labels)[pool_rows]
     return Inputs(
         seed_texts=np.asarray(seed_texts, dtype=object),
-        seed_labels=np.asarray(seed_labels),
+        seed_labels=_labels_array(seed_labels) if multi_label
+        else np.asarray(seed_labels),
         pool_texts=pool_texts, pool_labels=pool_labels, pool_rows=pool_rows,
         val_texts=val_texts, val_labels=val_labels, classes=classes,
     )
@@ -102,11 +105,31 @@ def _unlabelled_pool(args):
     return np.asarray(texts, dtype=object)
 
 
+def _labels_array(labels):
+    """Labels as a 1-D object array (label tuples stay one item each)."""
+    array = np.empty(len(labels), dtype=object)
+    array[:] = list(labels)
+    return array
+
+
+def _flat(labels):
+    """Every label named: of each text's set for multi-label labels."""
+    return [label for item in labels
+            for label in (item if isinstance(item, tuple) else (item,))]
+
+
 def _classes(args, seed_labels):
     if args.classes is None:
-        classes = sorted(set(seed_labels))
+        classes = sorted(set(_flat(seed_labels)))
     else:
         classes = sorted({c.strip() for c in args.classes.split(",") if c.strip()})
+    if getattr(args, "multi_label", False):
+        if not classes:
+            raise InputError(
+                f"{args.seed} names no label at all (every label set is empty); "
+                "list the labels with --classes or seed labelled examples."
+            )
+        return classes
     if len(set(seed_labels)) < 2:
         raise InputError(
             f"{args.seed} has a single class ({seed_labels[0]!r}); the seed needs "
@@ -116,7 +139,7 @@ def _classes(args, seed_labels):
 
 
 def _check_known(labels, classes, path, args):
-    unknown = sorted(set(labels) - set(classes))
+    unknown = sorted(set(_flat(labels)) - set(classes))
     if unknown:
         source = "--classes" if args.classes is not None else f"the seed ({args.seed})"
         shown = ", ".join(map(repr, unknown[:5])) + (" ..." if len(unknown) > 5 else "")

@@ -41,6 +41,8 @@ DEFAULTS = {
     "stop": "none",
     "batch_api": False,
     "random_state": 0,
+    "multi_label": False,
+    "label_separator": "|",
 }
 REQUIRED = {
     "--seed": "--seed FILE: labelled examples",
@@ -105,6 +107,13 @@ def add_arguments(parser):
                       metavar="NAME", help="column holding the texts")
     data.add_argument("--label-column", default=DEFAULTS["label_column"],
                       metavar="NAME", help="column holding the labels")
+    data.add_argument("--multi-label", action="store_true",
+                      help="each text carries any number of labels: the label "
+                      "column joins them with --label-separator (empty for "
+                      "none), or holds a JSON list in JSONL files")
+    data.add_argument("--label-separator", default=DEFAULTS["label_separator"],
+                      metavar="SEP", help="what joins the labels of a text with "
+                      "--multi-label (default: |)")
     data.add_argument("--encoding", default=DEFAULTS["encoding"],
                       help="encoding of the input files (UTF-8, with or without "
                       "a byte-order mark, by default)")

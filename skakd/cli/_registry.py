@@ -16,6 +16,7 @@ from pathlib import Path
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import make_pipeline
 
 from ._io import InputError
@@ -224,8 +225,23 @@ def serve_local(model_path):
     return server(model_path=model_path)
 
 
-def make_student(name, random_state):
-    """The student estimator called ``name`` (unfitted)."""
+def make_student(name, random_state, multi_label=False):
+    """The student estimator called ``name`` (unfitted); for ``multi_label``
+    targets the built-in students end in one-vs-rest logistic regressions."""
+    student = _make_student(name, random_state)
+    if not multi_label or name not in STUDENTS:
+        return student
+    if name == "bert":
+        raise InputError("--student bert does not take --multi-label yet; use "
+                         "tfidf-logreg, static-logreg or minilm-logreg.")
+    # Each label a rare "yes": balanced weights, as the classifier's default.
+    last = student.steps[-1][1].set_params(class_weight="balanced",
+                                           solver="liblinear")
+    student.steps[-1] = ("onevsrestclassifier", OneVsRestClassifier(last))
+    return student
+
+
+def _make_student(name, random_state):
     if name == "tfidf-logreg":
         return make_pipeline(
             TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1),

@@ -16,6 +16,7 @@ import joblib
 import numpy as np
 
 from .. import reasons
+from .._multilabel import label_sets
 from ._dry_run import N_PROMPTS
 from ._io import RowWriter
 from ._run_files import OUTPUTS
@@ -189,7 +190,7 @@ def _write_labels(clf, summary, path):
     pool_rows = summary.pool_rows
     if pool_rows is not None:  # the oracle's pool lost its validation rows
         pool_index = np.where(pool_index < 0, -1, pool_rows[pool_index])
-    rows = zip(clf.labeled_X_, clf.labeled_y_, summary.sources,
+    rows = zip(clf.labeled_X_, _written_labels(clf, summary.args), summary.sources,
                clf.label_round_, pool_index)
     with RowWriter(path, ["text", "label", "source", "round", "pool_row"]) as out:
         out.write(
@@ -329,3 +330,12 @@ def report(summary, paths, cache, status, seconds):
             "kept, so a new run pays again).",
             file=sys.stderr,
         )
+
+
+def _written_labels(clf, args):
+    """The labels of ``labeled_X_`` as written: label sets joined by
+    ``--label-separator``."""
+    if not getattr(clf.estimator_, "multilabel_", False):
+        return clf.labeled_y_
+    return [args.label_separator.join(map(str, labels))
+            for labels in label_sets(clf.labeled_y_, clf.classes_)]
