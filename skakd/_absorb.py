@@ -6,28 +6,26 @@ warned about once per fit); what the teacher was paid is added to the state
 whether the round succeeded or failed.
 """
 
-import warnings
 from collections import Counter
 
 import numpy as np
 
 from ._history import round_record
-from ._items import take
-from .reasons import UNKNOWN
+from ._items import label_matcher, take, warn
+from .reasons import EARLY_STOPPING, LABELS_REJECTED, UNKNOWN
 from .strategy import Acquisition
 
-__all__ = ["absorb", "bill_failed_round"]
+__all__ = ["absorb", "bill_failed_round", "stop_reason"]
 
 
 def absorb(acquisition, state):
     """Add a round's answers to the labelled set; return its record."""
-    labels = np.empty(len(acquisition.y), dtype=object)
-    labels[:] = list(acquisition.y)
+    labels, n_loose = _match_labels(acquisition.y, state.classes)
     answered = np.array([label is not None for label in labels], dtype=bool)
     known = np.isin(labels, state.classes) & answered
     rejected = answered & ~known
     if rejected.any():
-        _warn_unknown(labels[rejected], state)
+        _warn_unknown(labels[rejected], state, all_rejected=not known.any())
     unlabeled = _unlabeled_reasons(acquisition.result, ~answered)
     if unlabeled:
         _warn_unlabeled(unlabeled, state)
@@ -54,7 +52,39 @@ def absorb(acquisition, state):
     record = round_record(state, len(keep), len(labels), counts, usage,
                           {f"n_unlabeled_{why}": n for why, n in unlabeled.items()})
     record.update(acquisition.stats)
+    if n_loose:  # added to what an LLM teacher already matched itself
+        record["n_loose_labels"] = record.get("n_loose_labels", 0) + n_loose
     return record
+
+
+def stop_reason(record, stop):
+    """Why the loop stops after the round of ``record``, or ``None``.
+
+    A round whose answers were all rejected stops the fit
+    (:data:`~skakd.reasons.LABELS_REJECTED`): the next rounds would buy
+    labels to throw away, up to the end of the budget. ``stop`` is the
+    strategy's own early stopping.
+    """
+    if record["n_rejected"] and record["n_new"] == 0:
+        return LABELS_REJECTED
+    return EARLY_STOPPING if stop else None
+
+
+def _match_labels(answers, classes):
+    """The answers as an object array, each matched to a class up to case
+    and spaces where it names one alone; and how many needed that."""
+    labels = np.empty(len(answers), dtype=object)
+    labels[:] = list(answers)
+    exact = np.isin(labels, classes)
+    if exact.all() or classes.dtype.kind not in "UO":
+        return labels, 0
+    match = label_matcher([str(name) for name in classes])
+    n_loose = 0
+    for i in np.flatnonzero(~exact):
+        name = match(labels[i])
+        if name is not None:
+            labels[i], n_loose = name, n_loose + 1
+    return labels, n_loose
 
 
 def bill_failed_round(exc, state):
@@ -83,27 +113,39 @@ def _warn_unlabeled(counts, state):
     if not state.first_warning("unlabeled"):
         return
     shown = ", ".join(f"{n} {why}" for why, n in sorted(counts.items()))
-    warnings.warn(
+    warn(
         f"the teacher could not label some items ({shown} this round); they "
         "leave the pool without a label and are counted in history_ "
         "(n_unlabeled, n_unlabeled_<reason>). A caching teacher does not pay "
-        "for them again.",
-        UserWarning,
-        stacklevel=4,
+        "for them again."
     )
 
 
-def _warn_unknown(labels, state):
-    """Warn, once per fit, that the teacher answered outside ``classes``."""
-    if not state.first_warning("unknown"):
+def _warn_unknown(labels, state, all_rejected):
+    """Warn, once per fit, that the teacher answered outside ``classes``;
+    and when a whole round was, that the fit stops (a warning of its own)."""
+    if not state.first_warning("all_rejected" if all_rejected else "unknown"):
         return
-    classes = state.classes
-    shown = sorted({repr(label) for label in labels})[:5]
-    warnings.warn(
-        f"the teacher answered labels outside classes ({', '.join(shown)}); "
-        f"they were rejected, not added (expected one of {list(classes)[:10]}"
-        f"{'...' if len(classes) > 10 else ''}). history_ counts them in "
-        "n_rejected; pass the full label set as classes= if they are valid.",
-        UserWarning,
-        stacklevel=4,
+    classes = state.classes.tolist()
+    shown = sorted({repr(_plain(label)) for label in labels})[:5]
+    expected = f"{classes[:10]}{'...' if len(classes) > 10 else ''}"
+    if all_rejected:
+        what = (f"every answer of round {state.round} was outside the classes "
+                f"({', '.join(shown)}; expected one of {expected}), so the fit "
+                "stops rather than buy more labels to throw away")
+    else:
+        what = (f"the teacher answered labels outside the classes "
+                f"({', '.join(shown)}); they were rejected, not added "
+                f"(expected one of {expected})")
+    warn(
+        f"{what}. history_ counts them in n_rejected. Labels that differ from "
+        "a class only in case or spaces are matched (n_loose_labels); if the "
+        "teacher's labels are valid, pass the full label set as classes= "
+        "(--classes on the command line), or make the teacher answer from "
+        "the classes."
     )
+
+
+def _plain(label):
+    """``np.str_('x')`` as ``'x'``: labels are shown as the user wrote them."""
+    return label.item() if isinstance(label, np.generic) else label

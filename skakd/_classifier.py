@@ -1,7 +1,6 @@
 """ActiveDistillationClassifier: distil a teacher into a student, round by round."""
 
 import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -23,7 +22,7 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.metaestimators import available_if
 
-from ._absorb import absorb, bill_failed_round
+from ._absorb import absorb, bill_failed_round, stop_reason
 from ._budget import round_size
 from ._history import History, round_record
 from ._items import (
@@ -32,6 +31,7 @@ from ._items import (
     check_fit_data,
     n_items,
     one_example_per_class_is_fine,
+    warn,
 )
 from ._parts import (
     make_callbacks,
@@ -92,8 +92,10 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         the budget.
     classes : array-like or None, default=None
         The full label set the teacher answers from. ``None`` uses the
-        classes of ``y``. Teacher labels outside it are rejected, counted in
-        ``history_`` (``n_rejected``) and warned about once per fit.
+        classes of ``y``. A teacher label that differs from a class only in
+        case or spaces is that class (``history_``'s ``n_loose_labels``);
+        others are rejected (``n_rejected``), warned about once per fit, and
+        a round rejecting all its answers stops the fit.
     callbacks : list of Callback or None, default=None
         Hooks into the loop, see :mod:`skakd.callbacks`; cloned at fit.
     random_state : int, RandomState instance or None, default=None
@@ -144,7 +146,8 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         strategy or a callback such as
         :class:`~skakd.callbacks.EarlyStopping`), ``"converged"`` (a
         label-free stopping criterion of :mod:`skakd.stopping` found that
-        the student stopped learning), ``"interrupted"`` (Ctrl-C; what was
+        the student stopped learning), ``"labels_rejected"`` (a round's
+        answers were all outside ``classes``), ``"interrupted"`` (Ctrl-C; what was
         learned is kept) or ``"error"`` (set before the error propagates):
         :data:`skakd.reasons.STOP_REASONS`.
     sampler_ : sampler
@@ -301,10 +304,8 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         try:
             self.termination_condition_ = self._run_rounds(strategy, state)
         except KeyboardInterrupt:
-            warnings.warn(
-                "fit interrupted: the student trained on the labels obtained so "
-                "far is kept.", UserWarning, stacklevel=2,
-            )
+            warn("fit interrupted: the student trained on the labels "
+                 "obtained so far is kept.")
             self.termination_condition_ = INTERRUPTED
         except Exception as exc:
             self.termination_condition_ = ERROR
@@ -373,7 +374,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             record["seconds"] = time.perf_counter() - start
             state.n_rounds += 1
             self._show_progress(state)
-            reason = EARLY_STOPPING if stop else None
+            reason = stop_reason(record, stop)
             for callback in self.callbacks_:
                 # Every callback records its round, even after one said stop.
                 if callback.on_round_end(self, record) and reason is None:

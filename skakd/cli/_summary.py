@@ -28,12 +28,16 @@ VALIDATION_KEY = "accuracy"
 STOPPED = {
     reasons.POOL_EXHAUSTED: "the pool is used up (every pool text went to the teacher)",
     reasons.CONVERGED: "the student stopped learning (--stop auto)",
+    reasons.LABELS_REJECTED: (
+        "every answer of the last round was outside the classes: name the "
+        "teacher's labels with --classes, or make it answer from the classes"),
 }
 # Why the label budget was not all used, when the reason says it alone.
 SHORT_BECAUSE = {
     reasons.POOL_EXHAUSTED: "the pool ran out first",
     reasons.INTERRUPTED: "the run was interrupted",
     reasons.CONVERGED: "the student stopped learning first (--stop auto)",
+    reasons.LABELS_REJECTED: "the teacher's answers were all outside the classes",
 }
 
 
