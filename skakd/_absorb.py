@@ -12,10 +12,10 @@ import numpy as np
 
 from ._history import round_record
 from ._items import label_matcher, take, warn
-from .reasons import EARLY_STOPPING, LABELS_REJECTED, UNKNOWN
+from .reasons import BLANK, EARLY_STOPPING, LABELS_REJECTED, UNKNOWN
 from .strategy import Acquisition
 
-__all__ = ["absorb", "bill_failed_round", "stop_reason"]
+__all__ = ["absorb", "bill_failed_round", "blank_count", "stop_reason"]
 
 
 def absorb(acquisition, state):
@@ -55,6 +55,14 @@ def absorb(acquisition, state):
     if n_loose:  # added to what an LLM teacher already matched itself
         record["n_loose_labels"] = record.get("n_loose_labels", 0) + n_loose
     return record
+
+
+def blank_count(state):
+    """The seed record's count of the blank pool texts left out at the start
+    (``n_unlabeled_blank``), when there are any."""
+    if state.unlabeled is None or state.unlabeled.all():
+        return {}
+    return {f"n_unlabeled_{BLANK}": int((~state.unlabeled).sum())}
 
 
 def stop_reason(record, stop):
@@ -130,11 +138,11 @@ def _warn_unknown(labels, state, all_rejected):
     shown = sorted({repr(_plain(label)) for label in labels})[:5]
     expected = f"{classes[:10]}{'...' if len(classes) > 10 else ''}"
     if all_rejected:
-        what = (f"every answer of round {state.round} was outside the classes "
+        what = (f"every answer of round {state.round} was a label outside classes "
                 f"({', '.join(shown)}; expected one of {expected}), so the fit "
                 "stops rather than buy more labels to throw away")
     else:
-        what = (f"the teacher answered labels outside the classes "
+        what = (f"the teacher answered labels outside classes "
                 f"({', '.join(shown)}); they were rejected, not added "
                 f"(expected one of {expected})")
     warn(

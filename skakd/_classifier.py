@@ -22,15 +22,15 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.metaestimators import available_if
 
-from ._absorb import absorb, bill_failed_round, stop_reason
+from ._absorb import absorb, bill_failed_round, blank_count, stop_reason
 from ._budget import round_size
 from ._history import History, round_record
 from ._items import (
     add_note,
     check_classes,
     check_fit_data,
-    n_items,
     one_example_per_class_is_fine,
+    pool_candidates,
     warn,
 )
 from ._parts import (
@@ -292,7 +292,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             classes=classes,
             labeled=labeled,
             X_pool=X_pool,
-            unlabeled=None if X_pool is None else np.ones(n_items(X_pool), bool),
+            unlabeled=pool_candidates(X_pool),
             rng=np.random.default_rng(seeds.spawn(1)[0]),
             seeds=seeds,
             fit_params=student_fit_params,
@@ -323,7 +323,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
     def _fit_seed_student(self, strategy, state):
         fit_seconds = self._fit_student(strategy, state)
         counts = {"n_unlabeled": 0, "n_rejected": 0, "n_visited": 0,
-                  "acceptance_rate": 0.0}
+                  "acceptance_rate": 0.0, **blank_count(state)}
         seed_record = round_record(
             state, len(state.labeled), 0, counts, {"teacher_cost": 0.0},
             {"fit_seconds": fit_seconds, "seconds": fit_seconds})

@@ -36,6 +36,7 @@ __all__ = [
     "label_matcher",
     "n_items",
     "one_example_per_class_is_fine",
+    "pool_candidates",
     "take",
     "warn",
 ]
@@ -161,6 +162,29 @@ def check_fit_data(X, y, X_pool, *, allow_nan, owner):
     X, y = _check_seed(X, y, allow_nan, owner)
     n_features = X.shape[1] if not is_text_items(X) and hasattr(X, "shape") else None
     return X, y, _check_pool(X_pool, X, allow_nan, n_features), n_features
+
+
+def pool_candidates(X_pool):
+    """Which pool items the teacher may be asked about: all but blank texts.
+
+    A blank or whitespace-only text has nothing to label, whatever the
+    teacher; left in, it costs a label, and M-RARU even prefers it (the
+    student is least sure about an empty text). Blanks are left out of the
+    pool with one warning. ``None`` when there is no pool; an out-of-core
+    pool is taken as it is (checking it would read it whole).
+    """
+    if X_pool is None:
+        return None
+    candidates = np.ones(n_items(X_pool), dtype=bool)
+    if isinstance(X_pool, np.ndarray) and is_text_items(X_pool):
+        candidates[:] = [not (isinstance(item, str) and not item.strip())
+                         for item in X_pool]
+    n_blank = int((~candidates).sum())
+    if n_blank:
+        warn(f"X_pool has {n_blank} blank or whitespace-only texts; they are "
+             "left out of the pool (nothing to label) and counted in "
+             "history_[0] as n_unlabeled_blank.")
+    return candidates
 
 
 def one_example_per_class_is_fine(fit):

@@ -1,0 +1,105 @@
+"""One bad answer or one bad text never ends a run (issue 31).
+
+A teacher whose labels differ from the classes in case or spaces is matched;
+one whose answers are all outside the classes stops the fit after one round,
+saying what to do; blank pool texts are never sent; warnings point at the
+user's line, never inside skakd.
+"""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import skakd
+from skakd import ActiveDistillationClassifier, reasons
+from skakd.sampling import MRARU
+from skakd.teachers import OracleTeacher
+
+PACKAGE = str(Path(skakd.__file__).parent)
+
+SEED = ["what's the weather", "play some jazz", "is it raining", "put on a song"]
+SEED_Y = ["GetWeather", "PlayMusic", "GetWeather", "PlayMusic"]
+POOL = [f"weather tomorrow in town {i}" if i % 2 else f"play track number {i}"
+        for i in range(100)]
+
+
+def intent(text):
+    return "GetWeather" if "weather" in text else "PlayMusic"
+
+
+def fit(teacher, pool=POOL, **params):
+    params = {"max_labels": 30, "random_state": 0, **params}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf = ActiveDistillationClassifier(teacher=teacher, **params).fit(
+            SEED, SEED_Y, X_pool=pool)
+    return clf, caught
+
+
+def test_labels_differing_in_case_or_spaces_are_matched_and_counted():
+    clf, caught = fit(lambda items: [f" {intent(t).lower()} " for t in items])
+    assert clf.termination_condition_ == reasons.MAX_LABELS
+    assert sum(clf.history_[1:, "n_new"]) == 30
+    assert sum(clf.history_[1:, "n_loose_labels"]) == 30
+    assert sum(clf.history_[:, "n_rejected"]) == 0
+    assert set(clf.labeled_y_) == {"GetWeather", "PlayMusic"}
+    assert not caught
+
+
+def test_a_round_of_rejected_answers_stops_the_fit_and_says_what_to_do():
+    clf, caught = fit(lambda items: ["Weather"] * len(items), max_labels=300)
+    assert clf.termination_condition_ == reasons.LABELS_REJECTED
+    assert clf.n_iter_ == 1  # one round of wasted spend, not the budget
+    assert clf.history_[-1, "n_rejected"] == clf.history_[-1, "n_queried"]
+    (warning,) = caught
+    message = str(warning.message)
+    assert "'Weather'" in message and "['GetWeather', 'PlayMusic']" in message
+    assert "np.str_" not in message
+    assert "classes=" in message and "--classes" in message
+    assert "case" in message
+    assert warning.filename == __file__
+
+
+def test_some_rejected_answers_are_warned_about_once_and_the_fit_goes_on():
+    def teacher(items):
+        return [intent(t) if i % 2 else "Weather" for i, t in enumerate(items)]
+
+    clf, caught = fit(teacher, max_labels=60)
+    assert clf.termination_condition_ == reasons.MAX_LABELS
+    rejected, new = sum(clf.history_[1:, "n_rejected"]), sum(clf.history_[1:, "n_new"])
+    assert rejected > 0 and rejected + new == 60
+    assert len(caught) == 1 and caught[0].filename == __file__
+
+
+def test_blank_pool_texts_are_never_sent_counted_and_warned_once():
+    pool = POOL + ["", "   ", "\n\t"] * 10
+    asked = []
+
+    def teacher(items):
+        asked.extend(items)
+        return [intent(t) for t in items]
+
+    clf, caught = fit(teacher, pool=pool, max_labels=None, max_iter=None,
+                      sampler=MRARU(batch_size=25))
+    assert clf.termination_condition_ == reasons.POOL_EXHAUSTED
+    assert len(asked) == len(POOL) and all(t.strip() for t in asked)
+    assert clf.history_[0, f"n_unlabeled_{reasons.BLANK}"] == 30
+    (warning,) = caught
+    assert "30 blank" in str(warning.message)
+    assert warning.filename == __file__
+
+
+def test_a_pool_without_blanks_records_no_blank_count():
+    clf, _ = fit(lambda items: [intent(t) for t in items])
+    assert "n_unlabeled_blank" not in clf.history_[0]
+
+
+@pytest.mark.parametrize("blanks", [5, 20])
+def test_mraru_never_picks_blanks_whatever_their_scores(blanks):
+    X, y = np.array(POOL, dtype=object), np.array([intent(t) for t in POOL])
+    pool = np.concatenate([X, np.array([" "] * blanks, dtype=object)])
+    clf, _ = fit(OracleTeacher(pool, np.concatenate([y, ["PlayMusic"] * blanks])),
+                 pool=pool, max_labels=50)
+    assert all(text.strip() for text in clf.labeled_X_)
