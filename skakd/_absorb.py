@@ -148,9 +148,8 @@ def _warn_unknown(labels, state, all_rejected):
     warn(
         f"{what}. history_ counts them in n_rejected. Labels that differ from "
         "a class only in case or spaces are matched (n_loose_labels); if the "
-        "teacher's labels are valid, pass the full label set as classes= "
-        "(--classes on the command line), or make the teacher answer from "
-        "the classes."
+        "teacher's labels are valid, pass the full label set as classes=, "
+        "or make the teacher answer from the classes."
     )
 
 

@@ -169,11 +169,19 @@ def pool_strategy(pool_sampler, X_pool):
 
 def stratified_mask(y, fraction, rng):
     """Mark ``round(fraction * n_c)`` random items of each class, keeping at
-    least one per class for training."""
+    least one per class for training.
+
+    When that marks nothing (a small seed: two per class at 0.2), one item of
+    each class that has two or more is marked instead: a validation split of
+    a few texts steers the teacher better than none, which would stop PGKD.
+    """
     y = np.asarray(y)
     mask = np.zeros(len(y), dtype=bool)
-    for label in np.unique(y):
-        members = rng.permutation(np.flatnonzero(y == label))
+    classes = [rng.permutation(np.flatnonzero(y == label)) for label in np.unique(y)]
+    for members in classes:
         n_val = min(int(round(fraction * len(members))), len(members) - 1)
         mask[members[:n_val]] = True
+    if not mask.any():
+        for members in classes:
+            mask[members[:min(1, len(members) - 1)]] = True
     return mask
