@@ -3,7 +3,8 @@
 Known labels join ``state.labeled``; answers outside the classes are
 rejected and the items the teacher could not label counted per reason (each
 warned about once per fit); what the teacher was paid is added to the state
-whether the round succeeded or failed.
+whether the round succeeded, failed or was interrupted; and whether the
+round's answers say to stop (all rejected).
 """
 
 from collections import Counter
@@ -15,7 +16,7 @@ from ._items import label_matcher, take, warn
 from .reasons import BLANK, EARLY_STOPPING, LABELS_REJECTED, UNKNOWN
 from .strategy import Acquisition
 
-__all__ = ["absorb", "bill_failed_round", "blank_count", "stop_reason"]
+__all__ = ["absorb", "bill_failed_round", "blank_count", "interrupted", "stop_reason"]
 
 
 def absorb(acquisition, state):
@@ -104,6 +105,29 @@ def bill_failed_round(exc, state):
     usage = Acquisition(None, [], "teacher", result=result).usage()
     state.teacher_cost += usage["teacher_cost"]
     return round_record(state, 0, 0, {}, usage, {"error": type(exc).__name__})
+
+
+def interrupted(state, history):
+    """Ctrl-C: keep what the recorded rounds learned, and say so.
+
+    A round interrupted after its answers joined the labelled set but before
+    its record (during the refit, the scoring, the callbacks) is taken back
+    out: the labels, ``history_`` and the budget used then tell the same
+    story, and what the teacher was paid for it is recorded as a failed
+    round's is. Returns whether the student must be refitted on the rounds
+    kept (the interrupted refit may have left it half-fitted).
+    """
+    warn("fit interrupted: the student trained on the labels obtained so "
+         "far is kept.")
+    added = state.labeled.rounds == state.round
+    if history[-1]["round"] == state.round or not added.any():
+        return False
+    paid = state.teacher_cost - history[-1]["teacher_cost_total"]
+    state.labeled.remove(added)
+    state.n_rounds = state.round - 1  # callbacks saw it counted as complete
+    history.append(round_record(state, 0, 0, {}, {"teacher_cost": paid},
+                                {"error": "KeyboardInterrupt"}))
+    return True
 
 
 def _unlabeled_reasons(result, unanswered):

@@ -22,7 +22,7 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.metaestimators import available_if
 
-from ._absorb import absorb, bill_failed_round, blank_count, stop_reason
+from ._absorb import absorb, bill_failed_round, blank_count, interrupted, stop_reason
 from ._budget import round_size
 from ._history import History, round_record
 from ._items import (
@@ -31,7 +31,6 @@ from ._items import (
     check_fit_data,
     one_example_per_class_is_fine,
     pool_candidates,
-    warn,
 )
 from ._parts import (
     make_callbacks,
@@ -304,8 +303,8 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         try:
             self.termination_condition_ = self._run_rounds(strategy, state)
         except KeyboardInterrupt:
-            warn("fit interrupted: the student trained on the labels "
-                 "obtained so far is kept.")
+            if interrupted(state, self.history_):  # a round half-absorbed
+                self._fit_student(strategy, state)
             self.termination_condition_ = INTERRUPTED
         except Exception as exc:
             self.termination_condition_ = ERROR

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 import skakd
+import skakd.callbacks
+import skakd.teachers
 from skakd import ActiveDistillationClassifier, reasons
 from skakd.sampling import MRARU
 from skakd.teachers import OracleTeacher
@@ -103,3 +105,56 @@ def test_mraru_never_picks_blanks_whatever_their_scores(blanks):
     clf, _ = fit(OracleTeacher(pool, np.concatenate([y, ["PlayMusic"] * blanks])),
                  pool=pool, max_labels=50)
     assert all(text.strip() for text in clf.labeled_X_)
+
+
+class InterruptAt(skakd.callbacks.Callback):
+    """Ctrl-C in round ``round_``, in the hook ``when``."""
+
+    def __init__(self, round_=3, when="on_round_end"):
+        self.round_ = round_
+        self.when = when
+
+    def on_acquisition(self, clf, state, acquisition):
+        if self.when == "on_acquisition" and state.round == self.round_:
+            raise KeyboardInterrupt
+
+    def on_round_end(self, clf, record):
+        if self.when == "on_round_end" and record["round"] == self.round_:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("when", ["on_acquisition", "on_round_end"])
+def test_ctrl_c_after_a_round_was_absorbed_tells_one_story(when):
+    """Labels, history_ and the budget used agree: the round cut short is
+    taken back out, its bill recorded, and the student refitted without it."""
+    teacher = skakd.teachers.CallableTeacher(lambda items: [intent(t) for t in items],
+                                             cost_per_item=0.01)
+    clf, caught = fit(teacher, max_labels=None, sampler=MRARU(batch_size=10),
+                      callbacks=[InterruptAt(3, when)])
+    assert clf.termination_condition_ == reasons.INTERRUPTED
+    assert "interrupted" in str(caught[0].message) and caught[0].filename == __file__
+    n_teacher = int((clf.label_source_ == "teacher").sum())
+    assert n_teacher == sum(clf.history_[:, "n_queried"]) == 20
+    assert clf.history_[-1, "n_labeled"] == len(clf.labeled_y_) == 4 + 20
+    assert clf.history_[-1, "error"] == "KeyboardInterrupt"
+    assert clf.history_[-1, "teacher_cost_total"] == pytest.approx(clf.teacher_cost_)
+    assert clf.teacher_cost_ == pytest.approx(0.30)  # round 3 was paid for
+    assert clf.n_iter_ == 2
+    refitted = ActiveDistillationClassifier(
+        teacher=teacher, max_iter=2, random_state=0, sampler=MRARU(batch_size=10),
+    ).fit(SEED, SEED_Y, X_pool=POOL)
+    np.testing.assert_array_equal(clf.predict_proba(POOL), refitted.predict_proba(POOL))
+
+
+def test_ctrl_c_while_the_teacher_answers_records_no_extra_round():
+    def teacher(items):
+        if len(asked) == 20:
+            raise KeyboardInterrupt
+        asked.extend(items)
+        return [intent(t) for t in items]
+
+    asked = []
+    clf, _ = fit(teacher, max_labels=None, sampler=MRARU(batch_size=10))
+    assert clf.termination_condition_ == reasons.INTERRUPTED
+    assert clf.history_[:, "round"] == [0, 1, 2]
+    assert len(clf.labeled_y_) == 24
