@@ -31,6 +31,10 @@ def intent(text):
     return "GetWeather" if "weather" in text else "PlayMusic"
 
 
+def label_all(items):
+    return [intent(text) for text in items]
+
+
 def fit(teacher, pool=POOL, **params):
     params = {"max_labels": 30, "random_state": 0, **params}
     with warnings.catch_warnings(record=True) as caught:
@@ -94,7 +98,7 @@ def test_blank_pool_texts_are_never_sent_counted_and_warned_once():
 
 
 def test_a_pool_without_blanks_records_no_blank_count():
-    clf, _ = fit(lambda items: [intent(t) for t in items])
+    clf, _ = fit(label_all)
     assert "n_unlabeled_blank" not in clf.history_[0]
 
 
@@ -158,3 +162,38 @@ def test_ctrl_c_while_the_teacher_answers_records_no_extra_round():
     assert clf.termination_condition_ == reasons.INTERRUPTED
     assert clf.history_[:, "round"] == [0, 1, 2]
     assert len(clf.labeled_y_) == 24
+
+
+def test_a_table_of_several_columns_for_a_text_student_names_x():
+    pd = pytest.importorskip("pandas")
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    frame = pd.DataFrame({"text": SEED, "id": range(4)})
+    clf = ActiveDistillationClassifier(
+        make_pipeline(TfidfVectorizer(), LogisticRegression()), teacher=label_all)
+    with pytest.raises(ValueError, match=r"X has 2 columns \(\['text', 'id'\]\).*"
+                       r"expected one text column, e.g. X=df\['text'\]"):
+        clf.fit(frame, SEED_Y, X_pool=pd.DataFrame({"text": POOL, "id": 0}))
+
+
+def test_a_bad_sampler_parameter_is_refused_before_the_student_is_fitted():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    fitted = []
+
+    class CountingTfidf(TfidfVectorizer):
+        def fit_transform(self, raw_documents, y=None):
+            fitted.append(len(raw_documents))
+            return super().fit_transform(raw_documents, y)
+
+    clf = ActiveDistillationClassifier(
+        make_pipeline(CountingTfidf(), LogisticRegression()), teacher=label_all,
+        sampler=MRARU(batch_size=0))
+    with pytest.raises(InvalidParameterError, match="'batch_size' parameter of MRARU"):
+        clf.fit(SEED, SEED_Y, X_pool=POOL)
+    assert fitted == []
