@@ -197,3 +197,10 @@ def test_a_bad_sampler_parameter_is_refused_before_the_student_is_fitted():
     with pytest.raises(InvalidParameterError, match="'batch_size' parameter of MRARU"):
         clf.fit(SEED, SEED_Y, X_pool=POOL)
     assert fitted == []
+
+
+def test_getting_started_installs_from_the_repository():
+    """skakd is not on PyPI: ``pip install skakd`` would fail."""
+    page = (Path(PACKAGE).parent / "docs" / "getting_started.md").read_text()
+    assert "pip install skakd" not in page
+    assert 'pip install -e ".[llm]"' in page
