@@ -72,7 +72,10 @@ def test_a_teacher_failure_mid_run_keeps_the_rounds_and_names_resume(
         assert json.loads(out.with_suffix(".run.json").read_text())["status"] == "failed"
 
         paid = len(server.requests)
-        assert main(["distill", "--out", str(out), "--resume", "--quiet"]) == 0
+        assert main(["distill", "--out", str(out), "--resume"]) == 0
+        err = capsys.readouterr().err
+        assert (f"resuming {out}: reading the inputs, then replaying its 2 "
+                "recorded rounds") in err.splitlines()[0]
     history = json.loads(out.with_suffix(".history.json").read_text())
     assert history[-1]["n_labeled"] == 12 + 40
     assert sum(r["n_cached"] for r in history[1:]) >= 20  # the 2 rounds, free

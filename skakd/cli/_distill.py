@@ -13,6 +13,7 @@ it lives.
 """
 
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -39,6 +40,7 @@ from ._run_files import (
     check_outputs,
     output_paths,
     restore_settings,
+    resume_note,
     start_outputs,
     take_lock,
     write_manifest,
@@ -108,6 +110,8 @@ def run(args):
     _check_credentials(args)
     student = make_student(args.student, args.random_state)
     new_folders = take_lock(args, paths)
+    if args.resume and not args.quiet:
+        print(resume_note(paths, args.cache), file=sys.stderr)
     try:
         return _run(args, paths, student)
     finally:
