@@ -204,3 +204,17 @@ def test_getting_started_installs_from_the_repository():
     page = (Path(PACKAGE).parent / "docs" / "getting_started.md").read_text()
     assert "pip install skakd" not in page
     assert 'pip install -e ".[llm]"' in page
+
+
+def test_every_warning_of_a_fit_points_at_the_users_line():
+    """Repeated pool texts, a teacher that leaves items out, answers outside
+    the classes: each warning names this file, not a line of skakd."""
+    def teacher(items):
+        return [None if i == 0 else "Weather" if i == 1 else intent(t)
+                for i, t in enumerate(items)]
+
+    clf, caught = fit(teacher, pool=POOL + POOL[:20], max_labels=100,
+                      sampler=MRARU(batch_size=40))
+    assert len(caught) == 3
+    assert [w.filename for w in caught] == [__file__] * 3
+    assert not [w for w in caught if w.filename.startswith(PACKAGE)]

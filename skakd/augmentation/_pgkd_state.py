@@ -7,7 +7,6 @@ change it. PGKD publishes its fitted attributes from it when the fit ends.
 """
 
 import copy
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +14,7 @@ from sklearn.base import clone
 from sklearn.metrics import f1_score, log_loss
 from sklearn.utils import _safe_indexing
 
-from .._items import is_text_items
+from .._items import is_text_items, warn
 from ..reasons import REJECTION_REASONS, SURPLUS
 from ..sampling import PoolStrategy
 from ..strategy import sample_weight_param
@@ -140,10 +139,10 @@ class PGKDState:
             state.estimator.fit(_safe_indexing(state.labeled.X, rows), y, **params)
         except Exception as exc:  # keep the chosen student as it was
             state.labeled.remove(np.arange(len(state.labeled)) >= n_before)
-            warnings.warn(
+            warn(
                 f"PGKD could not refit the student with the validation split "
                 f"({type(exc).__name__}: {exc}); the chosen student is kept "
-                "without it.", UserWarning, stacklevel=4,
+                "without it."
             )
 
 
@@ -153,10 +152,10 @@ def pool_strategy(pool_sampler, X_pool):
     if X_pool is None:
         return None
     if pool_sampler is None:
-        warnings.warn(
+        warn(
             "PGKD ignores X_pool unless pool_sampler is set (e.g. "
             "PGKD(pool_sampler=MRARU())) to alternate generation with "
-            "pool labelling.", UserWarning, stacklevel=4,
+            "pool labelling."
         )
         return None
     if not is_text_items(X_pool):
