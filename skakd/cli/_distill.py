@@ -219,7 +219,7 @@ def _teacher(args, inputs, paths, server=None):
         return teacher, cache
     teacher = make_teacher(args.teacher, pool_texts=inputs.pool_texts,
                            pool_labels=inputs.pool_labels, model=args.model,
-                           generate=generates(args))
+                           generate=generates(args), random_state=args.random_state)
     if args.no_cache:
         return teacher, None
     from .. import teachers
