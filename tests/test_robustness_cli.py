@@ -120,3 +120,43 @@ def test_all_rejected_answers_stop_the_command_with_its_own_words(
     assert len(warning.splitlines()) == 1
     history = json.loads(out.with_suffix(".history.json").read_text())
     assert sum(r["n_queried"] for r in history) == 10  # not the whole budget
+
+
+STUDENT = """
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+FITS = []
+
+
+class Interrupted(Pipeline):
+    def fit(self, X, y, **params):
+        FITS.append(len(y))
+        if len(FITS) == 3:  # Ctrl-C while refitting after round 2
+            raise KeyboardInterrupt
+        return super().fit(X, y, **params)
+
+
+def student():
+    return Interrupted([("tfidf", TfidfVectorizer()),
+                        ("logreg", LogisticRegression(max_iter=1000))])
+"""
+
+
+def test_the_summary_after_ctrl_c_tells_one_story(trec, tmp_path, capsys,
+                                                  monkeypatch):
+    (tmp_path / "interrupting.py").write_text(STUDENT)
+    monkeypatch.syspath_prepend(str(tmp_path))  # the model file pickles it
+    out = tmp_path / "m.joblib"
+    assert main(["distill", "--seed", trec["seed"], "--pool", trec["pool"],
+                 "--teacher", "oracle", "--sampler", "random", "--student",
+                 "interrupting:student", "--batch-size", "10",
+                 "--budget-labels", "100", "--validation-size", "0", "--quiet",
+                 "--out", str(out)]) == 130
+    report = capsys.readouterr().out
+    assert "labelled texts: 22 (12 seed, 10 labelled by the teacher)" in report
+    assert "--budget-labels: 10 of 100 labels used" in report
+    history = json.loads(out.with_suffix(".history.json").read_text())
+    assert history[-1]["n_labeled"] == 22
+    assert sum(r["n_queried"] for r in history) == 10
