@@ -2,6 +2,8 @@
 log-probabilities through the real ``openai`` SDK, and a confidence the model
 states, through both fake servers."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -82,3 +84,135 @@ def test_the_default_oracle_is_unchanged():
 def test_bad_noise_parameters_are_named(params, message):
     with pytest.raises(ValueError, match=message):
         OracleTeacher(["a"], ["x"], **params).label(["a"], ["x", "y"])
+
+
+# -- LLM teachers through the real SDKs ---------------------------------------
+
+LLM_CLASSES = ["card_arrival", "card_linking", "top_up_failed", "top_up_limits",
+               "exchange_rate"]
+LLM_TEXTS = [f"about {LLM_CLASSES[i % 5]}, case {i}" for i in range(23)]
+
+
+def probability(text, classes):
+    """The fake model's probability of its label: varies with the text."""
+    return 0.35 + 0.6 * (sum(map(ord, text)) % 11) / 10
+
+
+def openai_teacher(server, **params):
+    from skakd.teachers import OpenAITeacher
+
+    return OpenAITeacher(**{"model": "gpt-4.1-mini", "base_url": server.base_url,
+                            "api_key": "test-key", "cache": None,
+                            "batch_size": 10, **params})
+
+
+@pytest.mark.parametrize("supports", [("json_schema",), ("json_object",)])
+def test_logprob_confidence_is_the_label_probability_through_the_sdk(supports):
+    pytest.importorskip("openai")
+    from skakd.teachers.testing import FakeOpenAI
+
+    with FakeOpenAI(confidence=probability, supports=supports) as server:
+        result = openai_teacher(server, confidence="logprobs").label(
+            LLM_TEXTS, LLM_CLASSES)
+        bodies = server.completion_bodies()
+    assert all(b["logprobs"] is True and b["top_logprobs"] == 10 for b in bodies)
+    assert result.labels == [c for c in LLM_CLASSES * 5][:len(LLM_TEXTS)]
+    np.testing.assert_allclose(result.confidence,
+                               [probability(t, LLM_CLASSES) for t in LLM_TEXTS])
+
+
+def test_logprob_confidence_of_a_tool_call_is_unknown_and_none_is_asked_by_default():
+    pytest.importorskip("openai")
+    from skakd.teachers.testing import FakeOpenAI
+
+    with FakeOpenAI(confidence=probability, supports=("tool",)) as server:
+        tool = openai_teacher(server, confidence="logprobs").label(
+            LLM_TEXTS[:3], LLM_CLASSES)
+        plain = openai_teacher(server).label(LLM_TEXTS[3:6], LLM_CLASSES)
+        bodies = server.completion_bodies()
+    assert tool.confidence is None and tool.n_unlabeled == 0
+    assert plain.confidence is None and "logprobs" not in bodies[-1]
+
+
+def test_the_cache_keeps_the_confidence_and_keys_it_apart(tmp_path):
+    pytest.importorskip("openai")
+    from skakd.teachers import TeacherCache
+    from skakd.teachers.testing import FakeOpenAI
+
+    cache = TeacherCache(tmp_path / "answers.sqlite")
+    with FakeOpenAI(confidence=probability) as server:
+        plain = openai_teacher(server, cache=cache).label(LLM_TEXTS, LLM_CLASSES)
+        sent = server.n_completions
+        sure = openai_teacher(server, cache=cache, confidence="logprobs")
+        first = sure.label(LLM_TEXTS, LLM_CLASSES)
+        # An answer cached without log-probabilities is not served as one with.
+        assert server.n_completions > sent and first.n_cached == 0
+        sent = server.n_completions
+        again = sure.label(LLM_TEXTS, LLM_CLASSES)
+        assert server.n_completions == sent
+    assert plain.confidence is None
+    assert again.n_cached == len(LLM_TEXTS) and again.cost == 0
+    assert again.confidence == first.confidence and None not in again.confidence
+
+
+def test_batches_carry_the_logprob_confidence():
+    pytest.importorskip("openai")
+    from skakd.teachers.testing import FakeOpenAI
+
+    with FakeOpenAI(confidence=probability, batch_latency=0.05) as server:
+        result = openai_teacher(server, confidence="logprobs",
+                                batch_api=True).label(LLM_TEXTS, LLM_CLASSES)
+        assert server.ledger["batch_n_billed"] == 3
+    np.testing.assert_allclose(result.confidence,
+                               [probability(t, LLM_CLASSES) for t in LLM_TEXTS])
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_verbalized_confidence_is_asked_in_the_schema_and_read(provider):
+    sdk = pytest.importorskip(provider)
+    from skakd.teachers import AnthropicTeacher
+    from skakd.teachers.testing import FakeAnthropic, FakeOpenAI
+
+    fake = FakeOpenAI if provider == "openai" else FakeAnthropic
+    with fake(confidence=probability) as server:
+        if provider == "openai":
+            teacher = openai_teacher(server, confidence="verbalized")
+        else:
+            teacher = AnthropicTeacher(base_url=server.base_url, api_key="test-key",
+                                       cache=None, batch_size=10,
+                                       confidence="verbalized")
+        result = teacher.label(LLM_TEXTS, LLM_CLASSES)
+        body = (server.completion_bodies() if provider == "openai"
+                else server.message_bodies())[0]
+    assert sdk is not None and '"confidence"' in json.dumps(body)
+    assert "confidence" in json.dumps(body).split("Classes:")[-1]
+    np.testing.assert_allclose(result.confidence,
+                               [probability(t, LLM_CLASSES) for t in LLM_TEXTS],
+                               atol=1e-4)
+
+
+def test_anthropic_offers_no_logprobs():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from skakd.teachers import AnthropicTeacher
+
+    with pytest.raises(InvalidParameterError, match="confidence"):
+        AnthropicTeacher(api_key="k", cache=None, confidence="logprobs").label(
+            ["a"], ["x", "y"])
+
+
+def test_logprobs_are_renormalised_over_the_label_set_only():
+    from math import log
+
+    from skakd.teachers._confidence import label_probability
+
+    # '"top_up' then '_failed': 0.5 on the first token, of which 0.2 of the
+    # first token's mass went to a token that begins no class ('{').
+    tokens = [('"label": ', 0.0, []),
+              ('"top', log(0.5), [('"top', log(0.5)), ('"card', log(0.3)),
+                                  ("{", log(0.2))]),
+              ("_up_failed", log(0.9), []), ('"}', log(0.8), [])]
+    names = ["top_up_failed", "top_up_limits", "card_arrival"]
+    start = len('"label": "')
+    found = label_probability(tokens, start, start + len("top_up_failed"), names)
+    assert found == pytest.approx(0.5 * 0.9 * 0.8 / 0.8)
