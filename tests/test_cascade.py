@@ -172,6 +172,110 @@ def test_bad_parameters_are_named(params, message):
         cascade.label(TEXTS[:3], CLASSES)
 
 
+# -- real LLM teachers on fake servers -----------------------------------------
+
+def llm_truth():
+    from skakd.datasets import load_dataset
+
+    data = load_dataset("trec")
+    X = np.asarray(data.X_train[:400], dtype=object)
+    y = np.asarray(data.y_train[:400])
+    return X, y, dict(zip(X.tolist(), y.tolist()))
+
+
+def server_cost(server, model):
+    from skakd.teachers import OPENAI_PRICES
+
+    price_in, cached, price_out = OPENAI_PRICES[model]
+    ledger = server.ledger
+    fresh = ledger["prompt_tokens"] - ledger["cached_tokens"]
+    return (fresh * price_in + ledger["cached_tokens"] * cached
+            + ledger["completion_tokens"] * price_out) / 1e6
+
+
+def asked_texts(server):
+    from skakd.teachers.testing._faults import items_of
+
+    return [text for body in server.completion_bodies()
+            for text in (t for _, t in items_of(body["messages"][1]["content"]))]
+
+
+def llm_cascade(cheap_server, strong_server, tmp_path):
+    from skakd.teachers import OpenAITeacher, TeacherCache
+
+    def teacher(model, server, **params):
+        return OpenAITeacher(model, base_url=server.base_url, api_key="test-key",
+                             batch_size=10, max_concurrency=2,
+                             cache=TeacherCache(tmp_path / f"{model}.sqlite"),
+                             **params)
+
+    return TeacherCascade([teacher("gpt-4.1-nano", cheap_server,
+                                   confidence="logprobs"),
+                           teacher("gpt-4.1", strong_server)], min_confidence=0.8)
+
+
+def cheap_fakes(truth, classes):
+    """A cheap model wrong on one text in four, and unsure where it is."""
+    def wrong(text):
+        return sum(map(ord, text)) % 4 == 0
+
+    def labeler(text, asked):
+        return ([c for c in asked if c != truth[text]][0] if wrong(text)
+                else truth[text])
+
+    return labeler, lambda text, asked: 0.3 if wrong(text) else 0.95
+
+
+def test_a_cascade_of_llm_teachers_bills_its_servers_and_sends_each_item_once(
+        tmp_path):
+    pytest.importorskip("openai")
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from skakd import ActiveDistillationClassifier
+    from skakd.sampling import MRARU
+    from skakd.teachers.testing import FakeOpenAI
+
+    X, y, truth = llm_truth()
+    classes = sorted(set(y.tolist()))
+    labeler, confidence = cheap_fakes(truth, classes)
+    seed = np.zeros(len(y), bool)
+    for label in classes:
+        seed[np.flatnonzero(y == label)[:4]] = True
+    with FakeOpenAI(labeler=labeler, confidence=confidence) as cheap_server, \
+            FakeOpenAI(labeler=lambda text, asked: truth[text]) as strong_server:
+        cascade = llm_cascade(cheap_server, strong_server, tmp_path)
+        student = make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=300))
+        clf = ActiveDistillationClassifier(
+            student, teacher=cascade, sampler=MRARU(batch_size=20), max_iter=4,
+            random_state=0).fit(X[seed], y[seed], X_pool=X[~seed])
+        bill = server_cost(cheap_server, "gpt-4.1-nano") + server_cost(
+            strong_server, "gpt-4.1")
+        cheap_asked, strong_asked = asked_texts(cheap_server), asked_texts(
+            strong_server)
+        taught = clf.labeled_X_[seed.sum():].tolist()
+        # Asking again, even through a new cascade on the same caches, sends
+        # nothing to either server.
+        sent = cheap_server.n_completions, strong_server.n_completions
+        again = llm_cascade(cheap_server, strong_server, tmp_path).label(
+            taught, classes)
+        assert (cheap_server.n_completions, strong_server.n_completions) == sent
+    assert clf.teacher_cost_ == pytest.approx(bill)
+    history = clf.history_[1:]
+    assert sum(r["cost_stage_0"] for r in history) == pytest.approx(
+        server_cost(cheap_server, "gpt-4.1-nano"))
+    assert len(cheap_asked) == len(set(cheap_asked)) == len(taught)
+    assert len(strong_asked) == len(set(strong_asked))
+    unsure = {t for t in taught if confidence(t, classes) < 0.8}
+    assert set(strong_asked) == unsure and unsure
+    assert sum(r["n_stage_1"] for r in history) == len(unsure)
+    # Every label is right: the cheap model's wrong ones were escalated.
+    assert clf.labeled_y_[seed.sum():].tolist() == [truth[t] for t in taught]
+    assert again.cost == 0 and again.n_cached == len(taught)
+    assert [s == "gpt-4.1" for s in again.sources] == [t in unsure for t in taught]
+
+
 def _read(path):
     if path.suffix == ".jsonl":
         return [json.loads(line) for line in path.read_text().splitlines()]

@@ -77,10 +77,12 @@ class TeacherCascade(BaseTeacher):
 
     Notes
     -----
-    ``label`` returns a :class:`TeacherResult` whose ``cost``, tokens and
-    ``n_cached`` are the sums over the stages, ``confidence`` is the
-    answering stage's, and ``sources`` names the stage that gave each label
-    (a stage's own ``sources``, e.g. ``"human"``, where it gives them).
+    ``label`` returns a :class:`TeacherResult` whose ``cost`` and tokens
+    are the sums over the stages, ``n_cached`` counts the final answers
+    that cost nothing (replayed by the cascade, or from the answering
+    stage's cache), ``confidence`` is the answering stage's, and
+    ``sources`` names the stage that gave each label (a stage's own
+    ``sources``, e.g. ``"human"``, where it gives them).
     ``info`` has, for every stage ``s``, ``n_stage_s`` (final labels it
     gave), ``n_asked_stage_s`` (items sent to it, not replayed),
     ``cost_stage_s``, and ``n_escalated`` (items that went past the first
@@ -147,9 +149,15 @@ class TeacherCascade(BaseTeacher):
         try:
             for s, (name, teacher) in enumerate(stages):
                 last = s == len(stages) - 1
-                found = self._ask(s, name, teacher, items, todo, keys, classes, bill)
-                todo = [i for i in todo if not answer.take(
+                found, replayed, cached = self._ask(s, name, teacher, items, todo,
+                                                    keys, classes, bill)
+                decided = [i for i in todo if answer.take(
                     i, found[i], s, last or _sure(found[i], thresholds[s]))]
+                todo = sorted(set(todo) - set(decided))
+                # A stage tells how many of its answers were cached, not
+                # which: at most that many of those it decided.
+                fresh = sum(i not in replayed for i in decided)
+                bill.n_cached += len(decided) - fresh + min(cached, fresh)
                 if s == 0:
                     bill.info["n_escalated"] = len(todo)
                 self._count(s, len(found), len(todo), last)
@@ -163,8 +171,12 @@ class TeacherCascade(BaseTeacher):
         return answer.result(bill, time.perf_counter() - start)
 
     def _ask(self, s, name, teacher, items, todo, keys, classes, bill):
-        """``{i: (label, confidence, source, reason)}`` of stage ``s`` for the
-        items ``todo``: replayed if known, each distinct item asked once."""
+        """Stage ``s``'s answers to the items ``todo``: replayed if known,
+        each distinct item asked once.
+
+        Returns ``({i: (label, confidence, source, reason)}, replayed
+        indices, the stage's n_cached)``.
+        """
         memory = self._memory()[s]
         asked = {}
         for i in todo:
@@ -172,11 +184,12 @@ class TeacherCascade(BaseTeacher):
                 asked.setdefault(keys[i], i)
         bill.info.setdefault(f"n_asked_stage_{s}", 0)
         bill.info.setdefault(f"cost_stage_{s}", 0.0)
-        fresh = {}
+        fresh, cached = {}, 0
         if asked:
             result = _label(teacher, take(items, list(asked.values())), classes,
                             name)
             _add(bill, result, s)
+            cached = getattr(result, "n_cached", 0) or 0
             n = len(asked)
             confidence = result.confidence or [None] * n
             sources = result.sources or [name] * n
@@ -189,10 +202,10 @@ class TeacherCascade(BaseTeacher):
                 # has not reviewed yet) is asked again next time.
                 memory.update({k: v for k, v in fresh.items()
                                if v[0] is not UNLABELED})
-        replayed = [i for i in todo if keys[i] not in fresh]
-        bill.n_cached += len(replayed)
+        replayed = {i for i in todo if keys[i] not in fresh}
         bill.info["n_replayed"] = bill.info.get("n_replayed", 0) + len(replayed)
-        return {i: fresh.get(keys[i]) or memory[keys[i]] for i in todo}
+        found = {i: fresh.get(keys[i]) or memory[keys[i]] for i in todo}
+        return found, replayed, cached
 
     def _replay_later_answers(self, keys, thresholds, answer, bill):
         """Take the answers later stages already gave; the items left to do."""
@@ -255,11 +268,11 @@ class TeacherCascade(BaseTeacher):
         bill = TeacherResult(labels=[])
         *first, (last_name, last_teacher) = stages
         reference = self._ask(len(stages) - 1, last_name, last_teacher, items,
-                              everything, keys, classes, bill)
+                              everything, keys, classes, bill)[0]
         thresholds, report = [], []
         for s, (name, teacher) in enumerate(first):
             found = self._ask(s, name, teacher, items, everything, keys, classes,
-                              bill)
+                              bill)[0]
             both = [i for i in everything if found[i][0] is not UNLABELED
                     and found[i][1] is not None
                     and reference[i][0] is not UNLABELED]
@@ -481,7 +494,6 @@ def _add(bill, result, stage):
     """Add ``result``'s bill to ``bill`` (and to stage ``stage``'s counts)."""
     for field in _BILL:
         setattr(bill, field, getattr(bill, field) + (getattr(result, field, 0) or 0))
-    bill.n_cached += getattr(result, "n_cached", 0) or 0
     for key, value in (getattr(result, "info", None) or {}).items():
         if isinstance(value, (int, float)) and not isinstance(value, bool) and (
                 not key.startswith(("n_stage_", "cost_stage_", "n_asked_stage_"))):
