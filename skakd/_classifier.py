@@ -1,9 +1,7 @@
 """ActiveDistillationClassifier: distil a teacher into a student, round by round."""
 
-import functools
 import time
 import warnings
-from collections import Counter
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,11 +10,8 @@ from sklearn.base import (
     ClassifierMixin,
     MetaEstimatorMixin,
     _fit_context,
-    clone,
 )
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
 from sklearn.utils import Bunch, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metadata_routing import (
@@ -27,89 +22,30 @@ from sklearn.utils.metadata_routing import (
     process_routing,
 )
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._history import History
+from ._absorb import absorb, bill_failed_round
+from ._budget import round_size
+from ._history import History, round_record
 from ._items import (
     add_note,
-    is_empty,
-    is_numeric_frame,
-    is_text_items,
+    check_classes,
+    check_fit_data,
     n_items,
-    take,
+    one_example_per_class_is_fine,
 )
-from ._persistence import portable
-from ._validation import check_classes, check_items
-from .callbacks import ProgressBar
-from .parallel import predict_in_chunks
-from .pools import Pool
-from .sampling import MRARU, PoolStrategy
-from .strategy import (
-    Acquisition,
-    DistillationState,
-    LabeledSet,
-    is_generative,
-    sample_weight_param,
+from ._parts import (
+    make_callbacks,
+    make_strategy,
+    make_student,
+    make_teacher,
+    seed_sequence,
 )
-from .teachers import CallableTeacher
+from ._persistence import without_unpicklable_teacher
+from ._serving import serve, serving_doc, student_has
+from .reasons import EARLY_STOPPING, ERROR, INTERRUPTED, MAX_ITER, POOL_EXHAUSTED
+from .strategy import DistillationState, LabeledSet, sample_weight_param
 
 __all__ = ["ActiveDistillationClassifier"]
-
-SERVE_CHUNK_SIZE = 10_000
-
-
-def _student_has(attr):
-    """Whether the (fitted, given or default) student exposes ``attr``."""
-
-    def check(self):
-        if hasattr(self, "estimator_"):
-            return hasattr(self.estimator_, attr)
-        if self.estimator is not None:
-            return hasattr(self.estimator, attr)
-        return hasattr(LogisticRegression, attr)
-
-    return check
-
-
-def _one_example_per_class_is_fine(fit):
-    """Silence scikit-learn's "``y`` could represent a regression problem"
-    during ``fit``: a seed of one example per class is our normal case."""
-
-    @functools.wraps(fit)
-    def quiet_fit(*args, **kwargs):
-        with warnings.catch_warnings():
-            warnings.filterwarnings(
-                "ignore", message="The number of unique classes is greater than "
-                "50% of the number of samples", category=UserWarning,
-            )
-            return fit(*args, **kwargs)
-
-    return quiet_fit
-
-
-def _serving_doc(summary, verb, *returns):
-    """Document a method that serves the student's method of the same name."""
-    returns = "\n        ".join(returns)
-
-    def document(method):
-        method.__doc__ = f"""{summary}
-
-        Parameters
-        ----------
-        X : array-like, sparse matrix or sequence of texts
-            Items to {verb}.
-        **params : dict
-            Passed to the student when metadata routing is enabled.
-
-        Returns
-        -------
-        {returns}
-        """
-        return method
-
-    return document
-
 
 class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Distil an expensive teacher into a cheap student, asking it little.
@@ -209,9 +145,13 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         :class:`~skakd.callbacks.EarlyStopping`), ``"converged"`` (a
         label-free stopping criterion of :mod:`skakd.stopping` found that
         the student stopped learning), ``"interrupted"`` (Ctrl-C; what was
-        learned is kept) or ``"error"`` (set before the error propagates).
+        learned is kept) or ``"error"`` (set before the error propagates):
+        :data:`skakd.reasons.STOP_REASONS`.
     sampler_ : sampler
         The fitted clone of ``sampler``.
+    callbacks_ : list of Callback
+        The fitted clones of ``callbacks`` (and the progress bar of
+        ``verbose``).
     n_features_in_ : int
         Number of features, for numeric ``X`` only.
 
@@ -304,7 +244,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         self.n_jobs = n_jobs
 
     @_fit_context(prefer_skip_nested_validation=False)
-    @_one_example_per_class_is_fine
+    @one_example_per_class_is_fine
     def fit(self, X, y, X_pool=None, **fit_params):
         """Distil the teacher into the student.
 
@@ -328,18 +268,21 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         """
         _raise_for_params(fit_params, self, "fit")
         student_fit_params = self._route_fit_params(X_pool, fit_params)
-        X, y = self._check_seed(X, y)
-        X_pool = self._check_pool(X_pool, X)
+        X, y, X_pool, n_features = check_fit_data(
+            X, y, X_pool, allow_nan=self._allows_nan(), owner=type(self).__name__)
+        if n_features is not None:
+            self.n_features_in_ = n_features
+        elif hasattr(self, "n_features_in_"):
+            del self.n_features_in_
         classes = check_classes(self.classes, y)
-        strategy = self._make_strategy(X_pool)
-        teacher = self._make_teacher(strategy, X_pool)
-        self.callbacks_ = self._make_callbacks()
-        student = self._make_student(X)
-        self._check_student_fits_sampler(student)
+        self.sampler_, strategy = make_strategy(self.sampler)
+        teacher = make_teacher(self.teacher, strategy, X_pool)
+        self.callbacks_ = make_callbacks(self.callbacks, self.verbose)
+        student = make_student(self.estimator, X)
 
         labeled = LabeledSet()
         labeled.add(X, y, "seed", 0)
-        seeds = self._seed_sequence()
+        seeds = seed_sequence(self.random_state)
         state = DistillationState(
             estimator=student,
             teacher=teacher,
@@ -351,8 +294,6 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             seeds=seeds,
             fit_params=student_fit_params,
         )
-        self.teacher_cost_ = 0.0
-        self.n_iter_ = 0
 
         if hasattr(strategy, "prepare"):
             strategy.prepare(state)
@@ -364,12 +305,12 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
                 "fit interrupted: the student trained on the labels obtained so "
                 "far is kept.", UserWarning, stacklevel=2,
             )
-            self.termination_condition_ = "interrupted"
+            self.termination_condition_ = INTERRUPTED
         except Exception as exc:
-            self.termination_condition_ = "error"
+            self.termination_condition_ = ERROR
             add_note(exc, (
                 f"skakd: round {state.round} failed; the "
-                f"{self.n_iter_} completed rounds, their labels "
+                f"{state.n_rounds} completed rounds, their labels "
                 f"({len(state.labeled)} rows) and the student trained on them "
                 "are kept on the classifier (history_, labeled_X_, estimator_)."
             ))
@@ -380,11 +321,15 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
 
     def _fit_seed_student(self, strategy, state):
         fit_seconds = self._fit_student(strategy, state)
-        self.estimator_ = state.estimator
-        seed_record = self._seed_record(state, fit_seconds)
+        counts = {"n_unlabeled": 0, "n_rejected": 0, "n_visited": 0,
+                  "acceptance_rate": 0.0}
+        seed_record = round_record(
+            state, len(state.labeled), 0, counts, {"teacher_cost": 0.0},
+            {"fit_seconds": fit_seconds, "seconds": fit_seconds})
         if hasattr(strategy, "evaluate"):
             seed_record.update(strategy.evaluate(state)[0])
         self.history_ = History([seed_record])
+        self._show_progress(state)
         for callback in self.callbacks_:
             callback.on_fit_begin(self)
 
@@ -397,8 +342,10 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             callback.on_fit_end(self)
 
     def _run_rounds(self, strategy, state):
-        while self.max_iter is None or self.n_iter_ < self.max_iter:
-            n_wanted, reason = self._round_size(strategy, state)
+        while self.max_iter is None or state.n_rounds < self.max_iter:
+            n_wanted, reason = round_size(strategy.batch_size, state,
+                                          max_labels=self.max_labels,
+                                          max_cost=self.max_cost)
             if reason is not None:
                 return reason
             state.next_round(n_wanted)
@@ -406,34 +353,35 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             try:
                 acquisition = strategy.acquire(state)
             except BaseException as exc:
-                self._bill_failed_round(exc, state)
+                failed = bill_failed_round(exc, state)
+                if failed is not None:
+                    self.history_.append(failed)
                 raise
             teacher_seconds = time.perf_counter() - start
             if acquisition is None:
-                state.round -= 1
-                return "pool_exhausted"
-            record = self._absorb(acquisition, state)
+                return POOL_EXHAUSTED
+            record = absorb(acquisition, state)
             self._before_refit(state, acquisition)
             record["teacher_seconds"] = teacher_seconds - record.get(
                 "select_seconds", 0.0
             )
             record["fit_seconds"] = self._fit_student(strategy, state)
-            self.estimator_ = state.estimator
             stop = False
             if hasattr(strategy, "evaluate"):
                 metrics, stop = strategy.evaluate(state)
                 record.update(metrics)
             record["seconds"] = time.perf_counter() - start
-            self.n_iter_ += 1
-            reason = "early_stopping" if stop else None
+            state.n_rounds += 1
+            self._show_progress(state)
+            reason = EARLY_STOPPING if stop else None
             for callback in self.callbacks_:
                 # Every callback records its round, even after one said stop.
                 if callback.on_round_end(self, record) and reason is None:
-                    reason = getattr(callback, "stop_reason", "early_stopping")
+                    reason = getattr(callback, "stop_reason", EARLY_STOPPING)
             self.history_.append(record)
             if reason is not None:
                 return reason
-        return "max_iter"
+        return MAX_ITER
 
     def _before_refit(self, state, acquisition):
         """Show callbacks the round's answers while ``state.estimator`` is
@@ -443,92 +391,6 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             hook = getattr(callback, "on_acquisition", None)
             if hook is not None:
                 hook(self, state, acquisition)
-
-    def _round_size(self, strategy, state):
-        """How many items the next round may add, or why it must not start."""
-        n_wanted = int(strategy.batch_size)
-        if self.max_labels is not None:
-            n_wanted = min(n_wanted, self.max_labels - state.n_used)
-            if n_wanted <= 0:
-                return 0, "max_labels"
-        if self.max_cost is not None:
-            left = self.max_cost - state.teacher_cost
-            per_item = self._cost_per_item(state, n_wanted)
-            if left <= 0:
-                return 0, "max_cost"
-            if per_item > 0:
-                # The epsilon keeps float rounding (0.05 / 0.01 = 4.999...)
-                # from losing an affordable item.
-                n_wanted = min(n_wanted, int(left / per_item + 1e-9))
-                if n_wanted <= 0:
-                    return 0, "max_cost"
-        return n_wanted, None
-
-    def _cost_per_item(self, state, n_wanted):
-        """Expected USD per item: max of running average and teacher estimate."""
-        average = state.teacher_cost / state.n_used if state.teacher_cost else 0.0
-        estimate = getattr(state.teacher, "estimate_cost", None)
-        if estimate is None or n_wanted == 0:
-            return average
-        predicted = float(estimate(n_wanted, classes=list(state.classes))) / n_wanted
-        return max(average, predicted)
-
-    def _bill_failed_round(self, exc, state):
-        """Count what a failed round paid for (``exc.teacher_result``)."""
-        result = getattr(exc, "teacher_result", None)
-        if result is None:
-            return
-        usage = Acquisition(None, [], "teacher", result=result).usage()
-        state.teacher_cost += usage["teacher_cost"]
-        self.teacher_cost_ = state.teacher_cost
-        self.history_.append({
-            "round": state.round, "n_labeled": len(state.labeled), "n_new": 0,
-            "n_queried": 0, **usage, "teacher_cost_total": state.teacher_cost,
-            "error": type(exc).__name__,
-        })
-
-    def _absorb(self, acquisition, state):
-        """Add a round's answers to the labelled set; return its record."""
-        labels = np.empty(len(acquisition.y), dtype=object)
-        labels[:] = list(acquisition.y)
-        answered = np.array([label is not None for label in labels], dtype=bool)
-        known = np.isin(labels, state.classes) & answered
-        rejected = answered & ~known
-        if rejected.any():
-            _warn_unknown(labels[rejected], state)
-        unlabeled = _unlabeled_reasons(acquisition.result, ~answered)
-        if unlabeled:
-            _warn_unlabeled(unlabeled, state)
-        pool_index = acquisition.pool_indices
-        if pool_index is not None:
-            state.unlabeled[pool_index] = False
-        keep = np.flatnonzero(known)
-        state.labeled.add(
-            take(acquisition.X, keep),
-            labels[keep],
-            acquisition.source,
-            state.round,
-            None if pool_index is None else pool_index[keep],
-        )
-        state.n_used += len(labels)
-        usage = acquisition.usage()
-        state.teacher_cost += usage["teacher_cost"]
-        self.teacher_cost_ = state.teacher_cost
-        record = {
-            "round": state.round,
-            "n_labeled": len(state.labeled),
-            "n_new": len(keep),
-            "n_queried": len(labels),
-            "n_unlabeled": int((~answered).sum()),
-            "n_rejected": int(rejected.sum()),
-            "n_visited": len(labels),
-            "acceptance_rate": 1.0,
-            **usage,
-            "teacher_cost_total": state.teacher_cost,
-            **{f"n_unlabeled_{why}": n for why, n in unlabeled.items()},
-        }
-        record.update(acquisition.stats)
-        return record
 
     def _fit_student(self, strategy, state):
         start = time.perf_counter()
@@ -540,26 +402,16 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         state.estimator.fit(state.labeled.X, state.labeled.y, **params)
         return time.perf_counter() - start
 
-    def _seed_record(self, state, fit_seconds):
-        return {
-            "round": 0,
-            "n_labeled": len(state.labeled),
-            "n_new": len(state.labeled),
-            "n_queried": 0,
-            "n_unlabeled": 0,
-            "n_rejected": 0,
-            "n_visited": 0,
-            "acceptance_rate": 0.0,
-            "teacher_cost": 0.0,
-            "teacher_cost_total": 0.0,
-            "fit_seconds": fit_seconds,
-            "seconds": fit_seconds,
-        }
+    def _show_progress(self, state):
+        """What callbacks read during the fit: the student, the counters."""
+        self.estimator_ = state.estimator
+        self.n_iter_ = state.n_rounds
+        self.teacher_cost_ = state.teacher_cost
 
     def _publish(self, state):
-        """Expose the loop state as fitted attributes."""
+        """Expose the loop state as fitted attributes, once the loop is over."""
         labeled = state.labeled
-        self.estimator_ = state.estimator
+        self._show_progress(state)
         self.classes_ = self.estimator_.classes_
         self.labeled_X_ = labeled.X
         self.labeled_y_ = labeled.y
@@ -569,149 +421,12 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
 
     # -- validation -------------------------------------------------------
 
-    def _check_seed(self, X, y):
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target "
-                "y is None."
-            )
-        X = check_items(X, "X", allow_nan=self._allows_nan())
-        y = column_or_1d(y, warn=True)
-        if n_items(X) != len(y):
-            raise ValueError(
-                f"X and y have inconsistent lengths: X has {n_items(X)} items "
-                f"and y has {len(y)} labels; expected one label per seed item."
-            )
-        if len(y) == 0:
-            raise ValueError(
-                "X, y (the labelled seed) are empty; expected at least one "
-                "labelled example of two classes."
-            )
-        check_classification_targets(y)
-        if len(np.unique(y)) < 2:
-            raise ValueError(
-                f"y (the labelled seed) has only one class ({y[0]!r}); the "
-                "classifier can't train when only one class is present: seed at "
-                "least one example of two classes."
-            )
-        if not is_text_items(X) and hasattr(X, "shape"):
-            self.n_features_in_ = X.shape[1]
-        elif hasattr(self, "n_features_in_"):
-            del self.n_features_in_
-        return X, y
-
-    def _check_pool(self, X_pool, X):
-        wrapped = isinstance(X_pool, Pool)
-        X_pool = X_pool.data if wrapped else X_pool
-        if X_pool is None:
-            return None
-        if is_empty(X_pool):
-            raise ValueError(
-                "X_pool is empty; expected unlabelled items for the teacher, or "
-                "X_pool=None to train on the seed alone."
-            )
-        X_pool = check_items(
-            X_pool,
-            "X_pool",
-            allow_nan=self._allows_nan(),
-            n_features=getattr(self, "n_features_in_", None),
-        )
-        columns = getattr(X, "columns", None)
-        if columns is not None and hasattr(X_pool, "columns") and (
-            list(X_pool.columns) != list(columns)
-        ):
-            raise ValueError(
-                f"X_pool has columns {list(X_pool.columns)[:10]} but X has "
-                f"{list(columns)[:10]}; expected the same columns in the same "
-                "order."
-            )
-        if is_text_items(X) != is_text_items(X_pool):
-            raise TypeError(
-                "X_pool and X must hold the same kind of items: got "
-                f"{'texts' if is_text_items(X_pool) else 'numeric features'} in "
-                f"X_pool and {'texts' if is_text_items(X) else 'numeric features'} "
-                "in X."
-            )
-        if not wrapped and n_items(X_pool) == n_items(X):
-            warnings.warn(
-                "X_pool has as many items as X: cross-validation tools "
-                "(GridSearchCV, cross_validate) slice such fit parameters fold "
-                "by fold. Pass X_pool=skakd.Pool(X_pool) to keep the pool whole.",
-                UserWarning,
-                stacklevel=3,
-            )
-        return X_pool
-
-    def _check_student_fits_sampler(self, student):
-        if getattr(self.sampler_, "_needs_proba", False) and not hasattr(
-            student, "predict_proba"
-        ):
-            raise TypeError(
-                f"sampler {type(self.sampler_).__name__} scores pool items with "
-                f"predict_proba, but estimator {type(student).__name__} has no "
-                "predict_proba; use a probabilistic student (e.g. wrap it in "
-                "sklearn.calibration.CalibratedClassifierCV) or RandomSampler."
-            )
-
     def _allows_nan(self):
         return get_tags(self._student_template()).input_tags.allow_nan
 
     def _student_template(self):
         """The student as configured; the numeric default stands for ``None``."""
         return self.estimator if self.estimator is not None else LogisticRegression()
-
-    # -- building parts ---------------------------------------------------
-
-    def _make_student(self, X):
-        if self.estimator is not None:
-            return clone(self.estimator)
-        if is_text_items(X):
-            return make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=1000))
-        if hasattr(X, "iloc") and not is_numeric_frame(X):
-            raise TypeError(
-                "X is a DataFrame with non-numeric columns "
-                f"({', '.join(map(str, X.columns[:5]))}) and estimator=None; "
-                "pass a student that turns those columns into features, e.g. "
-                "a Pipeline with a ColumnTransformer, or a one-column "
-                "DataFrame (or Series) of texts for the default TF-IDF student."
-            )
-        return LogisticRegression(max_iter=1000)
-
-    def _make_strategy(self, X_pool):
-        sampler = MRARU() if self.sampler is None else self.sampler
-        self.sampler_ = clone(sampler)
-        if hasattr(self.sampler_, "acquire"):
-            return self.sampler_
-        return PoolStrategy(self.sampler_)
-
-    def _make_teacher(self, strategy, X_pool):
-        needs_teacher = X_pool is not None or is_generative(strategy)
-        if self.teacher is None:
-            if needs_teacher:
-                raise ValueError(
-                    "teacher is None but there is a pool (or a generative "
-                    "strategy) to ask about; pass teacher= (a callable items -> "
-                    "labels or a Teacher object). A model loaded from a pickle "
-                    "has no teacher if its teacher could not be pickled: use "
-                    "set_params(teacher=...) before refitting."
-                )
-            return None
-        if hasattr(self.teacher, "label") or hasattr(self.teacher, "generate"):
-            return self.teacher
-        return CallableTeacher(self.teacher)
-
-    def _make_callbacks(self):
-        callbacks = [clone(callback) for callback in (self.callbacks or [])]
-        if self.verbose:
-            callbacks.append(ProgressBar())
-        return callbacks
-
-    def _seed_sequence(self):
-        if isinstance(self.random_state, np.random.RandomState):
-            entropy = int(self.random_state.randint(np.iinfo(np.int32).max))
-        else:
-            entropy = self.random_state
-        return np.random.SeedSequence(entropy)
 
     def _route_fit_params(self, X_pool, fit_params):
         if _routing_enabled():
@@ -721,56 +436,35 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
 
     # -- serving ----------------------------------------------------------
 
-    def _check_X(self, X):
-        check_is_fitted(self)
-        return check_items(
-            X,
-            "X",
-            allow_nan=get_tags(self.estimator_).input_tags.allow_nan,
-            n_features=getattr(self, "n_features_in_", None),
-        )
-
-    def _serve(self, method, X, params):
-        _raise_for_params(params, self, method)
-        X = self._check_X(X)
-        if _routing_enabled():
-            params = getattr(process_routing(self, method, **params).estimator, method)
-        if params or n_items(X) <= SERVE_CHUNK_SIZE:
-            return getattr(self.estimator_, method)(X, **params)
-        # Large inputs: bounded intermediate memory, and parallel under
-        # n_jobs or a joblib backend (Dask); results equal one call's.
-        return predict_in_chunks(self.estimator_, X, method,
-                                 chunk_size=SERVE_CHUNK_SIZE, n_jobs=self.n_jobs)
-
-    @available_if(_student_has("predict"))
-    @_serving_doc("Predict classes with the distilled student.", "classify",
-                  "y : ndarray of shape (n_samples,)")
+    @available_if(student_has("predict"))
+    @serving_doc("Predict classes with the distilled student.", "classify",
+                 "y : ndarray of shape (n_samples,)")
     def predict(self, X, **params):
-        return self._serve("predict", X, params)
+        return serve(self, "predict", X, params)
 
-    @available_if(_student_has("predict_proba"))
-    @_serving_doc("Class probabilities from the distilled student.", "classify",
-                  "proba : ndarray of shape (n_samples, n_classes)",
-                  "    Columns follow ``classes_``.")
+    @available_if(student_has("predict_proba"))
+    @serving_doc("Class probabilities from the distilled student.", "classify",
+                 "proba : ndarray of shape (n_samples, n_classes)",
+                 "    Columns follow ``classes_``.")
     def predict_proba(self, X, **params):
-        return self._serve("predict_proba", X, params)
+        return serve(self, "predict_proba", X, params)
 
-    @available_if(_student_has("predict_log_proba"))
-    @_serving_doc("Log of :meth:`predict_proba`, from the student.", "classify",
-                  "log_proba : ndarray of shape (n_samples, n_classes)")
+    @available_if(student_has("predict_log_proba"))
+    @serving_doc("Log of :meth:`predict_proba`, from the student.", "classify",
+                 "log_proba : ndarray of shape (n_samples, n_classes)")
     def predict_log_proba(self, X, **params):
-        return self._serve("predict_log_proba", X, params)
+        return serve(self, "predict_log_proba", X, params)
 
-    @available_if(_student_has("decision_function"))
-    @_serving_doc("Decision function of the student.", "classify", "scores : ndarray")
+    @available_if(student_has("decision_function"))
+    @serving_doc("Decision function of the student.", "classify", "scores : ndarray")
     def decision_function(self, X, **params):
-        return self._serve("decision_function", X, params)
+        return serve(self, "decision_function", X, params)
 
-    @available_if(_student_has("transform"))
-    @_serving_doc("Transform with the student (e.g. a Pipeline's features).",
-                  "transform", "X_new : array-like")
+    @available_if(student_has("transform"))
+    @serving_doc("Transform with the student (e.g. a Pipeline's features).",
+                 "transform", "X_new : array-like")
     def transform(self, X, **params):
-        return self._serve("transform", X, params)
+        return serve(self, "transform", X, params)
 
     # -- scikit-learn plumbing -------------------------------------------
 
@@ -783,7 +477,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         """
         mapping = MethodMapping().add(caller="fit", callee="fit")
         for method in ("predict", "predict_proba", "predict_log_proba",
-                       "decision_function", "transform", "score"):
+                      "decision_function", "transform", "score"):
             mapping.add(caller=method, callee=method)
         return (
             MetadataRouter(owner=self)
@@ -799,58 +493,4 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         return tags
 
     def __getstate__(self):
-        # A copy: object.__getstate__ returns the live __dict__ itself.
-        state = dict(super().__getstate__())
-        if state.get("teacher") is None:
-            return state
-        state["teacher"] = portable(state["teacher"])
-        if state["teacher"] is None:
-            warnings.warn(
-                f"the teacher ({type(self.teacher).__name__}) cannot be pickled "
-                "and was left out: the loaded model predicts as before, but "
-                "needs set_params(teacher=...) before it can be refitted.",
-                UserWarning,
-                stacklevel=2,
-            )
-        return state
-
-
-def _unlabeled_reasons(result, unanswered):
-    """``{reason: count}`` of the items the teacher could not label."""
-    if not unanswered.any():
-        return {}
-    reasons = getattr(result, "reasons", None)
-    if reasons is None or len(reasons) != len(unanswered):
-        reasons = [None] * len(unanswered)
-    return dict(Counter(reasons[i] or "unknown" for i in np.flatnonzero(unanswered)))
-
-
-def _warn_unlabeled(counts, state):
-    """Warn, once per fit, that the teacher could not label some items."""
-    if not state.first_warning("unlabeled"):
-        return
-    shown = ", ".join(f"{n} {why}" for why, n in sorted(counts.items()))
-    warnings.warn(
-        f"the teacher could not label some items ({shown} this round); they "
-        "leave the pool without a label and are counted in history_ "
-        "(n_unlabeled, n_unlabeled_<reason>). A caching teacher does not pay "
-        "for them again.",
-        UserWarning,
-        stacklevel=4,
-    )
-
-
-def _warn_unknown(labels, state):
-    """Warn, once per fit, that the teacher answered outside ``classes``."""
-    if not state.first_warning("unknown"):
-        return
-    classes = state.classes
-    shown = sorted({repr(label) for label in labels})[:5]
-    warnings.warn(
-        f"the teacher answered labels outside classes ({', '.join(shown)}); "
-        f"they were rejected, not added (expected one of {list(classes)[:10]}"
-        f"{'...' if len(classes) > 10 else ''}). history_ counts them in "
-        "n_rejected; pass the full label set as classes= if they are valid.",
-        UserWarning,
-        stacklevel=4,
-    )
+        return without_unpicklable_teacher(super().__getstate__())

@@ -27,3 +27,22 @@ class History(list):
                 return [record.get(key) for record in super().__getitem__(rows)]
             return super().__getitem__(rows)[key]
         return super().__getitem__(index)
+
+
+def round_record(state, n_new, n_queried, counts, usage, after=None):
+    """One round's ``history_`` record: its common keys, in their order.
+
+    ``counts`` (items visited, unlabelled, rejected...) come after the
+    round's size, ``usage`` (the teacher's cost and tokens) before the running
+    total ``teacher_cost_total``, and ``after`` last.
+    """
+    return {
+        "round": state.round,
+        "n_labeled": len(state.labeled),
+        "n_new": n_new,
+        "n_queried": n_queried,
+        **counts,
+        **usage,
+        "teacher_cost_total": state.teacher_cost,
+        **(after or {}),
+    }

@@ -9,10 +9,11 @@ client, a lock) is left out.
 """
 
 import pickle
+import warnings
 
 import cloudpickle
 
-__all__ = ["portable"]
+__all__ = ["portable", "without_unpicklable_teacher"]
 
 
 class _ByValue:
@@ -43,3 +44,22 @@ def portable(obj):
             continue
         return obj if wrap is None else wrap(payload)
     return None
+
+
+def without_unpicklable_teacher(state):
+    """A classifier's pickled ``state`` with its teacher made portable, or
+    left out (with a warning) when it cannot be serialised at all."""
+    state = dict(state)  # object.__getstate__ returns the live __dict__ itself
+    teacher = state.get("teacher")
+    if teacher is None:
+        return state
+    state["teacher"] = portable(teacher)
+    if state["teacher"] is None:
+        warnings.warn(
+            f"the teacher ({type(teacher).__name__}) cannot be pickled "
+            "and was left out: the loaded model predicts as before, but "
+            "needs set_params(teacher=...) before it can be refitted.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return state

@@ -25,6 +25,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.metrics import get_scorer
 
+from .reasons import EARLY_STOPPING
+
 __all__ = ["Callback", "EarlyStopping", "ProgressBar", "Scoring"]
 
 
@@ -38,7 +40,7 @@ class Callback(BaseEstimator):
         the fit (a class attribute, not a parameter).
     """
 
-    stop_reason = "early_stopping"
+    stop_reason = EARLY_STOPPING
 
     def on_fit_begin(self, clf):
         """Called after the student was fitted on the seed."""

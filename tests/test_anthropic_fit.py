@@ -9,6 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from skakd import ActiveDistillationClassifier
+from skakd.augmentation import PGKD
 from skakd.datasets import load_dataset
 from skakd.sampling import MRARU
 from skakd.teachers import AnthropicTeacher, TeacherCache
@@ -68,9 +69,6 @@ def test_mraru_fit_pays_once_then_replays_from_the_cache(trec, tmp_path):
 
 
 def test_pgkd_fit_generates_through_the_fake_api(trec, tmp_path):
-    pgkd = pytest.importorskip("skakd.augmentation")
-    if not hasattr(pgkd, "PGKD"):
-        pytest.skip("skakd.augmentation.PGKD is not available")
     X, y = trec["X"], trec["y"]
 
     def generator(classes, n_samples, prompt, counter):
@@ -87,7 +85,7 @@ def test_pgkd_fit_generates_through_the_fake_api(trec, tmp_path):
                                    cache=TeacherCache(tmp_path / "c.sqlite"),
                                    timeout=5)
         clf = ActiveDistillationClassifier(
-            student(), teacher=teacher, sampler=pgkd.PGKD(batch_size=12, patience=None),
+            student(), teacher=teacher, sampler=PGKD(batch_size=12, patience=None),
             max_iter=3, random_state=0)
         clf.fit(trec["X_seed"], trec["y_seed"])
         bodies = server.message_bodies()

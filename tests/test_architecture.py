@@ -1,9 +1,13 @@
 """The house rules of the package, checked on its source and on a real fit.
 
-* no import cycle between skakd's modules, and no private module or private
-  name of a package imported from outside that package;
-* the loop's working state lives on ``DistillationState``, never on the
-  estimator, and ``finalize`` runs on every exit path;
+* no import cycle between skakd's modules, counting the imports inside
+  functions, and no private module or private name of a package imported
+  from outside that package;
+* no module over 500 lines;
+* the loop's working state lives on ``DistillationState`` (a strategy's on
+  its ``strategy_state``), never on the estimator nor on the strategy, whose
+  fitted attributes are documented and set once, when the fit ends; and
+  ``finalize`` runs on every exit path;
 * the private scikit-learn API that skakd uses is all still there (this is
   what fails first when a new scikit-learn release breaks us).
 """
@@ -11,6 +15,7 @@
 import ast
 import importlib
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +23,10 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from skakd import ActiveDistillationClassifier
+from skakd.augmentation import PGKD, SimulatedGenerator
 from skakd.callbacks import Callback
-from skakd.sampling import PoolStrategy, RandomSampler
+from skakd.datasets import load_dataset
+from skakd.sampling import MRARU, PoolStrategy, RandomSampler, UncertaintySampler
 from skakd.teachers import OracleTeacher
 
 PACKAGE = Path(__file__).resolve().parents[1] / "skakd"
@@ -63,12 +70,12 @@ def _resolve(target, name, modules):
 
 
 def test_no_import_cycle():
+    """Imports inside functions count: deferring one hides a cycle from the
+    interpreter, not from the reader, and one move to the top reveals it."""
     modules = _modules()
     graph = {name: set() for name in modules}
     for name, path in modules.items():
-        for target, names, top_level in _imports(path):
-            if not top_level:
-                continue  # deferred imports (optional extras) cannot cycle at import
+        for target, names, _ in _imports(path):
             for imported in names:
                 resolved = _resolve(target, imported, modules)
                 # Importing a submodule runs its packages' __init__ first.
@@ -130,6 +137,36 @@ def test_private_names_stay_in_their_package():
     assert not offences, "\n".join(offences)
 
 
+MAX_LINES = 500
+
+
+@pytest.mark.parametrize("module", sorted(_modules()))
+def test_no_module_over_500_lines(module):
+    """A module longer than this holds more than one concept: split it."""
+    path = _modules()[module]
+    n_lines = len(path.read_text().splitlines())
+    assert n_lines <= MAX_LINES, f"{path.relative_to(PACKAGE.parent)}: {n_lines} lines"
+
+
+def test_cli_knows_no_strategy_by_name():
+    """The command line reads a strategy's public ``summary_``: never its
+    private attributes, nor a branch on which sampler was chosen."""
+    offences = []
+    for path in sorted((PACKAGE / "cli").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            compared = isinstance(node, ast.Compare) and any(
+                isinstance(side, ast.Attribute) and side.attr == "sampler"
+                for side in [node.left, *node.comparators])
+            if compared:
+                offences.append(f"{path.name}:{node.lineno}: compares args.sampler")
+            reads = (isinstance(node, ast.Attribute)
+                     and isinstance(node.value, ast.Attribute)
+                     and node.value.attr == "sampler_")
+            if reads and node.attr != "summary_":
+                offences.append(f"{path.name}:{node.lineno}: reads sampler_.{node.attr}")
+    assert not offences, "\n".join(offences)
+
+
 def test_classifier_module_holds_only_the_estimator():
     tree = ast.parse((PACKAGE / "_classifier.py").read_text())
     classes = [node.name for node in tree.body if isinstance(node, ast.ClassDef)]
@@ -180,6 +217,58 @@ def test_fit_keeps_no_working_state_on_the_estimator():
     params = set(clf.get_params(deep=False))
     working = {key for key in seen if key not in params and not key.endswith("_")}
     assert working <= {"_sklearn_version"}, working
+    fitted = {key for key in seen if key not in params and key.endswith("_")}
+    undocumented = fitted - _documented_attributes(ActiveDistillationClassifier)
+    assert not undocumented, sorted(undocumented)
+
+
+class _RecordStrategyAttributes(Callback):
+    def on_round_end(self, clf, record):
+        self.seen_ = getattr(self, "seen_", set()) | set(vars(clf.sampler_))
+
+
+def _documented_attributes(cls):
+    """The names listed in the Attributes section of ``cls``'s docstring."""
+    section = (cls.__doc__ or "").partition("Attributes\n    ----------\n")[2]
+    section = re.split(r"\n    \w[\w ]*\n    -{3,}\n", section)[0]
+    names = re.findall(r"^    (\w+(?:, \w+)*) :", section, re.MULTILINE)
+    return {name for group in names for name in group.split(", ")}
+
+
+def _texts():
+    data = load_dataset("trec")
+    return np.asarray(data.X_train[:2000], dtype=object), np.asarray(data.y_train[:2000])
+
+
+# The sampler protocol's one channel during a fit: what the last select did.
+SAMPLER_REPORT = {"last_stats_"}
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MRARU(batch_size=10), lambda: RandomSampler(batch_size=10),
+    lambda: UncertaintySampler(batch_size=10), lambda: PGKD(batch_size=10),
+], ids=["MRARU", "RandomSampler", "UncertaintySampler", "PGKD"])
+def test_a_strategy_keeps_no_working_state_on_itself(make):
+    """During the fit a strategy's working state is on ``strategy_state``;
+    its fitted attributes appear once, at the end, each one documented."""
+    X, y = _texts()
+    strategy = make()
+    generative = strategy.generative
+    if generative:
+        teacher = SimulatedGenerator(X[300:], y[300:], random_state=0)
+    else:
+        teacher = OracleTeacher(X, y)
+    clf = ActiveDistillationClassifier(
+        teacher=teacher, sampler=strategy, max_iter=3, random_state=0,
+        callbacks=[_RecordStrategyAttributes()],
+    ).fit(X[:300], y[:300], X_pool=None if generative else X[300:])
+    params = set(clf.sampler_.get_params(deep=False))
+    during_fit = clf.callbacks_[0].seen_ - params - SAMPLER_REPORT
+    assert not during_fit, sorted(during_fit)
+    fitted = set(vars(clf.sampler_)) - params
+    assert all(name.endswith("_") for name in fitted), sorted(fitted)
+    undocumented = fitted - _documented_attributes(type(clf.sampler_))
+    assert not undocumented, sorted(undocumented)
 
 
 class _FailingStrategy:

@@ -1,5 +1,6 @@
 """The ``skakd`` command: end to end in subprocesses, bad inputs in-process."""
 
+import argparse
 import csv
 import json
 import os
@@ -12,8 +13,10 @@ import joblib
 import numpy as np
 import pytest
 
+from skakd import ActiveDistillationClassifier
 from skakd.cli import _predict, main
 from skakd.datasets import load_dataset
+from skakd.reasons import REJECTION_DESCRIPTIONS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -1053,11 +1056,50 @@ def test_the_plot_goes_without_a_forecast_too_slow_to_make(files, tmp_path, caps
                                                          monkeypatch):
     # A limit of 0 s stands for a student (a fine-tuned BERT) whose ten refits
     # for the cross-validated learning curve would take longer than a minute.
-    from skakd.cli import _distill
+    from skakd.cli import _summary
 
-    monkeypatch.setattr(_distill, "_FORECAST_LIMIT_S", 0.0)
+    monkeypatch.setattr(_summary, "_FORECAST_LIMIT_S", 0.0)
     out = tmp_path / "model.joblib"
     assert main(distill_args(files, out, "--quiet", "--no-cache")) == 0
     assert "the plot shows no forecast: cross-validating this student" in (
         capsys.readouterr().err)
     assert (tmp_path / "model.curve.png").read_bytes().startswith(b"\x89PNG")
+
+
+def _pgkd_summary(budget_labels, **pgkd):
+    from skakd.augmentation import PGKD, SimulatedGenerator
+    from skakd.cli._inputs import Inputs
+    from skakd.cli._summary import Summary
+
+    data = load_dataset("trec")
+    X, y = np.asarray(data.X_train[:300], dtype=object), np.asarray(data.y_train[:300])
+    teacher = SimulatedGenerator(data.X_train[:2000], data.y_train[:2000],
+                                 random_state=0)  # hands out seed copies too
+    clf = ActiveDistillationClassifier(
+        teacher=teacher, sampler=PGKD(batch_size=16, **pgkd), max_iter=4,
+        random_state=0).fit(X, y)
+    args = argparse.Namespace(budget_labels=budget_labels, budget_usd=None,
+                              max_rounds=None, batch_size=16, dry_run=False)
+    inputs = Inputs(seed_texts=X, seed_labels=y, classes=sorted(set(y)))
+    return clf, Summary(clf, args, inputs)
+
+
+def test_summary_says_why_pgkd_stopped_early_from_its_summary():
+    clf, summary = _pgkd_summary(1000, min_validation_size=10, patience=1)
+    assert clf.termination_condition_ == "early_stopping"
+    why = "PGKD stopped early: its validation loss had not improved for 1 rounds"
+    assert summary.stop_reason() == why
+    assert summary.budget_use() == (
+        f"--budget-labels: {summary.n_used} of 1000 labels used: {why}")
+
+
+def test_summary_names_what_the_screening_dropped_in_the_vocabulary_words():
+    clf, summary = _pgkd_summary(1000)
+    assert clf.termination_condition_ == "max_iter"
+    dropped = {r: n for r, n in clf.sampler_.summary_["n_rejected"].items() if n}
+    assert dropped  # the reservoir holds copies of seed texts
+    details = ", ".join(f"{REJECTION_DESCRIPTIONS[r]}: {n}" for r, n in dropped.items())
+    assert summary.budget_use().endswith(
+        f"PGKD keeps only the texts that pass its screening, and it dropped "
+        f"{sum(dropped.values())} of the {clf.sampler_.n_generated_} texts the "
+        f"teacher wrote ({details})")

@@ -87,6 +87,17 @@ def claude(monkeypatch):
         yield server
 
 
+@pytest.fixture
+def gpt(monkeypatch):
+    pytest.importorskip("openai")
+    from skakd.teachers.testing import FakeOpenAI
+
+    with FakeOpenAI() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        yield server
+
+
 def run_block(language, code, where, namespace):
     """Run one block; return what it wrote to stdout and the warnings it emitted."""
     stdout = io.StringIO()
@@ -108,6 +119,8 @@ def test_page_examples_run(page, tmp_path, monkeypatch, request):
         pytest.skip("no runnable examples")
     if "anthropic" in text.lower():
         request.getfixturevalue("claude")
+    if "openai" in text.lower():
+        request.getfixturevalue("gpt")
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": f"docs_{page.stem}"}
     for number, (language, code, expected) in enumerate(blocks, 1):

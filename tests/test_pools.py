@@ -194,7 +194,7 @@ def test_fit_with_out_of_core_pools_matches_in_memory(npy, text_files):
 
 
 def test_validation_passes_out_of_core_pools_through_unread(npy, text_files):
-    from skakd._validation import check_items
+    from skakd._items import check_items
 
     pool, _ = npy
     assert check_items(pool, "X_pool", n_features=4) is pool

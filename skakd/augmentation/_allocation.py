@@ -6,10 +6,14 @@ piles the batch onto two of them), and the class prior the student learns
 from the mix is corrected back with per-row weights.
 """
 
+import warnings
+
 import numpy as np
 
+from ..strategy import sample_weight_param
+
 __all__ = ["ALLOCATIONS", "FLOOR_SHARE", "SHRINKAGE", "allocate", "batch_shares",
-           "class_cap", "class_errors", "prior_weights"]
+           "class_cap", "class_errors", "prior_weights", "target_prior"]
 
 #: Allocation policies of :class:`PGKD`.
 ALLOCATIONS = ("error", "uniform")
@@ -205,3 +209,25 @@ def prior_weights(y, prior):
     target = target / target.sum()
     per_class = target / (counts / len(y))
     return per_class[inverse.ravel()]
+
+
+def target_prior(prior_correction, estimator, y):
+    """The class prior to correct to (``prior_correction`` of the seed's
+    labels ``y``), or ``None``: no correction asked, or possible."""
+    if prior_correction is None:
+        return None
+    if sample_weight_param(estimator) is None:
+        warnings.warn(
+            f"prior_correction={prior_correction!r} needs a student "
+            f"whose fit takes sample_weight, and "
+            f"{type(estimator).__name__} (or its Pipeline's last "
+            "step) does not: the student is fitted unweighted and learns "
+            "the class prior of the generated mix. Use a student that "
+            "takes sample_weight, or prior_correction=None to silence "
+            "this warning.", UserWarning, stacklevel=4,
+        )
+        return None
+    if prior_correction == "balanced":
+        return "balanced"
+    labels, counts = np.unique(np.asarray(y), return_counts=True)
+    return dict(zip(labels.tolist(), (counts / counts.sum()).tolist()))

@@ -1,43 +1,29 @@
 """PGKD: the teacher writes new training texts, guided by the student."""
 
-import copy
-import warnings
 from collections import Counter
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
-from sklearn.metrics import classification_report, f1_score, log_loss
-from sklearn.utils import _safe_indexing
+from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from .._items import is_text_items
-from ..sampling import PoolStrategy
-from ..strategy import Acquisition, sample_weight_param
-from ._allocation import ALLOCATIONS, allocate, class_cap, class_errors, prior_weights
-from ._request import GenerationRequest
-from ._screen import REJECTION_REASONS, SURPLUS, SampleScreen
+from ..reasons import REJECTION_REASONS, SURPLUS
+from ..strategy import Acquisition
+from ._allocation import (
+    ALLOCATIONS,
+    allocate,
+    class_cap,
+    class_errors,
+    prior_weights,
+    target_prior,
+)
+from ._guidance import build_request, native
+from ._pgkd_state import PGKDState, pool_strategy, stratified_mask
+from ._request import check_answer, check_generator
+from ._screen import SampleScreen
 
 __all__ = ["PGKD"]
-
-
-@dataclass
-class _FitState:
-    """What PGKD works on during one fit (``state.strategy_state``)."""
-
-    screen: SampleScreen
-    pool: PoolStrategy | None
-    prior: object  # label -> share, "balanced", or None (no correction)
-    selects: bool  # whether the validation loss stops and picks the round
-    n_remembered: int = 0
-    # What the allocation still owes each class (see ``allocate``): carried
-    # across rounds so that small batches rotate over the classes.
-    credit: np.ndarray | None = None
-    val_proba: np.ndarray | None = None
-    best_estimator: object = None
-    rounds_since_best: int = 0
-    last_round: int = 0
 
 
 class PGKD(BaseEstimator):
@@ -165,6 +151,16 @@ class PGKD(BaseEstimator):
     validation_indices_ : ndarray of shape (`validation_size_`,)
         Positions, in the seed ``X`` given to ``fit``, of the items held out
         for validation (ascending).
+    summary_ : dict
+        What the fit did, for a report (the command line prints it):
+        ``validation_size`` and ``validation_indices`` (as above),
+        ``n_generated``, ``n_rejected`` (per reason of
+        :data:`skakd.reasons.REJECTION_REASONS`, plus ``"surplus"``),
+        ``best_round``, ``chosen_round``, and ``early_stopping``: why PGKD
+        stops early, in words (``None`` when it cannot, see
+        ``patience``).
+
+    All fitted attributes are set when the fit ends, whatever ended it.
 
     See Also
     --------
@@ -358,47 +354,41 @@ class PGKD(BaseEstimator):
                 f"min_length={self.min_length} is larger than max_length="
                 f"{self.max_length}; expected min_length <= max_length."
             )
-        _check_teacher(state.teacher)
+        check_generator(state.teacher)
         if not is_text_items(state.labeled.X):
             raise TypeError(
                 "PGKD generates texts, so the seed X must be a sequence of "
                 f"texts; got {type(state.labeled.X).__name__} of numbers."
             )
-        prior = self._target_prior(state)
-        mask = _stratified_mask(state.labeled.y, self.validation_fraction, state.rng)
+        prior = target_prior(self.prior_correction, state.estimator, state.labeled.y)
+        mask = stratified_mask(state.labeled.y, self.validation_fraction, state.rng)
         if not mask.any():
             raise ValueError(
                 f"validation_fraction={self.validation_fraction} leaves no "
                 "validation example: every seed class has a single example. "
                 "Expected a seed with at least two examples of some class."
             )
-        state.X_val, state.y_val = state.labeled.remove(mask)
-        self.validation_indices_ = np.flatnonzero(mask)
-        self.validation_size_ = len(state.y_val)
-        self.select_by_validation_ = self.validation_size_ >= self.min_validation_size
-        state.strategy_state = _FitState(
+        X_val, y_val = state.labeled.remove(mask)
+        state.strategy_state = PGKDState(
+            X_val=X_val,
+            y_val=y_val,
+            validation_indices=np.flatnonzero(mask),
             screen=SampleScreen(
-                state.classes, state.X_val, min_length=self.min_length,
+                state.classes, X_val, min_length=self.min_length,
                 max_length=self.max_length,
                 near_duplicate_threshold=self.near_duplicate_threshold,
             ),
-            pool=self._make_pool_strategy(state),
+            pool=pool_strategy(self.pool_sampler, state.X_pool),
             prior=prior,
-            selects=self.select_by_validation_,
+            selects=len(y_val) >= self.min_validation_size,
         )
-        self.best_round_ = self.chosen_round_ = 0
-        self.best_val_loss_ = np.inf
-        self.seed_scores_ = {}
-        self.n_generated_ = 0
-        self.n_rejected_ = dict.fromkeys((*REJECTION_REASONS, SURPLUS), 0)
-        self.last_request_ = None
 
     def acquire(self, state):
         """Generate (or, on pool rounds, label) up to ``state.n_wanted`` items."""
         fit = state.strategy_state
         if fit.val_proba is None:  # the seed student was not scored yet
             self._evaluate(state, state.round - 1)
-        self._remember_new_rows(state)
+        fit.remember_new_rows(state.labeled)
         if fit.pool is not None and state.round % 2 == 0:
             acquisition = fit.pool.acquire(state)
             if acquisition is not None:
@@ -433,32 +423,33 @@ class PGKD(BaseEstimator):
         return self._evaluate(state, state.round)
 
     def finalize(self, state):
-        """Keep the chosen round's student; refit it with the validation split."""
+        """Keep the chosen round's student; refit it with the validation
+        split; publish the fitted attributes."""
         fit = state.strategy_state
-        if not isinstance(fit, _FitState):
+        if not isinstance(fit, PGKDState):
             return
         restore = fit.selects and self.restore_best and fit.best_estimator is not None
-        self.chosen_round_ = self.best_round_ if restore else fit.last_round
+        chosen_round = fit.best_round if restore else fit.last_round
         if restore:
             state.estimator = fit.best_estimator
         if self.refit_with_validation:
-            self._refit_with_validation(state, fit)
+            fit.refit_with_validation(state, chosen_round)
+        for name, value in fit.fitted_attributes(chosen_round, self.patience).items():
+            setattr(self, name, value)
 
     # -- generation -------------------------------------------------------
 
     def _generate(self, state):
         fit = state.strategy_state
         counts, cap = self._class_counts(state)
-        request = self._build_request(state, counts)
-        self.last_request_ = request
+        request = build_request(self, state, counts)
+        fit.last_request = request
         answer = state.teacher.generate(request)
-        samples = _check_answer(answer, state.teacher)
+        samples = check_answer(answer, state.teacher)
         accepted, rejected = fit.screen.screen(
             samples, limit=request.n_samples, quotas=counts
         )
-        self.n_generated_ += len(samples)
-        for reason, count in rejected.items():
-            self.n_rejected_[reason] += count
+        fit.count(samples, rejected)
         texts = np.empty(len(accepted), dtype=object)
         texts[:] = [text for text, _ in accepted]
         kept = Counter(label for _, label in accepted)
@@ -489,201 +480,17 @@ class PGKD(BaseEstimator):
         errors = None
         if self.allocation == "error":
             errors = class_errors(fit.val_proba, state.estimator.classes_,
-                                  state.y_val, classes)
+                                  fit.y_val, classes)
         n, fit.credit = allocate(state.n_wanted, counts, errors=errors,
                                  credit=fit.credit, ratio=self.class_cap,
                                  rng=state.rng)
         cap = class_cap(counts, state.n_wanted, self.class_cap)
         return {
-            label: int(k) for label, k in zip(_native(classes), n) if k > 0
+            label: int(k) for label, k in zip(native(classes), n) if k > 0
         }, cap
 
-    def _build_request(self, state, class_counts):
-        proba = state.strategy_state.val_proba
-        student_classes = state.estimator.classes_
-        y_val, X_val = np.asarray(state.y_val), state.X_val
-        y_pred = student_classes[proba.argmax(axis=1)]
-        wrong_class, wrong_proba = _strongest_wrong_class(proba, student_classes, y_val)
-        hard = np.argsort(-wrong_proba, kind="stable")[: self.n_hard_negatives]
-        errors = np.setdiff1d(np.flatnonzero(y_pred != y_val), hard)
-        right = np.flatnonzero(y_pred == y_val)
-        rng = state.rng
-        seed_rows = np.flatnonzero(state.labeled.source == "seed")
-        return GenerationRequest(
-            classes=_native(state.classes),
-            n_samples=sum(class_counts.values()),
-            examples=[
-                (state.labeled.X[i], _native(state.labeled.y[i]))
-                for i in _sample(seed_rows, self.n_examples, rng)
-            ],
-            report=(
-                classification_report(y_val, y_pred, output_dict=True, zero_division=0)
-                if self.include_report else None
-            ),
-            misclassified=[
-                (X_val[i], _native(y_val[i]), _native(y_pred[i]))
-                for i in _sample(errors, self.n_misclassified, rng)
-            ],
-            hard_negatives=[
-                (X_val[i], _native(y_val[i]), _native(wrong_class[i])) for i in hard
-            ],
-            correct=[
-                (X_val[i], _native(y_val[i]))
-                for i in _sample(right, self.n_correct, rng)
-            ],
-            class_descriptions=self.class_descriptions,
-            class_counts=class_counts,
-        )
-
-    def _remember_new_rows(self, state):
-        """Teach the screen the training rows it has not seen (the seed,
-        pool labels); generated rows were remembered when accepted."""
-        fit = state.strategy_state
-        new = slice(fit.n_remembered, None)
-        not_generated = state.labeled.source[new] != "generated"
-        fit.screen.remember(np.asarray(state.labeled.X[new])[not_generated])
-        fit.n_remembered = len(state.labeled)
-
-    def _make_pool_strategy(self, state):
-        if state.X_pool is None:
-            return None
-        if self.pool_sampler is None:
-            warnings.warn(
-                "PGKD ignores X_pool unless pool_sampler is set (e.g. "
-                "PGKD(pool_sampler=MRARU())) to alternate generation with "
-                "pool labelling.", UserWarning, stacklevel=4,
-            )
-            return None
-        if not is_text_items(state.X_pool):
-            raise TypeError(
-                "PGKD(pool_sampler=...) needs X_pool to be a sequence of "
-                f"texts, like the seed; got {type(state.X_pool).__name__}."
-            )
-        return PoolStrategy(clone(self.pool_sampler))
-
-    # -- prior correction and the final refit ------------------------------
-
-    def _target_prior(self, state):
-        """The class prior to correct to, or None (no correction possible)."""
-        if self.prior_correction is None:
-            return None
-        if sample_weight_param(state.estimator) is None:
-            warnings.warn(
-                f"prior_correction={self.prior_correction!r} needs a student "
-                f"whose fit takes sample_weight, and "
-                f"{type(state.estimator).__name__} (or its Pipeline's last "
-                "step) does not: the student is fitted unweighted and learns "
-                "the class prior of the generated mix. Use a student that "
-                "takes sample_weight, or prior_correction=None to silence "
-                "this warning.", UserWarning, stacklevel=4,
-            )
-            return None
-        if self.prior_correction == "balanced":
-            return "balanced"
-        labels, counts = np.unique(np.asarray(state.labeled.y), return_counts=True)
-        return dict(zip(labels.tolist(), (counts / counts.sum()).tolist()))
-
-    def _refit_with_validation(self, state, fit):
-        """Fit the chosen student on its rows plus the validation split, and
-        add the split to the labelled set (source "seed", round 0)."""
-        n_before = len(state.labeled)
-        state.labeled.add(state.X_val, state.y_val, "seed", 0)
-        rows = np.flatnonzero(state.labeled.rounds <= self.chosen_round_)
-        y = state.labeled.y[rows]
-        params = dict(state.fit_params)
-        if fit.prior is not None:
-            params[sample_weight_param(state.estimator)] = prior_weights(y, fit.prior)
-        try:
-            state.estimator.fit(_safe_indexing(state.labeled.X, rows), y, **params)
-        except Exception as exc:  # keep the chosen student as it was
-            state.labeled.remove(np.arange(len(state.labeled)) >= n_before)
-            warnings.warn(
-                f"PGKD could not refit the student with the validation split "
-                f"({type(exc).__name__}: {exc}); the chosen student is kept "
-                "without it.", UserWarning, stacklevel=4,
-            )
-
-    # -- validation and early stopping ------------------------------------
-
     def _evaluate(self, state, round_):
-        fit = state.strategy_state
-        proba = state.estimator.predict_proba(state.X_val)
-        fit.val_proba, fit.last_round = proba, round_
-        classes = state.estimator.classes_
-        y_pred = classes[proba.argmax(axis=1)]
-        loss = float(log_loss(state.y_val, proba, labels=classes))
-        metrics = {
-            "val_loss": loss,
-            "val_accuracy": float(np.mean(y_pred == np.asarray(state.y_val))),
-            "val_macro_f1": float(
-                f1_score(state.y_val, y_pred, average="macro", zero_division=0)
-            ),
-        }
-        if round_ == 0:
-            self.seed_scores_ = dict(metrics)
-        if loss < self.best_val_loss_:
-            self.best_round_, self.best_val_loss_ = round_, loss
-            if fit.selects and self.restore_best:
-                fit.best_estimator = copy.deepcopy(state.estimator)
-            fit.rounds_since_best = 0
-        else:
-            fit.rounds_since_best += 1
-        metrics["best_round"] = self.best_round_
-        stop = (fit.selects and self.patience is not None
-                and fit.rounds_since_best >= self.patience)
-        return metrics, stop
+        return state.strategy_state.score(
+            state.estimator, round_, keep_best=self.restore_best,
+            patience=self.patience)
 
-
-def _check_teacher(teacher):
-    if not callable(getattr(teacher, "generate", None)):
-        raise TypeError(
-            f"PGKD needs a teacher with a generate(request) method; got "
-            f"{type(teacher).__name__}. Use e.g. AnthropicTeacher or, offline, "
-            "skakd.augmentation.SimulatedGenerator."
-        )
-
-
-def _check_answer(answer, teacher):
-    if answer is None or isinstance(answer, (str, bytes)) or not hasattr(
-        answer, "__iter__"
-    ):
-        raise TypeError(
-            f"teacher {type(teacher).__name__}.generate returned "
-            f"{type(answer).__name__}; expected a list of (text, label) pairs."
-        )
-    return list(answer)
-
-
-def _stratified_mask(y, fraction, rng):
-    """Mark ``round(fraction * n_c)`` random items of each class, keeping at
-    least one per class for training."""
-    y = np.asarray(y)
-    mask = np.zeros(len(y), dtype=bool)
-    for label in np.unique(y):
-        members = rng.permutation(np.flatnonzero(y == label))
-        n_val = min(int(round(fraction * len(members))), len(members) - 1)
-        mask[members[:n_val]] = True
-    return mask
-
-
-def _strongest_wrong_class(proba, classes, y_true):
-    """For each row, the most probable class other than the true one, and
-    its probability."""
-    column = {label: j for j, label in enumerate(classes.tolist())}
-    true_col = np.array([column.get(label, -1) for label in y_true.tolist()])
-    wrong = proba.copy()
-    known = true_col >= 0
-    wrong[np.flatnonzero(known), true_col[known]] = -np.inf
-    best = wrong.argmax(axis=1)
-    return classes[best], wrong[np.arange(len(wrong)), best]
-
-
-def _sample(indices, n, rng):
-    if n == 0 or len(indices) == 0:
-        return np.empty(0, dtype=np.intp)
-    return rng.choice(indices, size=min(n, len(indices)), replace=False)
-
-
-def _native(value):
-    """numpy scalars and arrays as plain Python values (for prompts, JSON)."""
-    return value.tolist() if hasattr(value, "tolist") else value

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from numbers import Integral
 
-__all__ = ["GenerationRequest"]
+__all__ = ["GenerationRequest", "check_answer", "check_generator"]
 
 _SUMMARY_ROWS = ("macro avg", "weighted avg")
 
@@ -243,3 +243,25 @@ def _pairs(pairs):
 
 def _escape(text):
     return str(text).replace("<", "&lt;").replace(">", "&gt;")
+
+
+def check_generator(teacher):
+    """Refuse a teacher that cannot write texts (no ``generate``)."""
+    if not callable(getattr(teacher, "generate", None)):
+        raise TypeError(
+            f"PGKD needs a teacher with a generate(request) method; got "
+            f"{type(teacher).__name__}. Use e.g. AnthropicTeacher or, offline, "
+            "skakd.augmentation.SimulatedGenerator."
+        )
+
+
+def check_answer(answer, teacher):
+    """What ``teacher.generate`` returned, as a list; refuse anything else."""
+    if answer is None or isinstance(answer, (str, bytes)) or not hasattr(
+        answer, "__iter__"
+    ):
+        raise TypeError(
+            f"teacher {type(teacher).__name__}.generate returned "
+            f"{type(answer).__name__}; expected a list of (text, label) pairs."
+        )
+    return list(answer)

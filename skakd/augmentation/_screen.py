@@ -7,21 +7,18 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 
-__all__ = ["REJECTION_REASONS", "SURPLUS", "SampleScreen", "normalize_text"]
-
-#: Why a generated sample can be dropped, in the order the checks run.
-REJECTION_REASONS = (
-    "malformed",  # not a (text, label) pair, or the text is not a str
-    "label",  # label not in classes
-    "empty",  # blank text
-    "length",  # outside [min_length, max_length] characters
-    "leak",  # copy or near copy of a validation text
-    "duplicate",  # exact copy of a training text, earlier or in this batch
-    "near_duplicate",  # near copy of a training text, earlier or in this batch
+from ..reasons import (
+    DUPLICATE,
+    EMPTY,
+    LEAK,
+    LENGTH,
+    MALFORMED,
+    NEAR_DUPLICATE,
+    NOT_IN_CLASSES,
+    SURPLUS,
 )
-#: Valid samples beyond the number asked for (in all, or of their class):
-#: dropped, counted apart.
-SURPLUS = "surplus"
+
+__all__ = ["SampleScreen", "normalize_text"]
 
 # Character 3-grams inside word boundaries survive the small edits (case,
 # punctuation, a changed word) that make a "new" text a copy in disguise.
@@ -86,13 +83,14 @@ class SampleScreen:
         them. Once ``limit`` samples are accepted, or ``quotas[label]``
         samples of a label (``quotas``: dict ``label -> int``; a label it
         lacks has none), the remaining valid ones are counted as
-        :data:`SURPLUS`.
+        :data:`~skakd.reasons.SURPLUS`.
 
         Returns
         -------
         accepted : list of (str, label)
         rejected : collections.Counter
-            Count per reason of :data:`REJECTION_REASONS` (and :data:`SURPLUS`).
+            Count per reason of :data:`~skakd.reasons.REJECTION_REASONS`
+            (and :data:`~skakd.reasons.SURPLUS`).
         """
         rejected = Counter()
         candidates = []
@@ -107,11 +105,11 @@ class SampleScreen:
         for i, (text, label) in enumerate(candidates):
             key = normalize_text(text)
             if key in self._val_keys or near_val[i]:
-                reason = "leak"
+                reason = LEAK
             elif key in self._known_keys or key in batch_keys:
-                reason = "duplicate"
+                reason = DUPLICATE
             elif near_known[i] or near_batch[i, kept].any():
-                reason = "near_duplicate"
+                reason = NEAR_DUPLICATE
             elif (limit is not None and len(accepted) >= limit) or (
                 quotas is not None and per_label[label] >= quotas.get(label, 0)
             ):
@@ -128,17 +126,17 @@ class SampleScreen:
 
     def _check_alone(self, sample):
         if not (isinstance(sample, (tuple, list)) and len(sample) == 2):
-            return "malformed"
+            return MALFORMED
         text, label = sample
         if not isinstance(text, str):
-            return "malformed"
+            return MALFORMED
         if not _is_hashable(label) or label not in self.classes:
-            return "label"
+            return NOT_IN_CLASSES
         text = text.strip()
         if not text:
-            return "empty"
+            return EMPTY
         if not self.min_length <= len(text) <= self.max_length:
-            return "length"
+            return LENGTH
         return None
 
     def _near_matrices(self, candidates):

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ._io import InputError, read_table
+from ._options import default_model
 
 __all__ = ["DryRun", "N_PROMPTS", "cache_path"]
 
@@ -72,9 +73,8 @@ class DryRun:
     def bill(self):
         """What the API would charge for the fake's ledger, in USD."""
         from ..teachers import BATCH_DISCOUNT, cost_of_usage, model_price
-        from ._distill import _default_model
 
-        model = self.model or _default_model()
+        model = self.model or default_model()
         price, ledger = model_price(model), self.server.ledger
         keys = ("input_tokens", "output_tokens", "cache_creation_input_tokens",
                 "cache_read_input_tokens")

@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ._distill import add_arguments as add_distill_arguments
-from ._distill import build_classifier, check_arguments, load_inputs
+from ._inputs import load_inputs
 from ._io import InputError
+from ._options import add_arguments as add_shared_arguments
+from ._options import build_classifier, check_arguments, generates, pool_to_fit
 from ._parser import integer, number
 from ._registry import check_teacher, make_student, make_teacher
 
@@ -42,7 +43,7 @@ PRICE_SAMPLE = 200
 
 
 def add_arguments(parser):
-    add_distill_arguments(parser, outputs=False)
+    add_shared_arguments(parser)
     parser.add_argument("--cache", metavar="FILE", help="the teacher cache of "
                         "a run (<out stem>.cache.sqlite): answers kept there "
                         "cost nothing (--teacher anthropic)")
@@ -101,7 +102,7 @@ def run(args):
     total = per_item * n_labels
     print(f"cost per label: ${per_item:.6f} ({how})")
     print(f"estimated cost: ${total:.4f}")
-    if args.sampler == "pgkd":
+    if generates(args):
         print("note: PGKD has the teacher write texts; they are priced here as "
               "labels of pool-sized texts, and the prompt (report, examples) "
               "adds input tokens each round.")
@@ -184,8 +185,7 @@ def _pilot(args, inputs, teacher):
                            budget_labels=args.pilot_labels)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        clf.fit(inputs.seed_texts, inputs.seed_labels,
-                X_pool=None if args.sampler == "pgkd" else inputs.pool_texts)
+        clf.fit(inputs.seed_texts, inputs.seed_labels, X_pool=pool_to_fit(clf, inputs))
     return clf, (f"a distillation of {args.pilot_labels} labels "
                  f"({len(clf.labeled_y_)} labelled texts, teacher cost "
                  f"${clf.teacher_cost_:.4f})")

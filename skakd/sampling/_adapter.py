@@ -19,7 +19,10 @@ class PoolStrategy:
     Each round the sampler chooses up to ``state.n_wanted`` unlabelled pool
     items and the teacher labels them. :class:`~skakd.ActiveDistillationClassifier`
     wraps its ``sampler`` in one; a strategy of its own (such as
-    :class:`~skakd.augmentation.PGKD`) may too, to label pool items.
+    :class:`~skakd.augmentation.PGKD`) may too, to label pool items. A
+    PoolStrategy is made for one fit, and is its working state: it remembers
+    every text answered in the fit (the seed's included), so that a copy of
+    a text is never asked again.
 
     Parameters
     ----------
@@ -39,10 +42,25 @@ class PoolStrategy:
 
     def __init__(self, sampler):
         self.sampler = sampler
+        self._answers = None  # text -> (label, reason, source), from the first ask
 
     @property
     def batch_size(self):
         return self.sampler.batch_size
+
+    def prepare(self, state):
+        """Refuse a student without ``predict_proba`` when the sampler scores
+        with it, before anything is fitted or paid for."""
+        student = state.estimator
+        if getattr(self.sampler, "_needs_proba", False) and not hasattr(
+            student, "predict_proba"
+        ):
+            raise TypeError(
+                f"sampler {type(self.sampler).__name__} scores pool items with "
+                f"predict_proba, but estimator {type(student).__name__} has no "
+                "predict_proba; use a probabilistic student (e.g. wrap it in "
+                "sklearn.calibration.CalibratedClassifierCV) or RandomSampler."
+            )
 
     def acquire(self, state):
         """Label the items the sampler picks; ``None`` once the pool is used up."""
@@ -58,7 +76,7 @@ class PoolStrategy:
         items = take(state.X_pool, chosen)
         queries = _for_teacher(items)
         if isinstance(queries, list) and all(isinstance(q, str) for q in queries):
-            labels, result, counts = _ask_once_per_text(state, queries)
+            labels, result, counts = self._ask_once_per_text(state, queries)
         else:
             result = state.teacher.label(queries, list(state.classes))
             labels, counts = _checked_labels(state, result, len(chosen)), {}
@@ -86,46 +104,45 @@ class PoolStrategy:
         return chosen
 
 
+    def _ask_once_per_text(self, state, texts):
+        """Labels of ``texts``, asking the teacher only about texts new to the fit.
+
+        A text equal to a seed text takes the seed's label; a copy of a text
+        answered earlier in the fit (or in this round) takes that answer. Both
+        are counted (``n_seed_duplicates``, ``n_duplicates``) and warned about
+        once per fit. The returned result carries one label and reason per text.
+        """
+        answers = self._answers_of(state)
+        new = [t for t in dict.fromkeys(texts) if t not in answers]
+        result = (state.teacher.label(new, list(state.classes)) if new
+                  else TeacherResult([]))
+        labels = _checked_labels(state, result, len(new))
+        reasons = getattr(result, "reasons", None) or [None] * len(new)
+        answers.update((t, (label, why, "teacher"))
+                       for t, label, why in zip(new, labels, reasons))
+        counts = {"n_seed_duplicates": sum(answers[t][2] == "seed" for t in texts)}
+        counts["n_duplicates"] = len(texts) - len(new) - counts["n_seed_duplicates"]
+        if counts["n_duplicates"] or counts["n_seed_duplicates"]:
+            _warn_duplicates(state, counts)
+        result = copy.copy(result)
+        result.labels = [answers[t][0] for t in texts]
+        result.reasons = [answers[t][1] for t in texts]
+        return result.labels, result, counts
+
+    def _answers_of(self, state):
+        """The fit's ``text -> (label, reason, source)``, started from the seed."""
+        if self._answers is None:
+            seed = state.labeled.source == "seed"
+            self._answers = {}
+            for text, label in zip(take(state.labeled.X, np.flatnonzero(seed)),
+                                   np.asarray(state.labeled.y)[seed]):
+                if isinstance(text, str):
+                    self._answers.setdefault(text, (label, None, "seed"))
+        return self._answers
+
 def _checked_labels(state, result, n_items):
     return check_teacher_labels(getattr(result, "labels", None), n_items,
                                 type(state.teacher).__name__)
-
-
-def _ask_once_per_text(state, texts):
-    """Labels of ``texts``, asking the teacher only about texts new to the fit.
-
-    A text equal to a seed text takes the seed's label; a copy of a text
-    answered earlier in the fit (or in this round) takes that answer. Both
-    are counted (``n_seed_duplicates``, ``n_duplicates``) and warned about
-    once per fit. The returned result carries one label and reason per text.
-    """
-    answers = _answers(state)
-    new = [t for t in dict.fromkeys(texts) if t not in answers]
-    result = state.teacher.label(new, list(state.classes)) if new else TeacherResult([])
-    labels = _checked_labels(state, result, len(new))
-    reasons = getattr(result, "reasons", None) or [None] * len(new)
-    answers.update((t, (label, why, "teacher"))
-                   for t, label, why in zip(new, labels, reasons))
-    counts = {"n_seed_duplicates": sum(answers[t][2] == "seed" for t in texts)}
-    counts["n_duplicates"] = len(texts) - len(new) - counts["n_seed_duplicates"]
-    if counts["n_duplicates"] or counts["n_seed_duplicates"]:
-        _warn_duplicates(state, counts)
-    result = copy.copy(result)
-    result.labels = [answers[t][0] for t in texts]
-    result.reasons = [answers[t][1] for t in texts]
-    return result.labels, result, counts
-
-
-def _answers(state):
-    """The fit's ``text -> (label, reason, source)``, started from the seed."""
-    if state.answers is None:
-        seed = state.labeled.source == "seed"
-        state.answers = {}
-        for text, label in zip(take(state.labeled.X, np.flatnonzero(seed)),
-                               np.asarray(state.labeled.y)[seed]):
-            if isinstance(text, str):
-                state.answers.setdefault(text, (label, None, "seed"))
-    return state.answers
 
 
 def _warn_duplicates(state, counts):

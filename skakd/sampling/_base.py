@@ -1,6 +1,7 @@
 """Base class and helpers shared by pool samplers."""
 
 import time
+import weakref
 from numbers import Integral
 
 import numpy as np
@@ -69,6 +70,9 @@ class BaseSampler(BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
     }
 
+    # Samplers pick pool items for the teacher to label; it writes none.
+    generative = False
+
     # Whether select() calls estimator.predict_proba; checked at fit time so a
     # student without probabilities fails before the teacher is paid.
     _needs_proba = False
@@ -115,12 +119,18 @@ class BaseSampler(BaseEstimator):
 
     def _check_params(self):
         # sklearn's check (50 us, a few percent of an M-RARU selection) runs
-        # when a parameter was set anew, not at every call.
+        # when a parameter was set anew, not at every call. What passed is
+        # remembered beside the sampler, not on it: a sampler holds only its
+        # parameters and what it reports (last_stats_).
         params = [getattr(self, name, None) for name in self._parameter_constraints]
-        checked = self.__dict__.get("_checked_params")
+        checked = _CHECKED_PARAMS.get(self)
         if checked is None or any(a is not b for a, b in zip(params, checked)):
             self._validate_params()
-            self._checked_params = params
+            _CHECKED_PARAMS[self] = params
+
+
+# sampler -> the parameter values its last validation passed with.
+_CHECKED_PARAMS = weakref.WeakKeyDictionary()
 
 
 def check_candidates(candidates):

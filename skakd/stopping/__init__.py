@@ -20,15 +20,10 @@ target accuracy:
 See ``docs/user_guide/stopping.md``.
 """
 
-from ._criteria import (
-    ConfidenceStop,
-    ProjectedChange,
-    StabilizingPredictions,
-    TeacherAgreement,
-    projected_change,
-    scaled_uncertainty,
-)
+from ._agreement import TeacherAgreement
+from ._confidence import ConfidenceStop, scaled_uncertainty
 from ._forecast import LearningCurveForecast, TargetNotReachable, power_law
+from ._kappa import ProjectedChange, StabilizingPredictions, projected_change
 
 __all__ = [
     "ConfidenceStop",

@@ -5,20 +5,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.base import BaseEstimator
 
-__all__ = ["BLANK", "TOO_LONG", "UNENCODABLE", "UNLABELED", "BaseTeacher",
-           "TeacherResult"]
+__all__ = ["UNLABELED", "BaseTeacher", "TeacherResult"]
 
 #: Sentinel a teacher puts in :attr:`TeacherResult.labels` for an item it could
 #: not label. Such items are counted and never turned into training labels.
 UNLABELED = None
-#: Why an item was not labelled: alone, it made a prompt longer than the
-#: model's context window.
-TOO_LONG = "too_long"
-#: Why an item was not labelled: its text is empty or only whitespace.
-BLANK = "blank"
-#: Why an item was not labelled: its text cannot be encoded (a lone
-#: surrogate), so no API can carry it.
-UNENCODABLE = "unencodable"
 
 
 @dataclass
@@ -47,9 +38,9 @@ class TeacherResult:
     info : dict
         Free-form extra information (e.g. retries), copied into ``history_``.
     reasons : list of str or None, default=None
-        Why each item could not be labelled (``None`` where it was), e.g.
-        ``"refusal"``, ``"unknown_label"``, ``"no_answer"``, ``"malformed"``,
-        ``"too_long"``, ``"unencodable"``, ``"blank"``: counted per reason in
+        Why each item could not be labelled (``None`` where it was), one of
+        :data:`skakd.reasons.UNLABELED_REASONS` (``"refusal"``,
+        ``"unknown_label"``, ``"too_long"``...): counted per reason in
         ``history_``.
     sources : list of str or None, default=None
         Who gave each label (``None`` for an unlabelled item), for a teacher

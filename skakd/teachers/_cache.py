@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from .._cache_home import cache_home
+from .._process import is_alive
+from .._sqlite import chunks, placeholders
 
 __all__ = ["TeacherCache", "default_cache_path", "request_key", "resolve_cache"]
 
@@ -135,8 +137,8 @@ class TeacherCache:
         found = {}
         with self._lock:
             conn = self._connection()
-            for chunk in _chunks(keys):
-                marks = ",".join("?" * len(chunk))
+            for chunk in chunks(keys):
+                marks = placeholders(len(chunk))
                 rows = conn.execute(
                     f"SELECT key, value FROM answers WHERE key IN ({marks})", chunk
                 ).fetchall()
@@ -187,9 +189,9 @@ class TeacherCache:
         keys = list(keys)
         with self._lock:
             conn = self._connection()
-            for chunk in _chunks(keys):
+            for chunk in chunks(keys):
                 conn.execute(f"DELETE FROM answers WHERE key IN "
-                             f"({','.join('?' * len(chunk))})", chunk)
+                             f"({placeholders(len(chunk))})", chunk)
 
     def claim(self, keys, owner, lease):
         """Claim the ``keys`` that are neither answered nor claimed by others.
@@ -215,8 +217,8 @@ class TeacherCache:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 mine = []
-                for chunk in _chunks(keys):
-                    marks = ",".join("?" * len(chunk))
+                for chunk in chunks(keys):
+                    marks = placeholders(len(chunk))
                     conn.execute(f"DELETE FROM claims WHERE expires < ? AND key IN "
                                  f"({marks})", [now, *chunk])
                     _drop_dead_claims(conn, chunk)
@@ -261,9 +263,9 @@ class TeacherCache:
         """The request about ``keys`` came back (answered or failed)."""
         with self._lock:
             conn = self._connection()
-            for chunk in _chunks(list(keys)):
+            for chunk in chunks(list(keys)):
                 conn.execute(f"DELETE FROM in_flight WHERE key IN "
-                             f"({','.join('?' * len(chunk))})", chunk)
+                             f"({placeholders(len(chunk))})", chunk)
 
     def lost_in_flight(self, keys):
         """How many of ``keys`` a process that has died was asking about.
@@ -275,14 +277,14 @@ class TeacherCache:
         keys, host, lost = list(keys), socket.gethostname(), []
         with self._lock:
             conn = self._connection()
-            for chunk in _chunks(keys):
+            for chunk in chunks(keys):
                 rows = conn.execute(
                     f"SELECT key, process FROM in_flight WHERE key IN "
-                    f"({','.join('?' * len(chunk))})", chunk).fetchall()
+                    f"({placeholders(len(chunk))})", chunk).fetchall()
                 lost += [k for k, process in rows if _dead(process, host)]
-            for chunk in _chunks(lost):
+            for chunk in chunks(lost):
                 conn.execute(f"DELETE FROM in_flight WHERE key IN "
-                             f"({','.join('?' * len(chunk))})", chunk)
+                             f"({placeholders(len(chunk))})", chunk)
         return len(lost)
 
     def __len__(self):
@@ -320,7 +322,7 @@ def _drop_dead_claims(conn, keys):
     A killed process cannot release its claims; on its own machine, that it
     is gone is known at once, without waiting for the lease to expire.
     """
-    marks = ",".join("?" * len(keys))
+    marks = placeholders(len(keys))
     owners = {row[0] for row in conn.execute(
         f"SELECT DISTINCT owner FROM claims WHERE key IN ({marks})", keys)}
     host = socket.gethostname()
@@ -332,22 +334,8 @@ def _drop_dead_claims(conn, keys):
 def _dead(process, host):
     """Whether ``host:pid`` names a process of this machine that has ended."""
     process_host, _, pid = process.partition(":")
-    return process_host == host and pid.isdigit() and not _alive(int(pid))
+    return process_host == host and pid.isdigit() and not is_alive(int(pid))
 
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive
-        return True
-    return True
-
-
-def _chunks(keys, size=500):
-    # SQLite limits the parameters of one statement.
-    return [keys[i : i + size] for i in range(0, len(keys), size)]
 
 
 _OPEN_CACHES = {}

@@ -19,14 +19,8 @@ from numbers import Integral, Real
 from sklearn.utils._param_validation import Interval
 
 from .._items import check_texts
-from ._base import (
-    BLANK,
-    TOO_LONG,
-    UNENCODABLE,
-    UNLABELED,
-    BaseTeacher,
-    TeacherResult,
-)
+from ..reasons import BLANK, TOO_LONG, UNENCODABLE
+from ._base import UNLABELED, BaseTeacher, TeacherResult
 from ._batch import Connection, label_in_batch
 from ._cache import TeacherCache, resolve_cache
 from ._claims import pay_once

@@ -10,6 +10,8 @@ import dataclasses
 import html
 import json
 
+from ..reasons import MALFORMED, NO_ANSWER, REFUSAL, UNKNOWN_LABEL
+
 __all__ = [
     "LABEL_TOOL",
     "SAMPLES_TOOL",
@@ -401,10 +403,10 @@ def unlabeled_reasons(reply, labels):
 
 def _why_not(item_id, refused, problem, answered):
     if refused:
-        return "refusal"
+        return REFUSAL
     if problem:
-        return "malformed"
-    return "unknown_label" if item_id in answered else "no_answer"
+        return MALFORMED
+    return UNKNOWN_LABEL if item_id in answered else NO_ANSWER
 
 
 def parse_samples(reply, n_samples, names):

@@ -18,8 +18,7 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset
 from torch.utils.data import Subset
 
-from .._items import check_texts
-from .._validation import check_classes
+from .._items import check_classes, check_texts
 from ._hub import load_tokenizer, quiet_transformers, resolve_model_path, token_limit
 
 __all__ = ["BertClassifier"]

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["EmbeddingCache"]
+from .._sqlite import chunks, placeholders
 
-# SQLite caps the number of bound parameters per statement.
-_CHUNK = 500
+__all__ = ["EmbeddingCache"]
 
 
 class EmbeddingCache:
@@ -43,11 +42,10 @@ class EmbeddingCache:
             position.setdefault(key, []).append(i)
         unique = list(position)
         with self._connect() as connection:
-            for start in range(0, len(unique), _CHUNK):
-                chunk = unique[start:start + _CHUNK]
+            for chunk in chunks(unique):
                 rows = connection.execute(
                     "SELECT key, vector FROM embedding WHERE key IN "
-                    f"({','.join('?' * len(chunk))})",
+                    f"({placeholders(len(chunk))})",
                     chunk,
                 )
                 for key, vector in rows:

@@ -1,0 +1,217 @@
+"""The options ``distill`` and ``estimate-cost`` share, and what they build.
+
+Both commands read the same seed, pool and teacher options and the same
+budgets; this room declares them once (with their defaults in
+:data:`DEFAULTS`, which ``--resume`` reads too), checks what argparse cannot,
+and turns them into the classifier a run fits.
+"""
+
+import inspect
+import math
+
+from .._classifier import ActiveDistillationClassifier
+from ..strategy import is_generative
+from ._io import InputError
+from ._parser import integer, number
+from ._registry import SAMPLERS, STUDENTS, make_sampler
+
+__all__ = [
+    "DEFAULTS",
+    "MAX_VALIDATION_ROWS",
+    "add_arguments",
+    "build_classifier",
+    "check_arguments",
+    "default_model",
+    "generates",
+    "max_rounds",
+    "pool_to_fit",
+]
+
+MAX_VALIDATION_ROWS = 5000
+#: The default of each shared option that has one (the others are ``None``).
+DEFAULTS = {
+    "validation_size": 0.2,
+    "text_column": "text",
+    "label_column": "label",
+    "encoding": "utf-8-sig",
+    "sampler": "mraru",
+    "student": "tfidf-logreg",
+    "batch_size": 25,
+    "stop": "none",
+    "batch_api": False,
+    "random_state": 0,
+}
+REQUIRED = {
+    "--seed": "--seed FILE: labelled examples",
+    "--pool": "--pool FILE: the texts to label",
+    "--teacher": "--teacher NAME: oracle, anthropic or module:attribute",
+    "--out": "--out MODEL: the model file to write",
+}
+
+
+def default_model():
+    """The Claude model of ``--teacher anthropic`` when ``--model`` is not given."""
+    # The one place that knows where the default is kept.
+    from ..teachers import AnthropicTeacher
+
+    return inspect.signature(AnthropicTeacher).parameters["model"].default
+
+
+def add_arguments(parser):
+    """Add the options shared by ``distill`` and ``estimate-cost``.
+
+    Returns
+    -------
+    groups : dict
+        The argument groups by name (``"required"``, ``"budget"``,
+        ``"data"``, ``"method"``), for a command to add its own options to.
+    """
+    required = parser.add_argument_group("required")
+    required.add_argument("--seed", metavar="FILE",
+                          help="labelled examples (CSV or JSONL) (required)")
+    required.add_argument("--pool", metavar="FILE",
+                          help="unlabelled texts (CSV or JSONL); with --teacher "
+                          "oracle it must carry the label column too (required)")
+    required.add_argument("--teacher", metavar="NAME",
+                          help="oracle (answers from the pool's labels), anthropic "
+                          "(Claude; needs the llm extra), or module:attribute "
+                          "(required)")
+    budget = parser.add_argument_group(
+        "budget (at least one is required; the first reached stops the run)")
+    budget.add_argument("--budget-labels", type=integer(1), metavar="N",
+                        help="largest number of teacher labels")
+    budget.add_argument("--budget-usd", type=number(0), metavar="USD",
+                        help="largest teacher spend in USD")
+    budget.add_argument("--max-rounds", type=integer(1), metavar="N",
+                        help="largest number of rounds")
+    data = parser.add_argument_group("data")
+    data.add_argument("--validation", metavar="FILE",
+                      help="labelled texts to report accuracy on (with the "
+                      "oracle, a split of the pool by default)")
+    data.add_argument("--validation-size", type=number(0, 1, include_maximum=False),
+                      default=DEFAULTS["validation_size"], metavar="SHARE",
+                      help="share of the pool held out for validation with the "
+                      f"oracle, at most {MAX_VALIDATION_ROWS} rows")
+    data.add_argument("--classes", metavar="A,B,...",
+                      help="the full label set, comma separated (by default the "
+                      "labels of the seed)")
+    data.add_argument("--text-column", default=DEFAULTS["text_column"],
+                      metavar="NAME", help="column holding the texts")
+    data.add_argument("--label-column", default=DEFAULTS["label_column"],
+                      metavar="NAME", help="column holding the labels")
+    data.add_argument("--encoding", default=DEFAULTS["encoding"],
+                      help="encoding of the input files (UTF-8, with or without "
+                      "a byte-order mark, by default)")
+    method = parser.add_argument_group("method")
+    method.add_argument("--model", help="the Claude model of --teacher anthropic "
+                        f"(default: {default_model()})")
+    method.add_argument("--sampler", default=DEFAULTS["sampler"], choices=SAMPLERS,
+                        metavar="NAME", help=f"{', '.join(SAMPLERS)}")
+    method.add_argument("--student", default=DEFAULTS["student"], metavar="NAME",
+                        help=f"{', '.join(STUDENTS)} (static-logreg needs the static "
+                        "extra, the last two the text extra), or module:attribute")
+    method.add_argument("--batch-size", type=integer(1),
+                        default=DEFAULTS["batch_size"], metavar="N",
+                        help="teacher labels per round")
+    method.add_argument("--stop", choices=("none", "auto"), default=DEFAULTS["stop"],
+                        help="auto: stop paying when the student stops "
+                        "learning (skakd.stopping.default(): its predictions "
+                        "on a stop set drawn from the pool would barely change "
+                        "if the labelled set doubled); a budget is still "
+                        "required")
+    method.add_argument("--batch-api", action="store_true",
+                        help="send each round to Claude as a Message Batch: "
+                        "half the price, answers within minutes to hours "
+                        "(--teacher anthropic only)")
+    method.add_argument("--random-state", type=integer(0, 2**32 - 1),
+                        default=DEFAULTS["random_state"], metavar="SEED",
+                        help="seed of every random choice")
+    return {"required": required, "budget": budget, "data": data, "method": method}
+
+
+def generates(args):
+    """Whether ``--sampler`` has the teacher write texts (a generative strategy)."""
+    return is_generative(make_sampler(args.sampler, args.batch_size))
+
+
+def check_arguments(args, command, also_missing=(), need_budget=True):
+    """Check what argparse cannot: options needed together, budgets."""
+    missing = [f"--{name}" for name in ("seed", "pool", "teacher")
+               if getattr(args, name) is None]
+    if generates(args) and args.teacher != "oracle" and "--pool" in missing:
+        missing.remove("--pool")  # the teacher writes the training texts
+    missing += also_missing
+    if missing:
+        listed = (", ".join(missing[:-1]) + " and " + missing[-1]
+                  if len(missing) > 1 else missing[0])
+        raise InputError(
+            f"{command} needs {listed} ({'; '.join(REQUIRED[m] for m in missing)})."
+        )
+    budgets = (args.budget_labels, args.budget_usd, args.max_rounds)
+    if need_budget and all(budget is None for budget in budgets):
+        raise InputError(
+            "give a budget: --budget-labels N, --budget-usd X and/or "
+            "--max-rounds N, so that the teacher is never asked without limit."
+        )
+    if (generates(args) and args.teacher == "oracle"
+            and args.budget_labels is None and args.max_rounds is None):
+        raise InputError(
+            f"--budget-usd alone never stops --sampler {args.sampler} with "
+            "--teacher oracle (the oracle is free); add --budget-labels N or "
+            "--max-rounds N."
+        )
+    if getattr(args, "dry_run", False) and args.teacher != "anthropic":
+        raise InputError(
+            f"--dry-run rehearses --teacher anthropic; --teacher {args.teacher} "
+            "is called as it is (the oracle is free already)."
+        )
+    if args.batch_api and args.teacher != "anthropic":
+        raise InputError(
+            "--batch-api: only --teacher anthropic uses the Message Batches API."
+        )
+
+
+def max_rounds(args):
+    """Rounds to run: ``--max-rounds``, else as many as ``--budget-labels``
+    fills with full batches (the progress bar's length).
+
+    Pool samplers spend every round's batch, so the label budget is used to
+    the last label in those rounds. PGKD counts only the written texts that
+    pass its screening; the bound keeps a teacher whose texts are all
+    rejected from running forever, and the report says what was left.
+    """
+    if args.max_rounds is not None:
+        return args.max_rounds
+    if args.budget_labels is not None:
+        return math.ceil(args.budget_labels / args.batch_size)
+    return None  # a USD budget (or the pool) ends the run
+
+
+def build_classifier(args, inputs, student, teacher, *, callbacks=None,
+                     budget_labels=None):
+    """The classifier a run fits (``budget_labels`` overrides the budgets:
+    the pilot of ``estimate-cost --pilot-labels``)."""
+    if budget_labels is None:
+        rounds, max_labels, max_cost = (
+            max_rounds(args), args.budget_labels, args.budget_usd)
+    else:
+        rounds = math.ceil(budget_labels / args.batch_size)
+        max_labels, max_cost = budget_labels, None
+    return ActiveDistillationClassifier(
+        student,
+        teacher=teacher,
+        sampler=make_sampler(args.sampler, args.batch_size),
+        max_iter=rounds,
+        max_labels=max_labels,
+        max_cost=max_cost,
+        classes=inputs.classes,
+        callbacks=callbacks,
+        random_state=args.random_state,
+        verbose=0 if getattr(args, "quiet", True) else 1,
+    )
+
+
+def pool_to_fit(clf, inputs):
+    """The ``X_pool`` a run fits with: none for a strategy that writes its
+    texts (the oracle's pool is then where its texts come from)."""
+    return None if is_generative(clf.sampler) else inputs.pool_texts
