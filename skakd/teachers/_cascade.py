@@ -7,15 +7,15 @@ import time
 from collections.abc import Iterator
 from numbers import Integral, Real
 
-import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from .._items import take
 from ._base import UNLABELED, BaseTeacher, TeacherResult, check_teacher_labels
+from ._calibration import measure_agreement
 from ._callable import CallableTeacher
 from ._oracle import _item_key
 
-__all__ = ["TeacherCascade", "agreement_threshold"]
+__all__ = ["TeacherCascade"]
 
 _BILL = ("input_tokens", "output_tokens", "cost")
 
@@ -273,19 +273,11 @@ class TeacherCascade(BaseTeacher):
         for s, (name, teacher) in enumerate(first):
             found = self._ask(s, name, teacher, items, everything, keys, classes,
                               bill)[0]
-            both = [i for i in everything if found[i][0] is not UNLABELED
-                    and found[i][1] is not None
-                    and reference[i][0] is not UNLABELED]
-            confidence = np.array([found[i][1] for i in both], dtype=float)
-            agree = np.array([found[i][0] == reference[i][0] for i in both])
-            threshold, agreement, kept = agreement_threshold(
-                confidence, agree, target_agreement)
-            thresholds.append(threshold)
-            report.append({"stage": name, "n_items": len(both),
-                           "threshold": threshold, "agreement": agreement,
-                           "kept_share": kept,
-                           "agreement_all": float(agree.mean()) if both else None,
-                           "target_agreement": target_agreement})
+            measured = measure_agreement(
+                [found[i][:2] for i in everything],
+                [reference[i][0] for i in everything], target_agreement)
+            thresholds.append(measured["threshold"])
+            report.append({"stage": name, **measured})
         for entry in report:
             entry["cost"] = bill.cost
         self.thresholds_ = thresholds
@@ -437,37 +429,6 @@ class _Answer:
         bill.reasons = self.reasons if any(self.reasons) else None
         bill.latency = latency
         return bill
-
-
-def agreement_threshold(confidence, agree, target):
-    """The lowest confidence whose kept answers agree ``target`` of the time.
-
-    Answers with a confidence at or above the threshold are kept; of the
-    thresholds that meet ``target``, the one that keeps most answers wins.
-
-    Returns
-    -------
-    threshold, agreement, kept_share
-        ``(inf, None, 0.0)`` where no threshold meets ``target``.
-
-    Examples
-    --------
-    >>> from skakd.teachers._cascade import agreement_threshold
-    >>> agreement_threshold([0.99, 0.95, 0.9, 0.6, 0.5], [1, 1, 1, 0, 1], 0.9)
-    (0.9, 1.0, 0.6)
-    """
-    confidence = np.asarray(confidence, dtype=float)
-    agree = np.asarray(agree, dtype=float)
-    order = np.argsort(-confidence, kind="stable")
-    confidence, agree = confidence[order], agree[order]
-    running = np.cumsum(agree) / np.arange(1, len(agree) + 1)
-    # A cut falls between two distinct confidences, never inside a tie.
-    cut = np.r_[confidence[1:] != confidence[:-1], True] if len(agree) else []
-    good = np.flatnonzero(cut & (running >= target)) if len(agree) else []
-    if not len(good):
-        return math.inf, None, 0.0
-    j = good[-1]
-    return float(confidence[j]), float(running[j]), float((j + 1) / len(agree))
 
 
 def _sure(found, threshold):

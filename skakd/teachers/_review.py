@@ -10,13 +10,12 @@ from pathlib import Path
 from sklearn.utils._param_validation import StrOptions
 
 from .._items import check_texts
+from ..reasons import AWAITING_REVIEW
 from ._base import UNLABELED, BaseTeacher, TeacherResult
 from ._prompts import class_names
 
-__all__ = ["AWAITING_REVIEW", "HumanReview"]
+__all__ = ["HumanReview"]
 
-#: Why an item was not labelled: it waits in the review file for a person.
-AWAITING_REVIEW = "awaiting_review"
 _FIELDS = ("text", "label")
 
 
