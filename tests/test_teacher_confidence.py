@@ -216,3 +216,17 @@ def test_logprobs_are_renormalised_over_the_label_set_only():
     start = len('"label": "')
     found = label_probability(tokens, start, start + len("top_up_failed"), names)
     assert found == pytest.approx(0.5 * 0.9 * 0.8 / 0.8)
+
+
+def test_cached_teacher_keeps_the_confidence(tmp_path):
+    from skakd.teachers import CachedTeacher
+
+    items = [f"text {i}" for i in range(20)]
+    oracle = OracleTeacher(items, [CLASSES[i % 3] for i in range(20)],
+                           noise_rate=0.3, confidence="calibrated", random_state=1)
+    cached = CachedTeacher(oracle, tmp_path / "cache.sqlite", namespace="oracle")
+    first = cached.label(items, CLASSES)
+    again = cached.label(items, CLASSES)
+    assert again.n_cached == 20 and again.labels == first.labels
+    assert again.confidence == first.confidence == oracle.label(
+        items, CLASSES).confidence
