@@ -9,8 +9,10 @@ Simulated teachers on banking77 (77 classes) and hwu64 (64 classes; no
   (``OracleTeacher(noise_rate=0.25, confusion="names",
   confidence="calibrated")``);
 * **cascade**: :class:`skakd.teachers.TeacherCascade` of the two, with fixed
-  thresholds and with a threshold calibrated on 200 random pool items for
-  90% agreement (the calibration's bill is added to the fit's).
+  thresholds, and with a threshold calibrated on 200 random pool items for
+  95% agreement: the calibration's bill is added to the fit's, and its 200
+  strong labels join the seed (the active learner then buys 200 fewer, so
+  every student ends with the same number of labels).
 
 Each distils a TF-IDF + logistic regression student with M-RARU (batches of
 100) from one seed text per class to ``--labels`` labels, scored on the test
@@ -43,7 +45,7 @@ from ._report import RESULTS, command_line, machine_info, write_csv, write_json
 
 CHEAP_PRICE, STRONG_PRICE = 0.1, 1.0
 CHEAP_ACCURACY = 0.75
-CALIBRATION_ITEMS, TARGET_AGREEMENT = 200, 0.9
+CALIBRATION_ITEMS, TARGET_AGREEMENT = 200, 0.95
 THRESHOLDS = (0.5, 0.7)
 TARGETS = {"max_accuracy_gap": 0.01, "max_bill_ratio": 0.35}
 
@@ -56,6 +58,8 @@ def parse_args(argv=None):
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--labels", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--concentration", type=float, default=1.0,
+                        help="the cheap teacher's confidence_concentration")
     args = parser.parse_args(argv)
     if args.quick:
         args.datasets, args.seeds, args.labels = ["banking77"], 1, 500
@@ -75,12 +79,13 @@ def load(name):
             np.asarray(X_test, dtype=object), np.asarray(y_test).astype(str))
 
 
-def teachers(X, y, seed):
+def teachers(X, y, seed, concentration):
     """The simulated strong and cheap teachers of one run."""
     strong = OracleTeacher(X, y, cost_per_item=STRONG_PRICE)
     cheap = OracleTeacher(X, y, noise_rate=1 - CHEAP_ACCURACY, confusion="names",
                           confidence="calibrated", random_state=seed,
-                          cost_per_item=CHEAP_PRICE)
+                          cost_per_item=CHEAP_PRICE,
+                          confidence_concentration=concentration)
     return strong, cheap
 
 
@@ -88,8 +93,9 @@ def run_one(data, config, seed, args):
     X, y, X_test, y_test = data
     seed_idx = one_per_class(y, seed)
     pool = np.setdiff1d(np.arange(len(y)), seed_idx)
-    strong, cheap = teachers(X[pool], y[pool], seed)
+    strong, cheap = teachers(X[pool], y[pool], seed, args.concentration)
     classes = sorted(np.unique(y))
+    X_seed, y_seed, budget = X[seed_idx], y[seed_idx], args.labels
     before, calibration = 0.0, None
     if config == "strong":
         teacher = strong
@@ -97,29 +103,31 @@ def run_one(data, config, seed, args):
         teacher = cheap
     elif config == "cascade_calibrated":
         teacher = TeacherCascade([("cheap", cheap), ("strong", strong)])
-        sample = np.random.default_rng(seed).choice(
-            len(pool), CALIBRATION_ITEMS, replace=False)
-        teacher.calibrate(X[pool][sample], classes,
-                          target_agreement=TARGET_AGREEMENT)
+        sample = pool[np.random.default_rng(seed).choice(
+            len(pool), CALIBRATION_ITEMS, replace=False)]
+        teacher.calibrate(X[sample], classes, target_agreement=TARGET_AGREEMENT)
         calibration = teacher.calibration_[0]
         before = calibration["cost"]
+        # The strong labels paid for are training labels too (replayed free).
+        X_seed = np.concatenate([X_seed, X[sample]])
+        y_seed = np.concatenate([y_seed, teacher.label(X[sample], classes).labels])
+        pool, budget = np.setdiff1d(pool, sample), budget - CALIBRATION_ITEMS
     else:
         threshold = float(config.rsplit("_t", 1)[1])
         teacher = TeacherCascade([("cheap", cheap), ("strong", strong)],
                                  min_confidence=threshold)
     student = make_pipeline(TfidfVectorizer(sublinear_tf=True),
                             LogisticRegression(C=20, max_iter=1000))
-    n_rounds = -(-(args.labels - len(seed_idx)) // args.batch_size)
     clf = ActiveDistillationClassifier(
         student, teacher=teacher, sampler=MRARU(batch_size=args.batch_size),
-        max_iter=n_rounds, max_labels=args.labels, random_state=seed,
-        callbacks=[Scoring(X_test, y_test)])
+        max_iter=-(-budget // args.batch_size), max_labels=budget,
+        random_state=seed, callbacks=[Scoring(X_test, y_test)])
     start = time.perf_counter()
-    clf.fit(X[seed_idx], y[seed_idx], X_pool=X[pool])
+    clf.fit(X_seed, y_seed, X_pool=X[pool])
     history = clf.history_
-    truth = dict(zip(X[pool].tolist(), y[pool].tolist()))
-    taught = [(x, label) for x, label in zip(clf.labeled_X_, clf.labeled_y_)
-              if x in truth]
+    # Every label beyond the one-per-class seed came from a teacher.
+    truth = dict(zip(X.tolist(), y.tolist()))
+    taught = list(zip(clf.labeled_X_, clf.labeled_y_))[len(seed_idx):]
     return {
         "config": config, "seed": seed, "n_labeled": history[-1, "n_labeled"],
         "accuracy": history[-1, "accuracy"],
@@ -211,10 +219,13 @@ def main(argv=None):
                       f"({row['seconds']:.0f}s)", flush=True)
     summary = summarise(rows)
     name = "cascade_quick" if args.quick else "cascade"
+    if args.concentration != 1.0:
+        name += f"_k{args.concentration:g}"
     meta = {"command": command_line("cascade", argv), "machine": machine_info(),
             "targets": TARGETS, "cheap_price": CHEAP_PRICE,
             "strong_price": STRONG_PRICE, "cheap_accuracy": CHEAP_ACCURACY,
             "calibration_items": CALIBRATION_ITEMS,
+            "cheap_confidence_concentration": args.concentration,
             "target_agreement": TARGET_AGREEMENT, "labels": args.labels,
             "batch_size": args.batch_size}
     write_json(RESULTS / f"{name}.json", {**meta, "summary": summary, "runs": rows})
