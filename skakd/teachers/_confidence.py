@@ -6,10 +6,15 @@ included), and a ``confidence`` the model states with each label, where the
 answer schema asks for one.
 
 From log-probabilities, the confidence of a label is the probability of its
-tokens (the product over the tokens of the label and its closing quote),
-renormalised at its first token by the probability mass that the top
-alternatives there put on tokens that begin no class: what the model
-spent on answers outside the label set does not count against the label.
+tokens (those of the label and its closing quote), each renormalised over
+the alternatives at its place that keep the answer inside the label set.
+Servers report the model's distribution before a JSON schema constrains it
+(llama.cpp does: ``{"label": "H`` is followed by ``arry`` more often than by
+``UM``), so the mass a token's top alternatives put outside the label set
+is not the label's doubt; a constrained decoder never had that choice.
+Alternatives beyond ``top_logprobs`` are not seen: where valid ones hide
+there, the confidence is too high, most for an unsure answer over many
+classes.
 """
 
 import json
@@ -63,7 +68,7 @@ def item_confidence(reply, labels, names):
 
 def label_probability(tokens, start, end, names):
     """The probability of the label at ``text[start:end]``, where ``text``
-    is the concatenation of ``tokens``.
+    is the concatenation of ``tokens``, among the labels ``names``.
 
     Parameters
     ----------
@@ -74,17 +79,20 @@ def label_probability(tokens, start, end, names):
         after them is part of the label's probability (it says the label
         ends there, and is not a longer class).
     names : list of str
-        The label set, to renormalise at the first token.
+        The label set.
 
     Returns
     -------
     probability : float or None
-        ``None`` where no token covers the label.
+        The product over the label's tokens of each one's probability
+        divided by the mass of the alternatives (itself included) that keep
+        the answer inside the label set; ``None`` where no token covers the
+        label.
 
     Examples
     --------
-    The model wrote ``"pos"`` with probability 0.6 at its first token, and
-    put 0.25 on a token that begins no class:
+    The model wrote ``"pos"`` with probability 0.6 at its first token, put
+    0.15 on ``neg`` and 0.25 on a token that begins no class:
 
     >>> from math import log
     >>> from skakd.teachers._confidence import label_probability
@@ -95,29 +103,31 @@ def label_probability(tokens, start, end, names):
     >>> round(label_probability(tokens, 1, 4, ["neg", "pos"]), 3)
     0.8
     """
-    offsets, position = [], 0
-    for token, _, _ in tokens:
-        offsets.append((position, position + len(token)))
-        position += len(token)
-    covering = [j for j, (a, b) in enumerate(offsets) if a < end + 1 and b > start]
-    if not covering:
-        return None
-    probability = math.exp(sum(tokens[j][1] for j in covering))
-    first, (token_start, _) = covering[0], offsets[covering[0]]
-    chosen, _, alternatives = tokens[first]
-    before = chosen[:max(start - token_start, 0)]
+    text = "".join(token for token, _, _ in tokens)
     forms = [json.dumps(name)[1:-1] for name in names]
-    outside = sum(math.exp(logprob) for alt, logprob in alternatives
-                  if alt != chosen and not _begins_a_class(alt, before, forms))
-    return min(1.0, probability / max(1.0 - outside, probability))
+    probability, found, position = 1.0, False, 0
+    for token, logprob, alternatives in tokens:
+        begin, position = position, position + len(token)
+        if position <= start or begin > end:
+            continue  # not the label's, nor its closing quote's
+        found = True
+        # What the label reads before this token; a token that starts
+        # before the label (a quote and its first letters) must keep its
+        # part before the label.
+        before, head = text[start:begin], token[:max(start - begin, 0)]
+        chosen = math.exp(logprob)
+        valid = chosen + sum(math.exp(lp) for alt, lp in alternatives
+                             if alt != token and alt.startswith(head)
+                             and _keeps_a_class(before + alt[len(head):], forms))
+        probability *= min(1.0, chosen / valid)
+    return probability if found else None
 
 
-def _begins_a_class(token, before, forms):
-    """Whether ``token``, in place of the label's first token, begins a class."""
-    if not token.startswith(before):
-        return False
-    rest = token[len(before):]
-    return any(form.startswith(rest) or rest.startswith(form) for form in forms)
+def _keeps_a_class(read, forms):
+    """Whether a label that reads ``read`` so far can still be a class (or
+    has just ended one with its closing quote)."""
+    return any(form.startswith(read) or read.startswith(form + '"')
+               for form in forms)
 
 
 def _from_logprobs(reply, names):

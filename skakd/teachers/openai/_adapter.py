@@ -38,9 +38,9 @@ _ENDED = ("completed", "failed", "expired", "cancelled")
 _LINE = re.compile(r"^\s*(?:item\s*)?(\d+)\s*[:=\-)]\s*[\"']?(.+?)[\"']?\s*$",
                    re.IGNORECASE | re.MULTILINE)
 _NO_KEY = "sk-no-key-required"
-#: Alternatives asked per token with ``confidence="logprobs"``: enough to
-#: see the mass a label's first token puts outside the label set.
-TOP_LOGPROBS = 10
+#: Alternatives asked per token with ``confidence="logprobs"`` (the most
+#: OpenAI gives): the other labels a token could have begun or continued.
+TOP_LOGPROBS = 20
 
 
 class OpenAIProvider(Provider):

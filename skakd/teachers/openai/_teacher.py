@@ -108,11 +108,13 @@ class OpenAITeacher(LLMTeacher):
         (kept in the cache with the label): what a
         :class:`~skakd.teachers.TeacherCascade` decides by.
         ``"logprobs"`` asks the server for token log-probabilities
-        (``logprobs``, ``top_logprobs=10``; OpenAI's API, vLLM and
+        (``logprobs``, ``top_logprobs=20``; OpenAI's API, vLLM and
         llama.cpp's server return them) and takes the probability of the
-        label's tokens, renormalised by the mass the alternatives at its
-        first token put outside the label set: free, and the model's own
-        probability, but only for answers in the message's content (a
+        label's tokens, each renormalised over its alternatives that keep
+        the answer inside the label set (servers report the distribution
+        before the schema constrains it): free, and the model's own
+        probability (too high where valid alternatives hide beyond the top
+        20), but only for answers in the message's content (a
         strict JSON schema or JSON mode; a forced tool call or a server
         without log-probabilities gives ``None``). ``"verbalized"`` asks
         the model to state a confidence from 0 to 1 with every label (a

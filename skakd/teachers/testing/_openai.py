@@ -348,9 +348,14 @@ def _asked(body):
 
 
 def token_logprobs(text, classes, sure, top):
-    """The tokens of ``text`` with log-probabilities: the ``i``-th label's
-    tokens (and its closing quote's) multiply to ``sure[i]``, the rest of its
-    mass spread evenly over the other classes; ``top`` alternatives each."""
+    """The tokens of ``text`` with log-probabilities and ``top`` alternatives.
+
+    The ``i``-th label has probability ``sure[i]``, the rest of the mass
+    spread evenly over the other classes; each of its tokens (and its
+    closing quote's) has its conditional probability given the tokens
+    before, and the other classes' tokens at that place as alternatives, so
+    that the label's tokens multiply to ``sure[i]``.
+    """
     pieces = _PIECE.findall(text)
     starts = list(itertools.accumulate((len(p) for p in pieces), initial=0))
     logprobs = [0.0] * len(pieces)
@@ -364,28 +369,27 @@ def token_logprobs(text, classes, sure, top):
         others = len(classes) - 1
         mass = {c: p if c == label else (1 - p) / others for c in classes} \
             if others else {label: 1.0}
-        before = 1.0
-        for k in range(len(chosen)):
-            now = _share(mass, forms, chosen[:k + 1])
-            logprobs[first + k] = math.log(now / before)
-            before = now
-        if first + len(chosen) < len(pieces):  # the closing quote ends it
-            logprobs[first + len(chosen)] = math.log(mass[label] / before)
-        groups = {}
-        for c, m in mass.items():
-            groups[forms[c][0]] = groups.get(forms[c][0], 0.0) + m
-        ranked = sorted(groups.items(), key=lambda g: -g[1])[:top]
-        alternatives[first] = [(t, math.log(m)) for t, m in ranked if m > 0]
+        for k in range(min(len(chosen) + 1, len(pieces) - first)):
+            # The classes still possible after k tokens, by their next token
+            # (a class that ends here: the closing quote's).
+            close = pieces[first + len(chosen)] if first + len(chosen) < len(
+                pieces) else '"'
+            groups = {}
+            for c, m in mass.items():
+                if forms[c][:k] == chosen[:k]:
+                    nxt = forms[c][k] if len(forms[c]) > k else close
+                    groups[nxt] = groups.get(nxt, 0.0) + m
+            total = sum(groups.values())
+            token = pieces[first + k]
+            logprobs[first + k] = math.log(groups[token] / total)
+            ranked = sorted(groups.items(), key=lambda g: -g[1])[:top]
+            alternatives[first + k] = [(t, math.log(m / total))
+                                       for t, m in ranked if m > 0]
     return [{"token": piece, "logprob": logprob, "bytes": list(piece.encode()),
              "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(t.encode())}
                               for t, lp in (alts if alts is not None else
                                             [(piece, logprob)] if top else [])]}
             for piece, logprob, alts in zip(pieces, logprobs, alternatives)]
-
-
-def _share(mass, forms, prefix):
-    """The mass of the classes whose tokens begin with ``prefix``."""
-    return sum(m for c, m in mass.items() if forms[c][:len(prefix)] == prefix)
 
 
 def _item_properties(schema):
