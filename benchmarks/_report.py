@@ -3,6 +3,7 @@ tables and the generated section of a docs page."""
 
 import csv
 import datetime
+import gzip
 import json
 import os
 import platform
@@ -17,10 +18,13 @@ __all__ = [
     "DOCS",
     "RESULTS",
     "ROOT",
+    "append_run",
     "command_line",
     "fmt",
     "machine_info",
     "markdown_table",
+    "read_runs",
+    "runs_file",
     "write_csv",
     "write_generated",
     "write_json",
@@ -83,6 +87,40 @@ def command_line(module, argv=None):
     """
     args = sys.argv[1:] if argv is None else list(argv)
     return " ".join([f"python -m benchmarks.{module}", shlex.join(args)]).strip()
+
+
+def runs_file(path):
+    """The per-run log to read and append to: ``path``, or ``path.gz`` when
+    only that is there (logs over 1 MB are committed gzip-compressed; the
+    benchmarks read and extend them as they are)."""
+    path = Path(path)
+    compressed = path.with_name(path.name + ".gz")
+    return compressed if compressed.is_file() and not path.is_file() else path
+
+
+def _open_text(path, mode):
+    if path.suffix == ".gz":
+        return gzip.open(path, mode + "t", encoding="utf-8")
+    return path.open(mode, encoding="utf-8")
+
+
+def read_runs(path):
+    """The records of a per-run JSONL log (see :func:`runs_file`); ``[]``
+    when there is none yet."""
+    path = runs_file(path)
+    if not path.is_file():
+        return []
+    with _open_text(path, "r") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def append_run(path, record):
+    """Append one record to a per-run JSONL log (see :func:`runs_file`); a
+    gzip log grows by a new gzip member, which gzip readers join."""
+    path = runs_file(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _open_text(path, "a") as handle:
+        handle.write(json.dumps(record) + "\n")
 
 
 def write_json(path, payload, indent=1):

@@ -30,7 +30,6 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from skakd.text import SentenceEmbedder
-from skakd.text._hub import load_encoder, resolve_model_path
 
 from ._common import DEFAULT_CACHE, DEFAULT_DATA, load_csv_folder
 from ._report import (
@@ -180,7 +179,11 @@ def _subsets(data, n_train, n_test):
 
 
 def mean_tokens(texts):
-    tokenizer, _ = load_encoder(str(resolve_model_path(None)))
+    """Mean tokens a text of ``texts`` makes for the default encoder."""
+    from transformers import AutoTokenizer
+
+    # The encoder SentenceEmbedder resolves (its public model_path_).
+    tokenizer = AutoTokenizer.from_pretrained(SentenceEmbedder().fit().model_path_)
     return float(np.mean([len(ids) for ids in tokenizer(
         texts, truncation=True, max_length=256)["input_ids"]]))
 

@@ -267,20 +267,6 @@ def run_child(spec):
     raise RuntimeError(f"measurement {spec} failed:\n{process.stderr[-3000:]}")
 
 
-def lazy_pools_supported():
-    """Whether fit takes an out-of-core pool as it is (rather than loading it)."""
-    from skakd._validation import check_items
-    from skakd.pools import NpyPool
-
-    path = Path(os.environ.get("TMPDIR", "/tmp")) / "skakd_probe.npy"
-    np.save(path, np.zeros((2, 2)))
-    try:
-        pool = NpyPool(path)
-        return check_items(pool, "X_pool") is pool
-    finally:
-        path.unlink()
-
-
 def plan(args, pool_path, fit_limit_rows):
     base = {"pool": str(pool_path), "chunk_size": args.chunk_size,
             "rounds": args.rounds, "workdir": str(args.workdir)}
@@ -311,11 +297,8 @@ def main(argv=None):
     info["pool_file_gib"] = pool_path.stat().st_size / 2**30
     print(f"pool file {info['pool_file_gib']:.2f} GiB written in "
           f"{info['pool_write_seconds']:.0f} s", flush=True)
-    # Without lazy-pool support fit would load the pool into memory: only
-    # run fits on pools that fit comfortably (1 GiB).
-    info["lazy_pools_supported"] = lazy_pools_supported()
-    fit_limit = largest if info["lazy_pools_supported"] else 2**30 // (
-        2 * args.n_features)
+    # fit takes an out-of-core pool as it is (skakd.pools): every size is fitted.
+    fit_limit = largest
     rows = []
     try:
         for spec in plan(args, pool_path, fit_limit):
@@ -400,11 +383,8 @@ def render_docs(summary, image):
         f"{N_SEED + N_CLASSES} seed rows; teacher: an instant rule in the "
         "driver process.",
         "",
-        ("`fit` took the pool as it is: out-of-core pools pass `check_items` "
-         "untouched and rows are read only when a sampler visits them."
-         if summary["lazy_pools_supported"] else
-         "This version of skakd loads `X_pool` into memory in `fit`, so fits "
-         "on pools over 1 GiB were skipped."),
+        "`fit` took the pool as it is: out-of-core pools are checked without "
+        "being loaded, and rows are read only when a sampler visits them.",
         "",
         "## Fit: M-RARU vs exhaustive rounds",
         "",

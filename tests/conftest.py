@@ -43,3 +43,21 @@ def texts():
         X.append(" ".join(rng.choice(words, size=5)))
         y.append(label)
     return np.array(X, dtype=object), np.array(y)
+
+
+# -- benchmark tests ------------------------------------------------------------
+# The tests of benchmarks/ (a project beside the library) are marked
+# "benchmark": `pytest -m "not benchmark"` runs the library's suite alone,
+# `pytest -m benchmark` the benchmarks' tests. Marked by file name, so a new
+# tests/test_benchmark_*.py is marked without remembering to.
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "benchmark: tests of benchmarks/ (deselect with -m 'not benchmark')")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name.startswith("test_benchmark_"):
+            item.add_marker(pytest.mark.benchmark)

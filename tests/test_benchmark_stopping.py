@@ -11,9 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # benchmarks/ is a package at the repository root
 from benchmarks import stopping  # noqa: E402
-
-pytest.importorskip("small_text")
-pytest.importorskip("matplotlib")
+from benchmarks._report import append_run, read_runs  # noqa: E402
 
 TOPICS = {"sports": ["goal", "match", "team", "score"],
           "tech": ["chip", "software", "code", "cpu"],
@@ -32,6 +30,8 @@ def _write_texts(folder, n, rng):
 
 
 def test_a_tiny_grid_runs_scores_every_criterion_and_writes_its_report(tmp_path):
+    pytest.importorskip("small_text")
+    pytest.importorskip("matplotlib")
     _write_texts(tmp_path / "tiny", 400, np.random.default_rng(0))
     out, docs = tmp_path / "res", tmp_path / "page.md"
     docs.write_text("# Stopping\n\nHand-written words.\n")
@@ -158,7 +158,62 @@ def test_forecast_verdicts_count_unreachable_as_misses():
     assert verdict["d|cv"]["median_abs_error"] is None and not verdict["d|cv"]["met"]
 
 
+def _power_law_run(noise=0.0, dataset="d", seed=0):
+    """A run whose test accuracy follows 0.9 - 2 / sqrt(n), rounds of 25
+    labels up to a budget of 1,500; agreement 0.2 below it."""
+    n = np.arange(25, 1526, 25)
+    rng = np.random.default_rng(seed)
+    accuracy = 0.9 - 2 * n ** -0.5 + rng.normal(0, noise, len(n))
+    return {"dataset": dataset, "student": "s", "sampler": "r", "seed": seed,
+            "budget": 1500, "forecast": {"cv_labels_to_95": None},
+            "curve": {"n_labeled": n.tolist(), "accuracy": accuracy.tolist(),
+                      "teacher_agreement": [None, *(accuracy[:-1] - 0.2)]}}
+
+
+def test_the_forecast_is_scored_offline_from_the_logged_curve():
+    run = _power_law_run()
+    # Truth: the first round at 95% of 0.9 - 2 / sqrt(1525) (0.806): 475
+    # labels, 450 of them bought.
+    assert stopping.observed_labels(run) == 450
+    row = stopping.forecast_rows([run])[0]
+    assert row["observed_labels_to_95"] == 450
+    # The exact curve, seen up to 525 labels: forecast to within a round.
+    assert abs(row["validation_rel_error"]) <= 0.05
+    # The agreement is 0.2 lower: its curve's 95% comes later (575 labels),
+    # and it has no held-out score to bound it.
+    assert row["agreement_rel_error"] == pytest.approx(100 / 450, abs=0.05)
+    assert row["cv_labels_to_95"] is None and row["cv_rel_error"] is None
+    verdict = stopping.forecast_verdicts([row])
+    assert verdict["d|validation"]["met"]
+    assert verdict["d|cv"]["unreachable_or_failed"] == 1
+
+
+def test_the_simulated_validation_split_adds_noise_and_counts_draws():
+    runs = [_power_law_run(0.002, seed=seed) for seed in range(3)]
+    noisy = stopping.forecast_points(runs[0], "validation", draw=0)[0][1]
+    exact = stopping.forecast_points(runs[0], "validation")[0][1]
+    assert len(noisy) == len(exact) and not np.array_equal(noisy, exact)
+    assert np.all(noisy * stopping.SIMULATED_SIZE % 1 == 0)  # a count of texts
+    found = stopping.simulated_validation(runs)["d"]
+    assert found["draws"] == stopping.SIMULATED_DRAWS
+    assert found["lowest"] <= found["median_abs_error"] <= found["highest"]
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_run_logs_are_read_and_extended_plain_or_gzip(tmp_path, compressed):
+    import gzip
+
+    path = tmp_path / "x_runs.jsonl"
+    if compressed:
+        with gzip.open(f"{path}.gz", "wt") as handle:
+            handle.write(json.dumps({"run": 0}) + "\n")
+    append_run(path, {"run": 1})
+    assert read_runs(path) == ([{"run": 0}] if compressed else []) + [{"run": 1}]
+    assert path.is_file() is not compressed  # a gzip log stays the one log
+
+
 def test_the_vectorised_overall_uncertainty_decides_as_small_text_does():
+    pytest.importorskip("small_text")
     from small_text.stopping_criteria import OverallUncertainty
 
     rng = np.random.default_rng(0)

@@ -574,7 +574,7 @@ def test_predict_rejects_bad_numbers(model_file, files, tmp_path, capsys):
 
 @pytest.mark.parametrize("option, value, needles", [
     ("--teacher", "oracel", ["--teacher 'oracel' is not known",
-                             "expected oracle or anthropic (did you mean 'oracle'?)",
+                             "expected oracle, anthropic, openai or local (did you mean 'oracle'?)",
                              "module:attribute"]),
     ("--student", "minilm", ["--student 'minilm' is not known",
                              "expected tfidf-logreg, static-logreg, minilm-logreg or bert",
@@ -872,11 +872,11 @@ def test_a_lock_from_another_host_needs_resume(locked, tmp_path, capsys):
     assert (tmp_path / "m.lock").exists()
 
 
-def test_batch_api_is_only_for_claude(tiny, tmp_path, capsys):
+def test_batch_api_is_only_for_teachers_that_bill(tiny, tmp_path, capsys):
     assert main([*tiny, "--teacher", "oracle", "--batch-api",
                  "--out", str(tmp_path / "m.joblib")]) == 2
-    one_line_error(capsys, "--batch-api: only --teacher anthropic uses the "
-                   "Message Batches API")
+    one_line_error(capsys, "--batch-api: only --teacher anthropic and openai "
+                   "have a batch API")
 
 
 def test_estimate_cost_with_batches_and_a_cache(files, tmp_path, monkeypatch,
@@ -952,7 +952,7 @@ def test_target_accuracy_forecasts_labels_and_usd_from_a_pilot(files, model_file
     assert main([*common, "--target-accuracy", "0.999"]) == 0
     out = capsys.readouterr().out
     assert "target accuracy 0.999: accuracy=0.999 is not reachable" in out
-    assert "ceiling: 0." in out and "about" not in out
+    assert "ask for at most 0." in out and "about" not in out
 
 
 def test_target_accuracy_runs_a_pilot_distillation(easy, capsys):
@@ -1049,20 +1049,25 @@ def test_dry_run_without_pool_labels_answers_with_the_nearest_seed(tmp_path,
 def test_dry_run_is_for_claude(tiny, tmp_path, capsys):
     assert main([*tiny, "--teacher", "oracle", "--dry-run",
                  "--out", str(tmp_path / "m.joblib")]) == 2
-    one_line_error(capsys, "--dry-run rehearses --teacher anthropic")
+    one_line_error(capsys, "--dry-run rehearses --teacher anthropic or openai")
 
 
 def test_the_plot_goes_without_a_forecast_too_slow_to_make(files, tmp_path, capsys,
                                                          monkeypatch):
     # A limit of 0 s stands for a student (a fine-tuned BERT) whose ten refits
-    # for the cross-validated learning curve would take longer than a minute.
+    # for the cross-validated learning curve would take longer than a minute:
+    # a run without validation scores would need them.
     from skakd.cli import _summary
 
     monkeypatch.setattr(_summary, "_FORECAST_LIMIT_S", 0.0)
     out = tmp_path / "model.joblib"
-    assert main(distill_args(files, out, "--quiet", "--no-cache")) == 0
+    assert main(distill_args(files, out, "--quiet", "--no-cache",
+                             "--validation-size", "0")) == 0
     assert "the plot shows no forecast: cross-validating this student" in (
         capsys.readouterr().err)
+    # With validation scores the curve is fitted to them: nothing to refit.
+    assert main(distill_args(files, out, "--quiet", "--no-cache", "--force")) == 0
+    assert "no forecast" not in capsys.readouterr().err
     assert (tmp_path / "model.curve.png").read_bytes().startswith(b"\x89PNG")
 
 

@@ -217,3 +217,32 @@ def test_without_the_bundled_model_the_error_says_what_to_install(monkeypatch):
 def test_invalid_parameters_fail_on_start(params, error, match):
     with pytest.raises(error, match=match):
         LlamaCppServer(**params).start()
+
+
+def test_a_fit_with_the_local_teacher_is_free_and_stays_in_the_classes(server):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from skakd import ActiveDistillationClassifier
+    from skakd.sampling import MRARU
+
+    data = load_dataset("trec")
+    y = data.y_train
+    seed = [i for c in data.classes for i in (y == c).nonzero()[0][:2]]
+    X_pool = [data.X_train[i] for i in range(1000, 1300)]
+    teacher = server.teacher(
+        cache=None, batch_size=5, max_tokens=200,
+        instructions="Classify each question by the type of its answer.")
+    assert (teacher.model, teacher.base_url) == (server.model, server.base_url)
+    assert teacher.max_concurrency == server.n_parallel
+    clf = ActiveDistillationClassifier(
+        make_pipeline(TfidfVectorizer(), LogisticRegression()),
+        teacher=teacher, sampler=MRARU(batch_size=10), max_labels=20,
+        max_iter=4, random_state=0,
+    ).fit([data.X_train[i] for i in seed], y[seed], X_pool=X_pool)
+
+    taught = clf.labeled_y_[clf.label_source_ == "teacher"]
+    assert len(taught) >= 10
+    assert set(taught) <= set(clf.classes_)
+    assert clf.teacher_cost_ == 0

@@ -236,7 +236,7 @@ def test_a_target_past_the_horizon_is_not_reachable_either():
         forecast.labels_to(0.895)
 
 
-@pytest.mark.parametrize("source", ["agreement", "cv"])
+@pytest.mark.parametrize("source", ["agreement", "cv", "auto"])
 def test_forecast_from_a_real_fit(source):
     X, y = _hard()
     clf = _fit(X, y, TeacherAgreement(min_rounds=100), batch_size=20, max_iter=6)
@@ -254,7 +254,7 @@ def test_forecast_needs_points_it_can_use():
     X, y = _easy()
     clf = _fit(X, y, None, max_iter=3)
     with pytest.raises(ValueError, match="add skakd.stopping.TeacherAgreement"):
-        LearningCurveForecast().fit(clf)
+        LearningCurveForecast(source="agreement").fit(clf)
     with pytest.raises(ValueError, match="3 or more"):
         LearningCurveForecast().fit_points([10, 20], [0.5, 0.6])
     with pytest.raises(ValueError, match="'level' parameter"):

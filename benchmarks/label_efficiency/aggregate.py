@@ -1,11 +1,11 @@
 """From runs to summaries: labels to a target, seed-averaged curves, savings."""
 
-import json
-from pathlib import Path
 
 import numpy as np
 
 from skakd.demo import labels_to_reach
+
+from .._report import read_runs
 
 __all__ = [
     "GROUP",
@@ -21,14 +21,6 @@ __all__ = [
 
 TARGETS = (0.90, 0.95)  # shares of the student's full-training-set accuracy
 GROUP = ("dataset", "student", "noise", "sampler")  # what seeds are averaged over
-
-
-def read_runs(path):
-    """The finished runs of a runs file, as dicts."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
 def summarize_run(curve, full_acc):

@@ -25,7 +25,7 @@ from skakd.teachers import OracleTeacher
 
 from .._common import PAPER_RULE, embed, embed_static, load_csv_folder, one_per_class
 from .._peers import PEERS, FitTimer, run_peer
-from .._report import machine_info, write_json
+from .._report import append_run, machine_info, write_json
 from .aggregate import read_runs, summarize_run
 
 __all__ = [
@@ -227,8 +227,7 @@ def run_grid(args):
                                  args.blas_threads):
             acc = full[spec["student"]]
             spec.update(full_accuracy=acc, **summarize_run(spec["curve"], acc))
-            with runs_path.open("a") as handle:
-                handle.write(json.dumps(spec) + "\n")
+            append_run(runs_path, spec)
             print(f"  {spec['student']:>8} {spec['sampler']:>16} "
                   f"noise={spec['noise']} seed={spec['seed']}: "
                   f"acc {spec['final_accuracy']:.3f}, to90 "

@@ -26,7 +26,14 @@ from ._inputs import load_inputs
 from ._io import InputError
 from ._options import add_arguments as add_shared_arguments
 from ._options import build_classifier, check_arguments, generates, pool_to_fit
-from ._registry import check_teacher, make_student, make_teacher
+from ._registry import (
+    LLM_TEACHERS,
+    check_teacher,
+    is_local,
+    make_student,
+    make_teacher,
+    serve_local,
+)
 from ._run_files import (
     check_lock,
     check_outputs,
@@ -88,7 +95,8 @@ def run(args):
     check_outputs(args, paths)
     # Everything that can be checked without reading the data is checked
     # before it is read: a wrong name or a missing extra fails in a second.
-    check_teacher(args.teacher, model=args.model)
+    check_teacher(args.teacher, model=args.model, base_url=args.base_url,
+                  price=args.price)
     _check_credentials(args)
     student = make_student(args.student, args.random_state)
     new_folders = take_lock(args, paths)
@@ -103,14 +111,20 @@ def run(args):
 
 def _run(args, paths, student):
     inputs = load_inputs(args)
+    if args.teacher == "local":  # the model is served for this run alone
+        with serve_local(args.model) as server:
+            return _fit(args, paths, student, inputs, server)
     if not args.dry_run:
         return _fit(args, paths, student, inputs, None)
     with DryRun(args, inputs) as dry:
         return _fit(args, paths, student, inputs, dry)
 
 
-def _fit(args, paths, student, inputs, dry):
-    teacher, cache = _teacher(args, inputs, paths, dry)
+def _fit(args, paths, student, inputs, server):
+    """Fit and report; ``server`` answers the teacher (a dry run's fake, a
+    local model) or is ``None`` (the teacher's own API)."""
+    dry = server if args.dry_run else None
+    teacher, cache = _teacher(args, inputs, paths, server)
     clf = build_classifier(args, inputs, student, teacher,
                            callbacks=_callbacks(inputs, args))
     start_outputs(args, paths, cache)
@@ -139,34 +153,42 @@ def _fit(args, paths, student, inputs, dry):
 
 
 def _check_credentials(args):
-    credentials = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
-    if args.dry_run:
+    if args.dry_run or args.teacher not in LLM_TEACHERS:
         return
-    if args.teacher == "anthropic" and not any(map(os.environ.get, credentials)):
+    keys = LLM_TEACHERS[args.teacher][2]
+    if args.teacher == "openai" and is_local(args.base_url):
+        return  # a server of this machine needs no key
+    if keys and not any(map(os.environ.get, keys)):
         raise InputError(
-            "--teacher anthropic needs an API key: set ANTHROPIC_API_KEY "
+            f"--teacher {args.teacher} needs an API key: set {keys[0]} "
             "(skakd estimate-cost works without one)."
         )
 
 
-def _teacher(args, inputs, paths, dry=None):
+def _teacher(args, inputs, paths, server=None):
     """The teacher and its cache file (``None`` with ``--no-cache``).
 
-    Claude keeps its own cache (claims, in-flight Message Batches), so that
+    An LLM teacher keeps its own cache (claims, batches in flight), so that
     ``--resume`` pays nothing already answered and collects the batches a
     killed run left in flight; other teachers are wrapped in CachedTeacher.
+    ``server`` is where the LLM teacher is served instead of its API: a dry
+    run's fake, or the local model.
     """
     cache = None
     if not args.no_cache:
         cache = Path(args.cache) if args.cache is not None else paths["cache"]
-    if args.teacher == "anthropic":
-        if dry is not None and cache is not None:  # never replayed as Claude's
+    if args.teacher in LLM_TEACHERS:
+        if args.dry_run and cache is not None:  # never replayed as the model's
             cache = cache_path(cache)
+        model, base_url = args.model, args.base_url
+        if server is not None:
+            model = server.model if args.teacher == "local" else model
+            base_url = server.base_url
         teacher = make_teacher(
-            args.teacher, model=args.model, generate=generates(args),
+            args.teacher, model=model, generate=generates(args),
             cache=None if cache is None else str(cache), batch_api=args.batch_api,
-            base_url=None if dry is None else dry.base_url,
-            api_key=None if dry is None else dry.api_key,
+            base_url=base_url, api_key=getattr(server, "api_key", None),
+            price=args.price,
         )
         return teacher, cache
     teacher = make_teacher(args.teacher, pool_texts=inputs.pool_texts,

@@ -1,9 +1,10 @@
-"""``skakd distill --teacher anthropic --dry-run``: the whole run, no key.
+"""``skakd distill --teacher anthropic|openai --dry-run``: the whole run, no key.
 
-A :class:`~skakd.teachers.testing.FakeAnthropic` server is started on
-127.0.0.1 and the Claude teacher is pointed at it (``base_url`` and a
-placeholder key), so every request goes through the real client, cache,
-retries and batches exactly as it would to the API. The stand-in answers:
+A fake of the teacher's API (:class:`~skakd.teachers.testing.FakeAnthropic`
+or :class:`~skakd.teachers.testing.FakeOpenAI`) is started on 127.0.0.1 and
+the teacher is pointed at it (``base_url`` and a placeholder key), so every
+request goes through the real client, cache, retries and batches exactly as
+it would to the API. The stand-in answers:
 
 * the pool file's own label of the text, when the pool has a label column;
 * else the label of the seed text nearest to it (TF-IDF cosine similarity).
@@ -12,7 +13,7 @@ The requests are written to ``<stem>.dry-run.prompts.jsonl`` (the first
 :data:`N_PROMPTS`), and the bill the API would charge for them is the fake's
 ledger at the model's real prices. Its answers are kept apart, in
 ``<stem>.dry-run.cache.sqlite``, so that no stand-in answer is ever replayed
-as Claude's.
+as the model's.
 """
 
 import json
@@ -37,14 +38,18 @@ def cache_path(cache):
 
 
 class DryRun:
-    """The fake Messages API of a dry run, answering with the stand-in."""
+    """The fake API of a dry run, answering with the stand-in."""
 
     def __init__(self, args, inputs):
-        from ..teachers.testing import FakeAnthropic
+        from ..teachers import testing
 
-        self.model = args.model
+        self.teacher = args.teacher
+        self.model = args.model or default_model(args.teacher)
+        self.price = args.price
         self.how, self.labeler = _stand_in(args, inputs)
-        self.server = FakeAnthropic(labeler=self.labeler, api_key=API_KEY)
+        fake = (testing.FakeOpenAI if args.teacher == "openai"
+                else testing.FakeAnthropic)
+        self.server = fake(labeler=self.labeler, api_key=API_KEY)
         self.base_url = self.api_key = None
 
     def __enter__(self):
@@ -55,34 +60,26 @@ class DryRun:
     def __exit__(self, *exc_info):
         self.server.stop()
 
-    def requests(self):
-        """Every request body the teacher sent, batched ones included."""
-        bodies = self.server.message_bodies()
-        for batch in self.server.batches.values():
-            bodies += [entry["params"] for entry in batch["requests"]]
-        return bodies
-
     def write_prompts(self, path):
         """The first :data:`N_PROMPTS` request bodies, one JSON a line."""
-        bodies = self.requests()
+        bodies = self.server.answered_bodies()
         with open(path, "w", encoding="utf-8") as out:
             out.writelines(json.dumps(body, ensure_ascii=False) + "\n"
                            for body in bodies[:N_PROMPTS])
         return len(bodies)
 
     def bill(self):
-        """What the API would charge for the fake's ledger, in USD."""
-        from ..teachers import BATCH_DISCOUNT, cost_of_usage, model_price
+        """``(usd, tokens, n_requests)``: what the API would charge for the
+        fake's ledger at the model's price."""
+        from .. import teachers
+        from ..teachers.openai import openai_price
 
-        model = self.model or default_model()
-        price, ledger = model_price(model), self.server.ledger
-        keys = ("input_tokens", "output_tokens", "cache_creation_input_tokens",
-                "cache_read_input_tokens")
-        direct = cost_of_usage(price, *(ledger[k] for k in keys))
-        batched = cost_of_usage(price, *(ledger[f"batch_{k}"] for k in keys))
-        tokens = {k: ledger[k] + ledger[f"batch_{k}"] for k in keys}
-        requests = ledger["n_billed"] + ledger["batch_n_billed"]
-        return direct + BATCH_DISCOUNT * batched, tokens, requests
+        if self.teacher == "openai":
+            price = openai_price(self.model, {self.model: self.price}
+                                 if self.price else None)
+        else:
+            price = teachers.model_price(self.model)
+        return self.server.priced(price)
 
 
 def _stand_in(args, inputs):

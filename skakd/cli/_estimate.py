@@ -11,7 +11,9 @@ priced again. Nothing is sent to the teacher.
 
 ``--target-accuracy A`` forecasts the labels and dollars to accuracy ``A``
 from a learning curve (:class:`~skakd.stopping.LearningCurveForecast`,
-cross-validated on a pilot's labelled set): the pilot is a previous run's
+fitted to the pilot's validation scores, else its teacher agreement, else
+cross-validated on its labelled set; never more labels than a point the
+pilot already measured at the target): the pilot is a previous run's
 model file (``--pilot MODEL``) or a short distillation run first
 (``--pilot-labels N``, which does ask the teacher for N labels). A target
 the curve does not reach is reported with the curve's ceiling, never a
@@ -32,6 +34,9 @@ from ._parser import integer, number
 from ._registry import check_teacher, make_student, make_teacher
 
 __all__ = ["USAGE", "add_arguments", "run"]
+
+# How estimate-cost prices --teacher local: a model served on this machine.
+LOCAL_MODEL, LOCAL_URL = "local-model", "http://127.0.0.1/v1"
 
 USAGE = (
     "%(prog)s --seed FILE --pool FILE --teacher NAME\n"
@@ -80,13 +85,13 @@ def run(args):
     check_arguments(args, "estimate-cost", need_budget=target is None)
     if args.pool is None:
         raise InputError("estimate-cost needs --pool: the texts to price.")
-    check_teacher(args.teacher, model=args.model)
+    check_teacher(args.teacher, model=args.model, base_url=args.base_url,
+                  price=args.price)
     inputs = load_inputs(args)
     n_pool = len(inputs.pool_texts)
     n_labels, limit = _n_labels(args, n_pool)
     teacher = make_teacher(args.teacher, pool_texts=inputs.pool_texts,
-                           pool_labels=inputs.pool_labels, model=args.model,
-                           cache=_cache(args), batch_api=args.batch_api)
+                           pool_labels=inputs.pool_labels, **_llm_options(args))
     per_item, how = _price_per_item(teacher, inputs)
     if target is not None:
         return _forecast(args, inputs, teacher, per_item, how)
@@ -113,6 +118,16 @@ def run(args):
     return 0
 
 
+def _llm_options(args):
+    """What make_teacher needs of the options; a local model is priced, not
+    served (it costs nothing)."""
+    options = dict(model=args.model, cache=_cache(args), batch_api=args.batch_api,
+                   base_url=args.base_url, price=args.price)
+    if args.teacher == "local":
+        options.update(model=LOCAL_MODEL, base_url=LOCAL_URL, cache=None)
+    return options
+
+
 def _forecast(args, inputs, teacher, per_item, how):
     """Print the labels and USD to ``--target-accuracy`` from a pilot."""
     from ..stopping import LearningCurveForecast, TargetNotReachable
@@ -123,7 +138,7 @@ def _forecast(args, inputs, teacher, per_item, how):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # small folds of a small set
-            forecast = LearningCurveForecast(source="cv", random_state=0).fit(clf)
+            forecast = LearningCurveForecast(random_state=0).fit(clf)
     except TargetNotReachable as exc:  # pragma: no cover - fit never raises it
         raise InputError(str(exc)) from None
     except ValueError as exc:
@@ -135,8 +150,6 @@ def _forecast(args, inputs, teacher, per_item, how):
         usd = forecast.usd_to(target)
     except TargetNotReachable as exc:
         print(f"target accuracy {target:g}: {exc}")
-        print(f"ceiling: {exc.ceiling:.3f} (the accuracy the learning curve "
-              "levels off at)")
         return 0
     more = max(0, labels - forecast.n_labeled_)
     priced = "the pilot's cost per label"

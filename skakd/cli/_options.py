@@ -6,13 +6,12 @@ budgets; this room declares them once (with their defaults in
 and turns them into the classifier a run fits.
 """
 
-import inspect
 import math
 
 from .._classifier import ActiveDistillationClassifier
 from ..strategy import is_generative
 from ._io import InputError
-from ._parser import integer, number
+from ._parser import integer, number, price_pair
 from ._registry import SAMPLERS, STUDENTS, make_sampler
 
 __all__ = [
@@ -28,6 +27,8 @@ __all__ = [
 ]
 
 MAX_VALIDATION_ROWS = 5000
+#: The teachers that bill: a dry run rehearses them, a batch API halves them.
+PAID_TEACHERS = ("anthropic", "openai")
 #: The default of each shared option that has one (the others are ``None``).
 DEFAULTS = {
     "validation_size": 0.2,
@@ -44,17 +45,19 @@ DEFAULTS = {
 REQUIRED = {
     "--seed": "--seed FILE: labelled examples",
     "--pool": "--pool FILE: the texts to label",
-    "--teacher": "--teacher NAME: oracle, anthropic or module:attribute",
+    "--teacher": "--teacher NAME: oracle, anthropic, openai, local or "
+                 "module:attribute",
     "--out": "--out MODEL: the model file to write",
 }
 
 
-def default_model():
-    """The Claude model of ``--teacher anthropic`` when ``--model`` is not given."""
-    # The one place that knows where the default is kept.
-    from ..teachers import AnthropicTeacher
+def default_model(teacher="anthropic"):
+    """The model of an LLM ``--teacher`` when ``--model`` is not given."""
+    from .. import teachers
 
-    return inspect.signature(AnthropicTeacher).parameters["model"].default
+    if teacher == "openai":
+        return teachers.DEFAULT_OPENAI_MODEL
+    return teachers.DEFAULT_ANTHROPIC_MODEL
 
 
 def add_arguments(parser):
@@ -74,7 +77,10 @@ def add_arguments(parser):
                           "oracle it must carry the label column too (required)")
     required.add_argument("--teacher", metavar="NAME",
                           help="oracle (answers from the pool's labels), anthropic "
-                          "(Claude; needs the llm extra), or module:attribute "
+                          "(Claude; the llm extra), openai (an OpenAI model or "
+                          "any OpenAI-compatible server; the openai extra), "
+                          "local (a GGUF model served on this machine by "
+                          "llama.cpp; the local extra), or module:attribute "
                           "(required)")
     budget = parser.add_argument_group(
         "budget (at least one is required; the first reached stops the run)")
@@ -103,8 +109,19 @@ def add_arguments(parser):
                       help="encoding of the input files (UTF-8, with or without "
                       "a byte-order mark, by default)")
     method = parser.add_argument_group("method")
-    method.add_argument("--model", help="the Claude model of --teacher anthropic "
-                        f"(default: {default_model()})")
+    method.add_argument("--model", help="the model of an LLM teacher: Claude's "
+                        f"(default: {default_model()}), OpenAI's or the "
+                        f"server's (default: {default_model('openai')}), or "
+                        "a GGUF file for --teacher local (default: the bundled "
+                        "SmolLM2-135M-Instruct)")
+    method.add_argument("--base-url", metavar="URL",
+                        help="--teacher openai: the server (vLLM, Ollama, "
+                        "llama.cpp, LiteLLM...), e.g. http://127.0.0.1:8000/v1 "
+                        "(default: OpenAI's API, or OPENAI_BASE_URL)")
+    method.add_argument("--price", type=price_pair, metavar="IN,OUT",
+                        help="--teacher openai: USD per million input and output "
+                        "tokens of a model with no known price (free on "
+                        "localhost)")
     method.add_argument("--sampler", default=DEFAULTS["sampler"], choices=SAMPLERS,
                         metavar="NAME", help=f"{', '.join(SAMPLERS)}")
     method.add_argument("--student", default=DEFAULTS["student"], metavar="NAME",
@@ -120,9 +137,9 @@ def add_arguments(parser):
                         "if the labelled set doubled); a budget is still "
                         "required")
     method.add_argument("--batch-api", action="store_true",
-                        help="send each round to Claude as a Message Batch: "
-                        "half the price, answers within minutes to hours "
-                        "(--teacher anthropic only)")
+                        help="send each round as one batch (Claude's Message "
+                        "Batches, OpenAI's Batch API): half the price, answers "
+                        "within minutes to hours (--teacher anthropic or openai)")
     method.add_argument("--random-state", type=integer(0, 2**32 - 1),
                         default=DEFAULTS["random_state"], metavar="SEED",
                         help="seed of every random choice")
@@ -160,14 +177,14 @@ def check_arguments(args, command, also_missing=(), need_budget=True):
             "--teacher oracle (the oracle is free); add --budget-labels N or "
             "--max-rounds N."
         )
-    if getattr(args, "dry_run", False) and args.teacher != "anthropic":
+    if getattr(args, "dry_run", False) and args.teacher not in PAID_TEACHERS:
         raise InputError(
-            f"--dry-run rehearses --teacher anthropic; --teacher {args.teacher} "
-            "is called as it is (the oracle is free already)."
+            "--dry-run rehearses --teacher anthropic or openai; --teacher "
+            f"{args.teacher} is called as it is (free, or your own)."
         )
-    if args.batch_api and args.teacher != "anthropic":
+    if args.batch_api and args.teacher not in PAID_TEACHERS:
         raise InputError(
-            "--batch-api: only --teacher anthropic uses the Message Batches API."
+            "--batch-api: only --teacher anthropic and openai have a batch API."
         )
 
 

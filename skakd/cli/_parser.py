@@ -9,7 +9,7 @@ import argparse
 import math
 import textwrap
 
-__all__ = ["CommandParser", "HelpFormatter", "integer", "number"]
+__all__ = ["CommandParser", "HelpFormatter", "integer", "number", "price_pair"]
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -115,3 +115,22 @@ def number(minimum, maximum=math.inf, *, include_maximum=True,
     parse.__name__ = "number"
     return parse
 
+
+def price_pair(text):
+    """An argparse type: ``IN,OUT``, two prices in USD per million tokens.
+
+    >>> price_pair("0.4,1.6")
+    (0.4, 1.6)
+    >>> price_pair("free")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected IN,OUT (USD per million tokens), got 'free'
+    """
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 2 or not all(math.isfinite(v) and v >= 0 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"expected IN,OUT (USD per million tokens), got {text!r}")
+    return values

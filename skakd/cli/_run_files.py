@@ -34,7 +34,7 @@ __all__ = [
 RUN_SETTINGS = (
     "seed", "pool", "validation", "teacher", "model", "sampler", "student",
     "batch_size", "validation_size", "classes", "text_column", "label_column",
-    "random_state", "batch_api", "stop",
+    "random_state", "batch_api", "stop", "base_url", "price",
 )
 PATH_SETTINGS = ("seed", "pool", "validation")
 # What a run writes (next to the cache, which outlives runs).
@@ -184,7 +184,9 @@ def _recorded_status(manifest_path):
 
 
 def _settings(args):
-    settings = {name: getattr(args, name) for name in RUN_SETTINGS}
+    settings = {name: getattr(args, name, None) for name in RUN_SETTINGS}
+    if settings["price"] is not None:  # as JSON keeps it
+        settings["price"] = list(settings["price"])
     for name in PATH_SETTINGS:
         if settings[name] is not None:
             settings[name] = str(Path(settings[name]).resolve())

@@ -235,15 +235,17 @@ def _forecast(clf):
     in a minute, e.g. a fine-tuned BERT): a drawing aid, never an error."""
     from ..stopping import LearningCurveForecast
 
+    measured = any(VALIDATION_KEY in r or "teacher_agreement" in r
+                   for r in clf.history_)
     cost = _FORECAST_FITS * clf.history_[-1].get("fit_seconds", 0.0)
-    if cost > _FORECAST_LIMIT_S:
+    if not measured and cost > _FORECAST_LIMIT_S:
         print(f"skakd: the plot shows no forecast: cross-validating this "
               f"student would take about {cost / 60:.0f} min.", file=sys.stderr)
         return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # small folds of a small set
-            return LearningCurveForecast(source="cv", random_state=0).fit(clf)
+            return LearningCurveForecast(random_state=0).fit(clf)
     except ValueError:
         return None
 
@@ -270,16 +272,19 @@ def _plain(value):
 def report_dry_run(dry, paths, args, n_sent):
     """What the dry run would have sent and cost, and where to see it."""
     usd, tokens, n_requests = dry.bill()
+    who = "Claude" if args.teacher == "anthropic" else dry.model
+    batches = ("the Message Batches price" if args.teacher == "anthropic"
+               else "the Batch API price")
     print(
-        f"dry run: nothing was sent to Claude; a local fake answered with "
+        f"dry run: nothing was sent to {who}; a local fake answered with "
         f"{dry.how}.\n"
-        f"dry run: Claude would have been sent {n_requests} request"
+        f"dry run: {who} would have been sent {n_requests} request"
         f"{'' if n_requests == 1 else 's'} ({tokens['input_tokens']:,} input, "
         f"{tokens['output_tokens']:,} output, "
-        f"{tokens['cache_creation_input_tokens']:,} cache-write and "
-        f"{tokens['cache_read_input_tokens']:,} cache-read tokens, counted "
+        f"{tokens['cache_write_tokens']:,} cache-write and "
+        f"{tokens['cache_read_tokens']:,} cache-read tokens, counted "
         f"as characters / 4) for about ${usd:.4f}"
-        f"{' at the Message Batches price' if args.batch_api else ''}.\n"
+        f"{' at ' + batches if args.batch_api else ''}.\n"
         f"dry run: the first {min(n_sent, N_PROMPTS)} request bodies are "
         f"in {paths['prompts']}; the model and labels come from the fake's "
         "answers (run.json says dry_run: true)."

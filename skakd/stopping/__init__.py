@@ -14,8 +14,9 @@ target accuracy:
 * :class:`TeacherAgreement`: the student already agrees with the teacher's
   new answers before it learns them;
 * :func:`default`: the criterion the stopping benchmark chose;
-* :class:`LearningCurveForecast`: an inverse power law fitted to accuracy
-  estimates that need no extra labels, with a bootstrap band.
+* :class:`LearningCurveForecast`: an inverse power law fitted to what a run
+  measured (validation scores, else the teacher's agreement with the
+  student, else cross-validation), with a bootstrap band.
 
 See ``docs/user_guide/stopping.md``.
 """

@@ -12,6 +12,7 @@ from ._callable import CallableTeacher
 from ._cascade import TeacherCascade
 from ._cost import BATCH_DISCOUNT, cost_of_usage
 from ._generation import GenerationResult
+from ._llamacpp import LlamaCppServer
 from ._llm import LLMTeacher
 from ._oracle import OracleTeacher
 from ._review import HumanReview
@@ -35,6 +36,7 @@ __all__ = [
     "GenerationResult",
     "HumanReview",
     "LLMTeacher",
+    "LlamaCppServer",
     "OpenAITeacher",
     "OracleTeacher",
     "Secret",

@@ -44,6 +44,8 @@ _BOOTSTRAP = (
 )
 # Seconds the child gets to exit after its standard input closes.
 _STOP_GRACE = 5.0
+# Seconds a teacher's request may take before it is sent again.
+_TEACHER_TIMEOUT = 600.0
 # llama.cpp's log level that keeps warnings and errors only.
 _QUIET = 2
 # Characters of the server's log quoted in a start-up error.
@@ -98,6 +100,10 @@ class LlamaCppServer:
         ``.gguf``), to send as ``model=``.
     pid : int or None
         The server process's id while running, else ``None``.
+
+    See Also
+    --------
+    OpenAITeacher : The teacher that :meth:`teacher` returns.
 
     Notes
     -----
@@ -223,8 +229,8 @@ class LlamaCppServer:
         ----------
         **kwargs : dict
             ``OpenAITeacher`` parameters. ``max_concurrency`` defaults to
-            ``n_parallel``; ``model``, ``base_url`` and ``api_key`` are this
-            server's.
+            ``n_parallel`` and ``timeout`` to 600 s; ``model``, ``base_url``
+            and ``api_key`` are this server's.
 
         Returns
         -------
@@ -235,6 +241,9 @@ class LlamaCppServer:
         from . import OpenAITeacher
 
         kwargs.setdefault("max_concurrency", self.n_parallel)
+        # A server on CPUs is slow, not lost: a second attempt after the
+        # default 60 s would queue behind the first and double its work.
+        kwargs.setdefault("timeout", _TEACHER_TIMEOUT)
         return OpenAITeacher(model=self.model, base_url=self.base_url,
                              api_key="none", **kwargs)
 

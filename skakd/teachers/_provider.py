@@ -6,18 +6,28 @@ provider subclasses :class:`Provider` and :class:`~._llm.LLMTeacher` (see
 ``docs/architecture.md``).
 """
 
+import importlib
+
+from ._transport import explain_connection, explain_status
+
 __all__ = ["Provider"]
 
 
 class Provider:
     """The adapter of one API: request building, response reading, errors.
 
-    Subclasses implement every method; ``name`` names the teacher in
-    messages and ``env_key`` is the environment variable of its key.
+    Subclasses implement the methods that raise ``NotImplementedError``;
+    ``name`` names the teacher in messages, ``env_key`` is the environment
+    variable of its key, ``sdk`` the SDK's module (its errors have the
+    names both SDKs share: ``APIStatusError``, ``BadRequestError``,
+    ``APIConnectionError``, ``APITimeoutError``) and ``too_long_words``
+    what its 400 says when a prompt is longer than the model reads.
     """
 
     name = "teacher"
     env_key = None
+    sdk = None
+    too_long_words = ()
 
     # -- requests and answers ---------------------------------------------
 
@@ -70,11 +80,21 @@ class Provider:
 
     def too_long(self, exc):
         """Whether ``exc`` says the prompt was longer than the model reads."""
-        raise NotImplementedError
+        errors = importlib.import_module(self.sdk)
+        if isinstance(exc, errors.APIStatusError) and exc.status_code == 413:
+            return True
+        return isinstance(exc, errors.BadRequestError) and any(
+            word in str(exc).lower() for word in self.too_long_words)
 
     def explain(self, exc, settings, model):
         """A note saying what ``exc`` means and what to do, or ``None``."""
-        raise NotImplementedError
+        errors = importlib.import_module(self.sdk)
+        if isinstance(exc, errors.APIStatusError):
+            return explain_status(exc.status_code, settings, model, self)
+        if isinstance(exc, errors.APIConnectionError):
+            return explain_connection(isinstance(exc, errors.APITimeoutError),
+                                      settings, self)
+        return None
 
     def count_tokens(self, client, requests):
         """Input tokens of ``requests`` as the API counts them, or ``None``."""

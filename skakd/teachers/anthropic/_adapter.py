@@ -12,7 +12,6 @@ import logging
 from .._cost import Spent
 from .._prompts import Reply, correction
 from .._provider import Provider
-from .._transport import explain_connection, explain_status
 
 __all__ = ["AnthropicProvider"]
 
@@ -25,6 +24,8 @@ class AnthropicProvider(Provider):
 
     name = "AnthropicTeacher"
     env_key = "ANTHROPIC_API_KEY"
+    sdk = "anthropic"
+    too_long_words = _TOO_LONG
 
     # -- requests and answers -------------------------------------------------
 
@@ -113,24 +114,6 @@ class AnthropicProvider(Provider):
         return client.messages.with_raw_response.create(
             max_tokens=settings.max_tokens, timeout=timeout,
             **_sdk_arguments(request, settings.prompt_caching))
-
-    def too_long(self, exc):
-        import anthropic
-
-        if isinstance(exc, anthropic.APIStatusError) and exc.status_code == 413:
-            return True
-        return isinstance(exc, anthropic.BadRequestError) and any(
-            word in str(exc).lower() for word in _TOO_LONG)
-
-    def explain(self, exc, settings, model):
-        import anthropic
-
-        if isinstance(exc, anthropic.APIStatusError):
-            return explain_status(exc.status_code, settings, model, self)
-        if isinstance(exc, anthropic.APIConnectionError):
-            return explain_connection(isinstance(exc, anthropic.APITimeoutError),
-                                      settings, self)
-        return None
 
     def count_tokens(self, client, requests):
         import anthropic

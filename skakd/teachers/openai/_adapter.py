@@ -16,7 +16,6 @@ import threading
 from .._cost import Spent
 from .._prompts import Reply, correction
 from .._provider import Provider
-from .._transport import explain_connection, explain_status
 from ._prices import is_local
 
 __all__ = ["MODES", "TOP_LOGPROBS", "OpenAIProvider"]
@@ -57,6 +56,8 @@ class OpenAIProvider(Provider):
 
     name = "OpenAITeacher"
     env_key = "OPENAI_API_KEY"
+    sdk = "openai"
+    too_long_words = _TOO_LONG
 
     def __init__(self, structured_output="auto", base_url=None):
         self.made_for = (structured_output, base_url)
@@ -213,24 +214,6 @@ class OpenAIProvider(Provider):
             if self.mode == mode:
                 self.mode = MODES[MODES.index(mode) + 1]
         return True
-
-    def too_long(self, exc):
-        import openai
-
-        if isinstance(exc, openai.APIStatusError) and exc.status_code == 413:
-            return True
-        return isinstance(exc, openai.BadRequestError) and any(
-            word in str(exc).lower() for word in _TOO_LONG)
-
-    def explain(self, exc, settings, model):
-        import openai
-
-        if isinstance(exc, openai.APIStatusError):
-            return explain_status(exc.status_code, settings, model, self)
-        if isinstance(exc, openai.APIConnectionError):
-            return explain_connection(isinstance(exc, openai.APITimeoutError),
-                                      settings, self)
-        return None
 
     # -- the Batch API ------------------------------------------------------------
 

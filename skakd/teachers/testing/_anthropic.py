@@ -5,6 +5,7 @@ import time
 import zlib
 from datetime import datetime, timezone
 
+from .._cost import BATCH_DISCOUNT, cost_of_usage
 from ..anthropic import min_cache_tokens
 from ._faults import (
     Fault,
@@ -140,6 +141,24 @@ class FakeAnthropic(FakeServer):
         """Requests received by ``/v1/messages`` (errors and retries included)."""
         with self._lock:
             return sum(r["path"] == "/v1/messages" for r in self.requests)
+
+    def answered_bodies(self):
+        bodies = self.message_bodies()
+        for batch in self.batches.values():
+            bodies += [entry["params"] for entry in batch["requests"]]
+        return bodies
+
+    def priced(self, price):
+        keys = ("input_tokens", "output_tokens", "cache_creation_input_tokens",
+                "cache_read_input_tokens")
+        ledger = self.ledger
+        usd = sum(discount * cost_of_usage(price, *(ledger[prefix + k]
+                                                    for k in keys))
+                  for prefix, discount in (("", 1.0), ("batch_", BATCH_DISCOUNT)))
+        tokens = dict(zip(("input_tokens", "output_tokens", "cache_write_tokens",
+                           "cache_read_tokens"),
+                          (ledger[k] + ledger[f"batch_{k}"] for k in keys)))
+        return usd, tokens, ledger["n_billed"] + ledger["batch_n_billed"]
 
     def message_bodies(self):
         with self._lock:

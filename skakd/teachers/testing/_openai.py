@@ -9,6 +9,7 @@ import re
 import time
 import zlib
 
+from .._cost import BATCH_DISCOUNT, cost_of_usage
 from ._faults import (
     _PIECE,
     Fault,
@@ -130,6 +131,28 @@ class FakeOpenAI(FakeServer):
         """Requests to ``/v1/chat/completions`` (errors and retries included)."""
         with self._lock:
             return sum(r["path"] == _CHAT for r in self.requests)
+
+    def answered_bodies(self):
+        bodies = self.completion_bodies()
+        for batch in self.batches.values():
+            bodies += [json.loads(line)["body"] for line in
+                       self.files[batch["input_file_id"]].splitlines()]
+        return bodies
+
+    def priced(self, price):
+        ledger, usd = self.ledger, 0.0
+        for prefix, discount in (("", 1.0), ("batch_", BATCH_DISCOUNT)):
+            cached = ledger[prefix + "cached_tokens"]
+            usd += discount * cost_of_usage(
+                price, ledger[prefix + "prompt_tokens"] - cached,
+                ledger[prefix + "completion_tokens"], 0, cached)
+        both = {k: ledger[k] + ledger[f"batch_{k}"] for k in
+                ("prompt_tokens", "completion_tokens", "cached_tokens")}
+        tokens = {"input_tokens": both["prompt_tokens"] - both["cached_tokens"],
+                  "output_tokens": both["completion_tokens"],
+                  "cache_write_tokens": 0,
+                  "cache_read_tokens": both["cached_tokens"]}
+        return usd, tokens, ledger["n_billed"] + ledger["batch_n_billed"]
 
     def completion_bodies(self):
         with self._lock:

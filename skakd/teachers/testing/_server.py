@@ -85,6 +85,17 @@ class FakeServer:
         with self._lock:
             self._faults.extend(faults)
 
+    def answered_bodies(self):  # pragma: no cover - interface
+        """Every answering request's body, batched ones included."""
+        raise NotImplementedError
+
+    def priced(self, price):  # pragma: no cover - interface
+        """``(usd, tokens, n_requests)`` of the ledger at ``price``, batches
+        at the batch discount; ``tokens`` in the teachers' words
+        (``input_tokens``, ``output_tokens``, ``cache_write_tokens``,
+        ``cache_read_tokens``)."""
+        raise NotImplementedError
+
     def count_generated(self, n_samples):
         """The number of texts generated before these ``n_samples``."""
         with self._lock:
