@@ -127,6 +127,20 @@ def test_estimate_cost_uses_the_given_or_the_measured_escalation_share():
         100 + np.ceil(1000 * share))
 
 
+def test_estimate_cost_prices_llm_stages_by_their_own_estimates():
+    pytest.importorskip("openai")
+    from skakd.teachers import OpenAITeacher
+
+    nano = OpenAITeacher("gpt-4.1-nano", api_key="k", cache=None,
+                         confidence="logprobs")
+    full = OpenAITeacher("gpt-4.1", api_key="k", cache=None)
+    cascade = TeacherCascade([nano, full], escalation_share=0.3)
+    expected = (nano.estimate_cost(1000, CLASSES)
+                + full.estimate_cost(300, CLASSES))
+    assert cascade.estimate_cost(1000, CLASSES) == pytest.approx(expected)
+    assert expected < full.estimate_cost(1000, CLASSES) / 2
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
 def test_a_person_labels_what_no_teacher_was_sure_of_through_the_file(
         tmp_path, suffix):
