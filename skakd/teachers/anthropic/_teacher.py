@@ -116,9 +116,10 @@ class AnthropicTeacher(LLMTeacher):
         the system prompt), returned in ``TeacherResult.confidence`` and
         kept in the cache with the label: what a
         :class:`~skakd.teachers.TeacherCascade` decides by. It is paid for
-        knowingly: about 5 more output tokens per item (``, "confidence":
-        0.93``), a third more output than a label alone, about a fifth more
-        per label at Haiku 4.5's prices with 50-token texts (not counted by
+        knowingly: about 8 more output tokens per item (``, "confidence":
+        0.93``), half again a label's output; on banking77 in requests of
+        20, a quarter more per label at Haiku 4.5's prices (measured on the
+        fake server with a subword token count; not counted by
         ``estimate_cost``), and a stated confidence is a model's opinion,
         calibrated only as far as the model is (measure it with
         :meth:`TeacherCascade.calibrate

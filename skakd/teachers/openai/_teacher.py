@@ -118,9 +118,9 @@ class OpenAITeacher(LLMTeacher):
         strict JSON schema or JSON mode; a forced tool call or a server
         without log-probabilities gives ``None``). ``"verbalized"`` asks
         the model to state a confidence from 0 to 1 with every label (a
-        field of the answer schema): any server, paid knowingly (about 5
-        more output tokens per item, a third more output than a label
-        alone; not counted by ``estimate_cost``), and only as calibrated as
+        field of the answer schema): any server, paid knowingly (about 8
+        more output tokens per item, half again a label's output; not
+        counted by ``estimate_cost``), and only as calibrated as
         the model (measure it with :meth:`TeacherCascade.calibrate
         <skakd.teachers.TeacherCascade.calibrate>`). Part of the cache key.
 

@@ -145,7 +145,7 @@ def label_entries(prompt, classes, labeler, fault, obey_injection=False,
         label = injected.group(1) if injected else labeler(text, classes)
         entries.append({"id": item_id, "label": label})
         if confidence is not None:
-            entries[-1]["confidence"] = round(confidence(text, classes), 4)
+            entries[-1]["confidence"] = round(confidence(text, classes), 2)
     if fault.answer == "unknown_label" and entries:
         entries[0]["label"] = "NOT_A_CLASS"
     if fault.answer == "missing_ids":
