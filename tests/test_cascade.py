@@ -81,7 +81,7 @@ def test_no_item_is_paid_twice_across_stages_or_calls():
     assert len(cheap.asked) == 300 and again.cost == 0
     assert again.labels == first.labels[:300] and again.n_cached == 300
     assert first.labels[300:] == first.labels[:50]
-    assert first.info["stages"] == ["Counting", "Counting-2"]
+    assert set(first.sources) == {"Counting", "Counting-2"}
 
 
 def test_items_no_stage_can_label_stay_unlabelled_with_the_last_reason():

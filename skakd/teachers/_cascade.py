@@ -83,7 +83,8 @@ class TeacherCascade(BaseTeacher):
     stage's cache), ``confidence`` is the answering stage's, and
     ``sources`` names the stage that gave each label (a stage's own
     ``sources``, e.g. ``"human"``, where it gives them).
-    ``info`` has, for every stage ``s``, ``n_stage_s`` (final labels it
+    ``info``, flat and numeric as ``history_`` wants it, has for stage
+    ``s`` (``teachers[s]``) ``n_stage_s`` (final labels it
     gave), ``n_asked_stage_s`` (items sent to it, not replayed),
     ``cost_stage_s``, and ``n_escalated`` (items that went past the first
     stage), ``n_replayed`` (answers kept from earlier calls) and the sums
@@ -144,7 +145,8 @@ class TeacherCascade(BaseTeacher):
         items = list(items) if isinstance(items, Iterator) else items
         keys = [_item_key(row) for row in _rows(items)]
         answer = _Answer(len(keys))
-        bill = TeacherResult(labels=[], info={"stages": [n for n, _ in stages]})
+        # info stays flat and numeric: it becomes columns of history_.
+        bill = TeacherResult(labels=[])
         todo = self._replay_later_answers(keys, thresholds, answer, bill)
         try:
             for s, (name, teacher) in enumerate(stages):
@@ -168,7 +170,7 @@ class TeacherCascade(BaseTeacher):
                 _add(bill, paid, None)
             exc.teacher_result = bill
             raise
-        return answer.result(bill, time.perf_counter() - start)
+        return answer.result(bill, len(stages), time.perf_counter() - start)
 
     def _ask(self, s, name, teacher, items, todo, keys, classes, bill):
         """Stage ``s``'s answers to the items ``todo``: replayed if known,
@@ -420,8 +422,8 @@ class _Answer:
             self.stage[i] = stage if label is not UNLABELED else None
         return final
 
-    def result(self, bill, latency):
-        for s in range(len(bill.info["stages"])):
+    def result(self, bill, n_stages, latency):
+        for s in range(n_stages):
             bill.info[f"n_stage_{s}"] = sum(x == s for x in self.stage)
         bill.labels = self.labels
         bill.confidence = self.confidence
