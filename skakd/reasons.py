@@ -26,6 +26,7 @@ True
 """
 
 __all__ = [
+    "AWAITING_REVIEW",
     "BLANK",
     "CONVERGED",
     "DUPLICATE",
@@ -100,10 +101,13 @@ TOO_LONG = "too_long"
 BLANK = "blank"
 #: The text cannot be encoded (a lone surrogate): no API can carry it.
 UNENCODABLE = "unencodable"
+#: The item waits in a review file for a person to label it
+#: (:class:`~skakd.teachers.HumanReview`).
+AWAITING_REVIEW = "awaiting_review"
 #: A teacher that gives no reason for an item it did not label.
 UNKNOWN = "unknown"
 UNLABELED_REASONS = (REFUSAL, MALFORMED, UNKNOWN_LABEL, NO_ANSWER, TOO_LONG,
-                     BLANK, UNENCODABLE, UNKNOWN)
+                     BLANK, UNENCODABLE, AWAITING_REVIEW, UNKNOWN)
 
 # -- why a generated sample was dropped: ``n_rejected_<reason>`` --------------
 

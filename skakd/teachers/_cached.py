@@ -67,23 +67,28 @@ class CachedTeacher(BaseTeacher):
         keys = [self._item_key(item, classes) for item in _rows(items)]
         stored = cache.get_many(keys)
         labels = [stored.get(key, {}).get("label") for key in keys]
+        confidence = [stored.get(key, {}).get("confidence") for key in keys]
         missing = [i for i, key in enumerate(keys) if key not in stored]
         result = TeacherResult(labels=labels, n_cached=len(keys) - len(missing))
         if missing:
             answer = teacher.label(take(items, missing), classes)
             new = check_teacher_labels(answer.labels, len(missing),
                                        type(teacher).__name__)
-            # Persist before use; failures (UNLABELED) stay uncached.
+            sure = getattr(answer, "confidence", None) or [None] * len(missing)
+            # Persist before use, with the teacher's confidence where it gave
+            # one; failures (UNLABELED) stay uncached.
             cache.put_many(
-                (keys[i], {"label": _plain(label)})
-                for i, label in zip(missing, new) if label is not UNLABELED
+                (keys[i], _entry(label, c))
+                for i, label, c in zip(missing, new, sure) if label is not UNLABELED
             )
-            for i, label in zip(missing, new):
-                labels[i] = label
+            for i, label, c in zip(missing, new, sure):
+                labels[i], confidence[i] = label, c
             for name in ("input_tokens", "output_tokens", "cost"):
                 setattr(result, name, getattr(answer, name, 0) or 0)
             result.n_cached += getattr(answer, "n_cached", 0) or 0
             result.info = dict(getattr(answer, "info", {}) or {})
+        if any(c is not None for c in confidence):
+            result.confidence = confidence
         result.latency = time.perf_counter() - start
         return result
 
@@ -153,6 +158,13 @@ def _item_repr(item):
         return ["seq", [str(v) for v in array.ravel().tolist()]]
     return ["array", list(array.shape),
             np.ascontiguousarray(array, dtype=np.float64).tobytes().hex()]
+
+
+def _entry(label, confidence):
+    entry = {"label": _plain(label)}
+    if confidence is not None:
+        entry["confidence"] = float(confidence)
+    return entry
 
 
 def _plain(label):

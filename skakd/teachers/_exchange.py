@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 
 from ._cache import request_key
+from ._confidence import item_confidence
 from ._prompts import (
     n_loose_matches,
     parse_labels,
@@ -100,7 +101,8 @@ def ask(request, parse, link, usage, on_problems=None):
 def label_batch(request, keys, names, link, cache, usage):
     """Label one batch; return one cache entry per item.
 
-    An entry is ``{"label": name}`` or ``{"unlabeled": reason}``. Each is
+    An entry is ``{"label": name}`` (with ``"confidence"`` where the reply
+    shows one) or ``{"unlabeled": reason}``. Each is
     stored in ``cache`` as soon as it is known: the good labels of a first
     answer before a corrective re-ask, then the rest, unlabellable items
     with their reason (so that they are not paid for again either). The
@@ -124,8 +126,15 @@ def label_batch(request, keys, names, link, cache, usage):
     labels = [next((a[i] for a in answers if a[i] is not None), None)
               for i in range(len(keys))]
     reasons = unlabeled_reasons(reply, labels)
-    return store([{"label": x} if x is not None else {"unlabeled": why}
-                  for x, why in zip(labels, reasons)])
+    sure = item_confidence(reply, labels, names)
+    return store([_entry(x, c) if x is not None else {"unlabeled": why}
+                  for x, why, c in zip(labels, reasons, sure)])
+
+
+def _entry(label, confidence):
+    """A label's cache entry, with the model's confidence where it gave one."""
+    return {"label": label} if confidence is None else {
+        "label": label, "confidence": confidence}
 
 
 def exchange(request, n_samples, names, link, cache, usage):

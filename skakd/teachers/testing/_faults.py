@@ -6,7 +6,8 @@ import re
 import zlib
 from dataclasses import dataclass
 
-__all__ = ["Fault", "char_tokens", "default_generator", "default_labeler",
+__all__ = ["Fault", "char_tokens", "default_confidence", "default_generator",
+           "default_labeler",
            "items_of", "label_entries", "random_faults", "subword_tokens",
            "wanted"]
 
@@ -128,13 +129,23 @@ def wanted(prompt):
     return int(_WANTED.search(prompt).group(1))
 
 
-def label_entries(prompt, classes, labeler, fault, obey_injection=False):
-    """The answer object a model would give to a labelling prompt."""
+def default_confidence(text, classes):
+    """How sure the fake model is of its label: a stable hash of the text,
+    from 0.5 to 1."""
+    return 0.5 + 0.5 * (zlib.crc32(text.encode()) % 1000) / 999
+
+
+def label_entries(prompt, classes, labeler, fault, obey_injection=False,
+                  confidence=None):
+    """The answer object a model would give to a labelling prompt (with a
+    stated ``confidence(text, classes)`` per item where given)."""
     entries = []
     for item_id, text in items_of(prompt):
         injected = _INJECTED.search(text) if obey_injection else None
         label = injected.group(1) if injected else labeler(text, classes)
         entries.append({"id": item_id, "label": label})
+        if confidence is not None:
+            entries[-1]["confidence"] = round(confidence(text, classes), 2)
     if fault.answer == "unknown_label" and entries:
         entries[0]["label"] = "NOT_A_CLASS"
     if fault.answer == "missing_ids":
