@@ -1,7 +1,6 @@
 """ActiveDistillationClassifier: distil a teacher into a student, round by round."""
 
 import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -22,15 +21,15 @@ from sklearn.utils.metadata_routing import (
     process_routing,
 )
 
-from ._absorb import absorb, bill_failed_round
+from ._absorb import absorb, bill_failed_round, blank_count, interrupted, stop_reason
 from ._budget import round_size
 from ._history import History, round_record
 from ._items import (
     add_note,
     check_classes,
     check_fit_data,
-    n_items,
     one_example_per_class_is_fine,
+    pool_candidates,
 )
 from ._multilabel import check_multilabel_target
 from ._parts import (
@@ -95,8 +94,10 @@ class ActiveDistillationClassifier(ServingMixin, ClassifierMixin, MetaEstimatorM
     classes : array-like or None, default=None
         The full label set the teacher answers from. ``None`` uses the
         classes of ``y``; an indicator matrix ``y`` needs it (its columns).
-        Teacher labels outside it are rejected, counted in ``history_``
-        (``n_rejected``) and warned about once per fit.
+        A teacher label that differs from a class only in case or spaces is
+        that class (``history_``'s ``n_loose_labels``); others are rejected
+        (``n_rejected``), warned about once per fit, and a round rejecting
+        all its answers stops the fit.
     callbacks : list of Callback or None, default=None
         Hooks into the loop, see :mod:`skakd.callbacks`; cloned at fit.
     random_state : int, RandomState instance or None, default=None
@@ -152,7 +153,8 @@ class ActiveDistillationClassifier(ServingMixin, ClassifierMixin, MetaEstimatorM
         strategy or a callback such as
         :class:`~skakd.callbacks.EarlyStopping`), ``"converged"`` (a
         label-free stopping criterion of :mod:`skakd.stopping` found that
-        the student stopped learning), ``"interrupted"`` (Ctrl-C; what was
+        the student stopped learning), ``"labels_rejected"`` (a round's
+        answers were all outside ``classes``), ``"interrupted"`` (Ctrl-C; what was
         learned is kept) or ``"error"`` (set before the error propagates):
         :data:`skakd.reasons.STOP_REASONS`.
     sampler_ : sampler
@@ -312,7 +314,7 @@ class ActiveDistillationClassifier(ServingMixin, ClassifierMixin, MetaEstimatorM
             classes=classes,
             labeled=labeled,
             X_pool=X_pool,
-            unlabeled=None if X_pool is None else np.ones(n_items(X_pool), bool),
+            unlabeled=pool_candidates(X_pool),
             rng=np.random.default_rng(seeds.spawn(1)[0]),
             seeds=seeds,
             fit_params=student_fit_params,
@@ -325,10 +327,8 @@ class ActiveDistillationClassifier(ServingMixin, ClassifierMixin, MetaEstimatorM
         try:
             self.termination_condition_ = self._run_rounds(strategy, state)
         except KeyboardInterrupt:
-            warnings.warn(
-                "fit interrupted: the student trained on the labels obtained so "
-                "far is kept.", UserWarning, stacklevel=2,
-            )
+            if interrupted(state, self.history_):  # a round half-absorbed
+                self._fit_student(strategy, state)
             self.termination_condition_ = INTERRUPTED
         except Exception as exc:
             self.termination_condition_ = ERROR
@@ -346,7 +346,7 @@ class ActiveDistillationClassifier(ServingMixin, ClassifierMixin, MetaEstimatorM
     def _fit_seed_student(self, strategy, state):
         fit_seconds = self._fit_student(strategy, state)
         counts = {"n_unlabeled": 0, "n_rejected": 0, "n_visited": 0,
-                  "acceptance_rate": 0.0}
+                  "acceptance_rate": 0.0, **blank_count(state)}
         seed_record = round_record(
             state, len(state.labeled), 0, counts, {"teacher_cost": 0.0},
             {"fit_seconds": fit_seconds, "seconds": fit_seconds})
@@ -400,7 +400,7 @@ class ActiveDistillationClassifier(ServingMixin, ClassifierMixin, MetaEstimatorM
             record["seconds"] = time.perf_counter() - start
             state.n_rounds += 1
             self._show_progress(state)
-            reason = EARLY_STOPPING if stop else None
+            reason = stop_reason(record, stop)
             for callback in self.callbacks_:
                 # Every callback records its round, even after one said stop.
                 if callback.on_round_end(self, record) and reason is None:

@@ -10,10 +10,13 @@ but :mod:`skakd.pools`.
 
 import functools
 import numbers
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+import sklearn
 from sklearn.utils import _safe_indexing, check_array
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples, column_or_1d
@@ -30,9 +33,12 @@ __all__ = [
     "is_missing",
     "is_numeric_frame",
     "is_text_items",
+    "label_matcher",
     "n_items",
     "one_example_per_class_is_fine",
+    "pool_candidates",
     "take",
+    "warn",
 ]
 
 
@@ -159,6 +165,29 @@ def check_fit_data(X, y, X_pool, *, allow_nan, owner, multi_label=False):
     return X, y, _check_pool(X_pool, X, allow_nan, n_features), n_features
 
 
+def pool_candidates(X_pool):
+    """Which pool items the teacher may be asked about: all but blank texts.
+
+    A blank or whitespace-only text has nothing to label, whatever the
+    teacher; left in, it costs a label, and M-RARU even prefers it (the
+    student is least sure about an empty text). Blanks are left out of the
+    pool with one warning. ``None`` when there is no pool; an out-of-core
+    pool is taken as it is (checking it would read it whole).
+    """
+    if X_pool is None:
+        return None
+    candidates = np.ones(n_items(X_pool), dtype=bool)
+    if isinstance(X_pool, np.ndarray) and is_text_items(X_pool):
+        candidates[:] = [not (isinstance(item, str) and not item.strip())
+                         for item in X_pool]
+    n_blank = int((~candidates).sum())
+    if n_blank:
+        warn(f"X_pool has {n_blank} blank or whitespace-only texts; they are "
+             "left out of the pool (nothing to label) and counted in "
+             "history_[0] as n_unlabeled_blank.")
+    return candidates
+
+
 def one_example_per_class_is_fine(fit):
     """Silence scikit-learn's "``y`` could represent a regression problem"
     during ``fit``: a seed of one example per class is our normal case."""
@@ -232,12 +261,10 @@ def _check_pool(X_pool, X, allow_nan, n_features):
             "in X."
         )
     if not wrapped and n_items(X_pool) == n_items(X):
-        warnings.warn(
+        warn(
             "X_pool has as many items as X: cross-validation tools "
             "(GridSearchCV, cross_validate) slice such fit parameters fold "
             "by fold. Pass X_pool=skakd.Pool(X_pool) to keep the pool whole.",
-            UserWarning,
-            stacklevel=4,
         )
     return X_pool
 
@@ -383,3 +410,50 @@ def add_note(exc, note):
     """Attach ``note`` to ``exc`` for the traceback (Python >= 3.11)."""
     if hasattr(exc, "add_note"):
         exc.add_note(note)
+
+
+def label_matcher(names):
+    """``match(label) -> name or None``: exact, else up to case and spaces
+    where that names one class alone.
+
+    A teacher that answers ``"getweather "`` for ``"GetWeather"`` means that
+    class; a form shared by two classes names neither.
+
+    Examples
+    --------
+    >>> from skakd._items import label_matcher
+    >>> match = label_matcher(["GetWeather", "PlayMusic"])
+    >>> match(" getweather"), match("Weather")
+    ('GetWeather', None)
+    """
+    exact, forms = set(names), {}
+    for name in names:
+        if isinstance(name, str):
+            forms.setdefault(_loose(name), []).append(name)
+    loose = {form: found[0] for form, found in forms.items() if len(found) == 1}
+
+    def match(label):
+        if not isinstance(label, str):
+            return None
+        return label if label in exact else loose.get(_loose(label))
+
+    return match
+
+
+def _loose(label):
+    return " ".join(label.split()).casefold()
+
+
+# Frames of these packages are the machinery between the user's call and a
+# warning: scikit-learn's wrappers (``_fit_context``, a Pipeline, a search).
+_INTERNAL = tuple(str(Path(package.__file__).parent)
+                  for package in (sys.modules[__package__], sklearn))
+
+
+def warn(message, category=UserWarning):
+    """Warn at the user's line: the first caller outside skakd and
+    scikit-learn, however deep in the loop the warning is raised."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

@@ -15,6 +15,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import make_pipeline
+from sklearn.utils import get_tags
 
 from ._items import is_numeric_frame, is_text_items
 from ._multilabel_student import MultiLabelStudent
@@ -51,7 +52,9 @@ def make_student(estimator, X, labels=None, threshold=0.5):
 
 def _single_label_student(estimator, X):
     if estimator is not None:
-        return clone(estimator)
+        student = clone(estimator)
+        _check_one_text_per_item(student, X)
+        return student
     if is_text_items(X):
         return make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=1000))
     if hasattr(X, "iloc") and not is_numeric_frame(X):
@@ -65,10 +68,33 @@ def _single_label_student(estimator, X):
     return LogisticRegression(max_iter=1000)
 
 
+def _check_one_text_per_item(student, X):
+    """A student that reads one text per item, fed a table of several columns,
+    would read its column names as the texts: say so, naming ``X``."""
+    if getattr(X, "ndim", 1) != 2 or is_text_items(X):
+        return
+    first = student.steps[0][1] if hasattr(student, "steps") else student
+    input_tags = get_tags(first).input_tags
+    if hasattr(first, "build_analyzer") or (input_tags.string
+                                            and not input_tags.two_d_array):
+        columns = list(getattr(X, "columns", []))[:5]
+        raise ValueError(
+            f"X has {X.shape[1]} columns{f' ({columns})' if columns else ''} "
+            f"but the student ({type(first).__name__}) reads one text per "
+            "item; expected one text column, e.g. X=df['text'] and "
+            "X_pool=pool['text'] (or a ColumnTransformer in the student to "
+            "use several columns)."
+        )
+
+
 def make_strategy(sampler):
     """``(sampler_, strategy)``: the fitted clone of ``sampler`` (``MRARU()``
     for ``None``) and the strategy the loop drives."""
     sampler_ = clone(MRARU() if sampler is None else sampler)
+    # Checked before anything is fitted: a bad parameter should not wait for
+    # the seed student (a fine-tuned BERT, minutes) to be found.
+    if hasattr(sampler_, "_parameter_constraints"):
+        sampler_._validate_params()
     if hasattr(sampler_, "acquire"):
         return sampler_, sampler_
     return sampler_, PoolStrategy(sampler_)

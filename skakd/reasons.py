@@ -22,10 +22,11 @@ Examples
 True
 >>> reasons.STOP_REASONS
 ('max_iter', 'max_labels', 'max_cost', 'pool_exhausted', 'early_stopping', \
-'converged', 'interrupted', 'error')
+'converged', 'labels_rejected', 'interrupted', 'error')
 """
 
 __all__ = [
+    "AWAITING_REVIEW",
     "BLANK",
     "CONVERGED",
     "DUPLICATE",
@@ -33,6 +34,7 @@ __all__ = [
     "EMPTY",
     "ERROR",
     "INTERRUPTED",
+    "LABELS_REJECTED",
     "LEAK",
     "LENGTH",
     "MALFORMED",
@@ -71,12 +73,16 @@ EARLY_STOPPING = "early_stopping"
 #: A label-free stopping criterion of :mod:`skakd.stopping` found that the
 #: student stopped learning.
 CONVERGED = "converged"
+#: Every answer of a round named a label outside the classes (even up to
+#: case and spaces): the next rounds would pay for labels thrown away. Pass
+#: the teacher's labels as ``classes`` (``--classes``), or fix the teacher.
+LABELS_REJECTED = "labels_rejected"
 #: Ctrl-C: what was learned so far is kept.
 INTERRUPTED = "interrupted"
 #: A round raised; set before the error propagates.
 ERROR = "error"
 STOP_REASONS = (MAX_ITER, MAX_LABELS, MAX_COST, POOL_EXHAUSTED, EARLY_STOPPING,
-                CONVERGED, INTERRUPTED, ERROR)
+                CONVERGED, LABELS_REJECTED, INTERRUPTED, ERROR)
 
 # -- why the teacher left an item unlabelled: ``n_unlabeled_<reason>`` --------
 
@@ -95,10 +101,13 @@ TOO_LONG = "too_long"
 BLANK = "blank"
 #: The text cannot be encoded (a lone surrogate): no API can carry it.
 UNENCODABLE = "unencodable"
+#: The item waits in a review file for a person to label it
+#: (:class:`~skakd.teachers.HumanReview`).
+AWAITING_REVIEW = "awaiting_review"
 #: A teacher that gives no reason for an item it did not label.
 UNKNOWN = "unknown"
 UNLABELED_REASONS = (REFUSAL, MALFORMED, UNKNOWN_LABEL, NO_ANSWER, TOO_LONG,
-                     BLANK, UNENCODABLE, UNKNOWN)
+                     BLANK, UNENCODABLE, AWAITING_REVIEW, UNKNOWN)
 
 # -- why a generated sample was dropped: ``n_rejected_<reason>`` --------------
 

@@ -12,7 +12,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skakd import ActiveDistillationClassifier, MultiLabelStudent, Pool
-from skakd.sampling import MRARU, RandomSampler, UncertaintySampler, multilabel_uncertainty
+from skakd.sampling import (
+    MRARU,
+    RandomSampler,
+    UncertaintySampler,
+    multilabel_uncertainty,
+)
 from skakd.teachers import OracleTeacher
 
 NAMES = np.array(["billing", "login", "refund", "shipping"])
@@ -108,7 +113,8 @@ def test_joblib_gridsearch_pipeline(tmp_path):
         ActiveDistillationClassifier(
             teacher=OracleTeacher(X, sets), classes=list(NAMES), max_iter=2,
             random_state=0),
-        {"sampler": [MRARU(batch_size=10), MRARU(batch_size=10, label_aggregation="mean")]},
+        {"sampler": [MRARU(batch_size=10),
+                     MRARU(batch_size=10, label_aggregation="max")]},
         cv=2, scoring="f1_micro",
     ).fit(X[:60], Y[:60], X_pool=Pool(X[60:]))
     assert search.best_estimator_.predict(X[:2]).shape == (2, 4)
@@ -157,12 +163,13 @@ def test_labels_outside_classes_are_rejected():
 
 def test_multilabel_uncertainty_aggregations():
     proba = np.array([[0.5, 0.0, 0.0], [0.9, 0.1, 0.0], [1.0, 0.0, 1.0]])
-    assert multilabel_uncertainty(proba).round(2).tolist() == [1.0, 0.2, 0.0]
-    assert multilabel_uncertainty(proba, aggregation="mean").round(3).tolist() == [
+    assert multilabel_uncertainty(proba, aggregation="max").round(2).tolist() == [
+        1.0, 0.2, 0.0]
+    assert multilabel_uncertainty(proba).round(3).tolist() == [
         0.333, 0.133, 0.0]
     lci = multilabel_uncertainty(proba, aggregation="cardinality", cardinality=1.0)
     assert lci.round(2).tolist() == [0.25, 0.0, 0.5]
-    entropy = multilabel_uncertainty(proba, "entropy")
+    entropy = multilabel_uncertainty(proba, "entropy", aggregation="max")
     assert entropy[0] == 1.0 and entropy[2] == 0.0
 
 

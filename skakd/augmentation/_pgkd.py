@@ -79,8 +79,9 @@ class PGKD(BaseEstimator):
         as the paper does.
     validation_fraction : float in (0, 1), default=0.2
         Share of each seed class moved to the validation split (stratified;
-        a class keeps at least one training example). The student trains
-        on it only in the final refit.
+        a class keeps at least one training example; a seed too small for
+        any, e.g. two per class, gives one of each class instead). The
+        student trains on it only in the final refit.
     min_validation_size : int, default=200
         Fewest validation texts for which the validation loss stops the
         loop early (``patience``) and picks the round to keep
@@ -349,15 +350,12 @@ class PGKD(BaseEstimator):
     def prepare(self, state):
         """Check the setup and move the validation split out of the seed."""
         self._validate_params()
-        if state.multi_label:
-            raise ValueError("PGKD does not generate texts with label sets yet; "
-                             "for multi-label y use a pool sampler (MRARU()).")
         if self.min_length > self.max_length:
             raise ValueError(
                 f"min_length={self.min_length} is larger than max_length="
                 f"{self.max_length}; expected min_length <= max_length."
             )
-        check_generator(state.teacher)
+        check_generator(state.teacher, state.multi_label)
         if not is_text_items(state.labeled.X):
             raise TypeError(
                 "PGKD generates texts, so the seed X must be a sequence of "
@@ -367,9 +365,10 @@ class PGKD(BaseEstimator):
         mask = stratified_mask(state.labeled.y, self.validation_fraction, state.rng)
         if not mask.any():
             raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves no "
-                "validation example: every seed class has a single example. "
-                "Expected a seed with at least two examples of some class."
+                "PGKD holds seed examples out for validation, keeping one of "
+                "each class for training, but every seed class has a single "
+                "example; expected a seed with at least two examples of some "
+                "class (two of each is best)."
             )
         X_val, y_val = state.labeled.remove(mask)
         state.strategy_state = PGKDState(

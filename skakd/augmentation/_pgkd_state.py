@@ -7,7 +7,6 @@ change it. PGKD publishes its fitted attributes from it when the fit ends.
 """
 
 import copy
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +14,7 @@ from sklearn.base import clone
 from sklearn.metrics import f1_score, log_loss
 from sklearn.utils import _safe_indexing
 
-from .._items import is_text_items
+from .._items import is_text_items, warn
 from ..reasons import REJECTION_REASONS, SURPLUS
 from ..sampling import PoolStrategy
 from ..strategy import sample_weight_param
@@ -140,10 +139,10 @@ class PGKDState:
             state.estimator.fit(_safe_indexing(state.labeled.X, rows), y, **params)
         except Exception as exc:  # keep the chosen student as it was
             state.labeled.remove(np.arange(len(state.labeled)) >= n_before)
-            warnings.warn(
+            warn(
                 f"PGKD could not refit the student with the validation split "
                 f"({type(exc).__name__}: {exc}); the chosen student is kept "
-                "without it.", UserWarning, stacklevel=4,
+                "without it."
             )
 
 
@@ -153,10 +152,10 @@ def pool_strategy(pool_sampler, X_pool):
     if X_pool is None:
         return None
     if pool_sampler is None:
-        warnings.warn(
+        warn(
             "PGKD ignores X_pool unless pool_sampler is set (e.g. "
             "PGKD(pool_sampler=MRARU())) to alternate generation with "
-            "pool labelling.", UserWarning, stacklevel=4,
+            "pool labelling."
         )
         return None
     if not is_text_items(X_pool):
@@ -169,11 +168,19 @@ def pool_strategy(pool_sampler, X_pool):
 
 def stratified_mask(y, fraction, rng):
     """Mark ``round(fraction * n_c)`` random items of each class, keeping at
-    least one per class for training."""
+    least one per class for training.
+
+    When that marks nothing (a small seed: two per class at 0.2), one item of
+    each class that has two or more is marked instead: a validation split of
+    a few texts steers the teacher better than none, which would stop PGKD.
+    """
     y = np.asarray(y)
     mask = np.zeros(len(y), dtype=bool)
-    for label in np.unique(y):
-        members = rng.permutation(np.flatnonzero(y == label))
+    classes = [rng.permutation(np.flatnonzero(y == label)) for label in np.unique(y)]
+    for members in classes:
         n_val = min(int(round(fraction * len(members))), len(members) - 1)
         mask[members[:n_val]] = True
+    if not mask.any():
+        for members in classes:
+            mask[members[:min(1, len(members) - 1)]] = True
     return mask

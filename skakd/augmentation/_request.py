@@ -245,8 +245,14 @@ def _escape(text):
     return str(text).replace("<", "&lt;").replace(">", "&gt;")
 
 
-def check_generator(teacher):
-    """Refuse a teacher that cannot write texts (no ``generate``)."""
+def check_generator(teacher, multi_label=False):
+    """Refuse a teacher that cannot write texts (no ``generate``), and
+    multi-label targets, whose texts PGKD cannot ask for yet."""
+    if multi_label:
+        raise ValueError(
+            "PGKD does not generate texts with label sets yet; for multi-label "
+            "y use a pool sampler (e.g. MRARU())."
+        )
     if not callable(getattr(teacher, "generate", None)):
         raise TypeError(
             f"PGKD needs a teacher with a generate(request) method; got "

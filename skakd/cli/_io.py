@@ -13,6 +13,7 @@ from pathlib import Path
 
 __all__ = [
     "InputError",
+    "RunFailed",
     "RowWriter",
     "check_output",
     "create_folder",
@@ -25,6 +26,11 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
 class InputError(Exception):
     """A problem with the user's input: reported in one line, no traceback."""
+
+
+class RunFailed(Exception):
+    """A run that failed once started (a teacher's error, a student's): its
+    message is the one line that names the cause and what was kept."""
 
 
 def is_jsonl(path):

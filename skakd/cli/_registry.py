@@ -291,7 +291,7 @@ def make_sampler(name, batch_size):
 
 def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
                  generate=False, cache=None, batch_api=False, base_url=None,
-                 api_key=None, price=None):
+                 api_key=None, price=None, random_state=None):
     """The teacher called ``name``.
 
     ``oracle`` answers from the pool's own labels (simulation mode; with
@@ -302,7 +302,9 @@ def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
     serves at ``base_url`` (``model`` picks the model; the key comes from
     the environment unless ``api_key`` is given; ``cache`` is the SQLite
     file or ``None``, ``batch_api`` sends each round as a batch at half
-    price, ``price`` is ``(input, output)`` USD per million tokens);
+    price, ``price`` is ``(input, output)`` USD per million tokens;
+    ``random_state`` seeds the simulated writer, so that a run is the same
+    in every process);
     anything else is imported as ``module:attribute``: a teacher object or
     class, or a function ``items -> labels``.
     """
@@ -310,7 +312,8 @@ def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
         if generate:
             from ..augmentation import SimulatedGenerator
 
-            return SimulatedGenerator(list(pool_texts), list(pool_labels))
+            return SimulatedGenerator(list(pool_texts), list(pool_labels),
+                                      random_state=random_state)
         from ..teachers import OracleTeacher
 
         return OracleTeacher(pool_texts, pool_labels)

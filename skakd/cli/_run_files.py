@@ -24,6 +24,7 @@ __all__ = [
     "check_outputs",
     "output_paths",
     "restore_settings",
+    "resume_note",
     "start_outputs",
     "take_lock",
     "write_manifest",
@@ -174,6 +175,21 @@ def take_lock(args, paths):
 
 
 # -- the manifest and --resume -----------------------------------------------
+
+
+def resume_note(paths, cache):
+    """What ``--resume`` does before its first new round, said up front: the
+    pool is read and the recorded rounds replayed, which may take minutes
+    with nothing else to show."""
+    try:
+        history = json.loads(paths["history"].read_text(encoding="utf-8"))
+        n_rounds = sum("error" not in record for record in history[1:])
+        rounds = f"its {n_rounds} recorded round{'' if n_rounds == 1 else 's'}"
+    except (OSError, ValueError):  # a run killed before it wrote one
+        rounds = "the rounds already paid for"
+    return (f"skakd distill: resuming {paths['model']}: reading the inputs, then "
+            f"replaying {rounds} from {cache} (free, nothing is sent "
+            "again) before going on.")
 
 
 def _recorded_status(manifest_path):

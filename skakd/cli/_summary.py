@@ -21,7 +21,8 @@ from ._dry_run import N_PROMPTS
 from ._io import RowWriter
 from ._run_files import OUTPUTS
 
-__all__ = ["VALIDATION_KEY", "Summary", "report", "report_dry_run", "write_outputs"]
+__all__ = ["VALIDATION_KEY", "Summary", "describe", "failure", "report",
+           "report_dry_run", "write_outputs"]
 
 VALIDATION_KEY = "accuracy"
 
@@ -29,12 +30,16 @@ VALIDATION_KEY = "accuracy"
 STOPPED = {
     reasons.POOL_EXHAUSTED: "the pool is used up (every pool text went to the teacher)",
     reasons.CONVERGED: "the student stopped learning (--stop auto)",
+    reasons.LABELS_REJECTED: (
+        "every answer of the last round was outside the classes: name the "
+        "teacher's labels with --classes, or make it answer from the classes"),
 }
 # Why the label budget was not all used, when the reason says it alone.
 SHORT_BECAUSE = {
     reasons.POOL_EXHAUSTED: "the pool ran out first",
     reasons.INTERRUPTED: "the run was interrupted",
     reasons.CONVERGED: "the student stopped learning first (--stop auto)",
+    reasons.LABELS_REJECTED: "the teacher's answers were all outside the classes",
 }
 
 
@@ -268,6 +273,29 @@ def _plain(value):
 
 
 # -- the printed report --------------------------------------------------------
+
+
+def describe(exc):
+    """An exception in one line: its type and its message, blanks folded."""
+    message = " ".join(str(exc).split())
+    if len(message) > 300:
+        message = message[:297] + "..."
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def failure(exc, clf, paths, cache):
+    """The line a failed run ends with: the cause, what was written, and how
+    to continue (``--resume`` pays nothing twice when a cache was kept)."""
+    n_rounds = clf.n_iter_
+    written = ", ".join(str(paths[key]) for key in ("model", "labels", "history")
+                        if paths[key].exists())
+    kept = (f"the model, labels and history of the {n_rounds} completed round"
+            f"{'' if n_rounds == 1 else 's'} are written ({written})")
+    again = (f"`skakd distill --out {paths['model']} --resume` continues the run; "
+             f"the answers kept in {cache} are not paid for again"
+             if cache is not None else
+             "no cache was kept (--no-cache), so a new run pays again")
+    return f"round {n_rounds + 1} failed: {describe(exc)}; {kept}; {again}."
 
 
 def report_dry_run(dry, paths, args, n_sent):

@@ -2,11 +2,10 @@
 
 import copy
 import time
-import warnings
 
 import numpy as np
 
-from .._items import is_numeric_frame, is_text_items, take
+from .._items import is_numeric_frame, is_text_items, take, warn
 from .._multilabel import check_label_sets, label_sets
 from ..strategy import Acquisition
 from ..teachers import TeacherResult, check_teacher_labels
@@ -160,13 +159,12 @@ def _checked_labels(state, result, n_items):
 def _warn_duplicates(state, counts):
     if not state.first_warning("duplicates"):
         return
-    warnings.warn(
+    warn(
         f"the pool repeats texts ({counts['n_duplicates']} copies of texts "
         f"already answered, {counts['n_seed_duplicates']} copies of seed texts "
         "in this round); each text is asked once and its copies take that "
         "label (or the seed's) for free. history_ counts them in n_duplicates "
-        "and n_seed_duplicates; drop the copies from X_pool to silence this.",
-        UserWarning, stacklevel=5,
+        "and n_seed_duplicates; drop the copies from X_pool to silence this."
     )
 
 

@@ -86,7 +86,7 @@ def _soften(proba, temperature):
     return scaled / scaled.sum(axis=1, keepdims=True)
 
 
-def score_rows(rows, estimator, strategy, temperature=1.0, aggregation="max"):
+def score_rows(rows, estimator, strategy, temperature=1.0, aggregation="mean"):
     """``uncertainty_score`` of ``estimator.predict_proba(rows)``.
 
     A multi-label student (``estimator.multilabel_``, one probability per

@@ -9,11 +9,13 @@ from ._base import UNLABELED, BaseTeacher, TeacherResult, check_teacher_labels
 from ._cache import TeacherCache, default_cache_path, request_key
 from ._cached import CachedTeacher
 from ._callable import CallableTeacher
+from ._cascade import TeacherCascade
 from ._cost import BATCH_DISCOUNT, cost_of_usage
 from ._generation import GenerationResult
 from ._llamacpp import LlamaCppServer
 from ._llm import LLMTeacher
 from ._oracle import OracleTeacher
+from ._review import HumanReview
 from ._secret import Secret
 from .anthropic import DEFAULT_MODEL as DEFAULT_ANTHROPIC_MODEL
 from .anthropic import PRICES, AnthropicTeacher, model_price
@@ -32,12 +34,14 @@ __all__ = [
     "CachedTeacher",
     "CallableTeacher",
     "GenerationResult",
+    "HumanReview",
     "LLMTeacher",
     "LlamaCppServer",
     "OpenAITeacher",
     "OracleTeacher",
     "Secret",
     "TeacherCache",
+    "TeacherCascade",
     "TeacherResult",
     "check_teacher_labels",
     "cost_of_usage",

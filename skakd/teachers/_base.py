@@ -22,7 +22,11 @@ class TeacherResult:
         One label per item, each one of the requested ``classes`` or
         :data:`UNLABELED` (``None``) where the teacher could not label it.
     confidence : list of float or None, default=None
-        Optional per-item confidence in ``[0, 1]``.
+        How sure the teacher is of each label, in ``[0, 1]`` (``None`` for
+        the whole result, or for an item, where it is unknown): the
+        probability of the chosen label from token log-probabilities, a
+        confidence the model states, or a simulated one (see the teachers'
+        ``confidence`` parameter).
     input_tokens, output_tokens : int, default=0
         Token usage of the calls behind this result.
     cost : float, default=0.0
@@ -38,6 +42,11 @@ class TeacherResult:
         :data:`skakd.reasons.UNLABELED_REASONS` (``"refusal"``,
         ``"unknown_label"``, ``"too_long"``...): counted per reason in
         ``history_``.
+    sources : list of str or None, default=None
+        Who gave each label (``None`` for an unlabelled item), for a teacher
+        made of several, such as :class:`~skakd.teachers.TeacherCascade`
+        (its stages' names) or :class:`~skakd.teachers.HumanReview`
+        (``"human"``); ``None`` for a teacher that is one source.
 
     Notes
     -----
@@ -63,6 +72,7 @@ class TeacherResult:
     n_cached: int = 0
     info: dict = field(default_factory=dict)
     reasons: list | None = None
+    sources: list | None = None
 
     @property
     def n_unlabeled(self):

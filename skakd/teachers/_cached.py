@@ -73,6 +73,7 @@ class CachedTeacher(BaseTeacher):
         keys = [self._item_key(item, classes, multi_label) for item in _rows(items)]
         stored = cache.get_many(keys)
         labels = [_stored_answer(stored.get(key, {})) for key in keys]
+        confidence = [stored.get(key, {}).get("confidence") for key in keys]
         missing = [i for i, key in enumerate(keys) if key not in stored]
         result = TeacherResult(labels=labels, n_cached=len(keys) - len(missing))
         if missing:
@@ -82,17 +83,21 @@ class CachedTeacher(BaseTeacher):
                                        type(teacher).__name__)
             if multi_label:
                 new = check_label_sets(new, type(teacher).__name__)
-            # Persist before use; failures (UNLABELED) stay uncached.
+            sure = getattr(answer, "confidence", None) or [None] * len(missing)
+            # Persist before use, with the teacher's confidence where it gave
+            # one; failures (UNLABELED) stay uncached.
             cache.put_many(
-                (keys[i], _entry(label, multi_label))
-                for i, label in zip(missing, new) if label is not UNLABELED
+                (keys[i], _entry(label, c, multi_label))
+                for i, label, c in zip(missing, new, sure) if label is not UNLABELED
             )
-            for i, label in zip(missing, new):
-                labels[i] = label
+            for i, label, c in zip(missing, new, sure):
+                labels[i], confidence[i] = label, c
             for name in ("input_tokens", "output_tokens", "cost"):
                 setattr(result, name, getattr(answer, name, 0) or 0)
             result.n_cached += getattr(answer, "n_cached", 0) or 0
             result.info = dict(getattr(answer, "info", {}) or {})
+        if any(c is not None for c in confidence):
+            result.confidence = confidence
         result.latency = time.perf_counter() - start
         return result
 
@@ -165,10 +170,12 @@ def _item_repr(item):
             np.ascontiguousarray(array, dtype=np.float64).tobytes().hex()]
 
 
-def _entry(answer, multi_label):
-    if multi_label:
-        return {"labels": [_plain(label) for label in answer]}
-    return {"label": _plain(answer)}
+def _entry(answer, confidence, multi_label=False):
+    entry = ({"labels": [_plain(label) for label in answer]} if multi_label
+             else {"label": _plain(answer)})
+    if confidence is not None:
+        entry["confidence"] = float(confidence)
+    return entry
 
 
 def _stored_answer(entry):

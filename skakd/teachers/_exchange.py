@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 
 from ._cache import request_key
+from ._confidence import item_confidence
 from ._label_sets import parse_label_sets
 from ._prompts import (
     n_loose_matches,
@@ -101,9 +102,9 @@ def ask(request, parse, link, usage, on_problems=None):
 def label_batch(request, keys, names, link, cache, usage, multi_label=False):
     """Label one batch; return one cache entry per item.
 
-    An entry is ``{"label": name}`` (``{"labels": [names]}`` when
-    ``multi_label``, an empty list being an answer) or
-    ``{"unlabeled": reason}``. Each is
+    An entry is ``{"label": name}`` (with ``"confidence"`` where the reply
+    shows one; ``{"labels": [names]}`` when ``multi_label``, an empty list
+    being an answer) or ``{"unlabeled": reason}``. Each is
     stored in ``cache`` as soon as it is known: the good labels of a first
     answer before a corrective re-ask, then the rest, unlabellable items
     with their reason (so that they are not paid for again either). The
@@ -116,7 +117,8 @@ def label_batch(request, keys, names, link, cache, usage, multi_label=False):
         return [stored.get(k, e) for k, e in zip(keys, entries)]
 
     def good(labels):
-        return [_entry(x, multi_label) if x is not None else None for x in labels]
+        return [_entry(x, None, multi_label) if x is not None else None
+                for x in labels]
 
     def parse(reply):
         if multi_label:
@@ -129,12 +131,20 @@ def label_batch(request, keys, names, link, cache, usage, multi_label=False):
     labels = [next((a[i] for a in answers if a[i] is not None), None)
               for i in range(len(keys))]
     reasons = unlabeled_reasons(reply, labels)
-    return store([_entry(x, multi_label) if x is not None else {"unlabeled": why}
-                  for x, why in zip(labels, reasons)])
+    # Confidence is read for single labels; a label set carries none.
+    sure = ([None] * len(labels) if multi_label
+            else item_confidence(reply, labels, names))
+    return store([_entry(x, c, multi_label) if x is not None
+                  else {"unlabeled": why}
+                  for x, why, c in zip(labels, reasons, sure)])
 
 
-def _entry(answer, multi_label):
-    return {"labels": list(answer)} if multi_label else {"label": answer}
+def _entry(answer, confidence, multi_label=False):
+    """An answer's cache entry, with the model's confidence where it gave one."""
+    entry = {"labels": list(answer)} if multi_label else {"label": answer}
+    if confidence is not None:
+        entry["confidence"] = confidence
+    return entry
 
 
 def exchange(request, n_samples, names, link, cache, usage):

@@ -6,12 +6,12 @@ outside the classes makes the item's answer malformed. Pure functions, like
 :mod:`._prompts`, whose answer reading they share.
 """
 
+from .._items import label_matcher
 from ._prompts import (
     LABEL_TOOL,
     Prompt,
     _answer_list,
     _list_schema,
-    _matcher,
     _short,
     _temperature,
     label_system_prompt,
@@ -90,7 +90,7 @@ def parse_label_sets(reply, n_items, names):
     entries, problem = _answer_list(reply, "items", LABEL_TOOL)
     if problem:
         return [None] * n_items, [problem]
-    match = _matcher(names)
+    match = label_matcher(names)
     labels, problems, seen = [None] * n_items, [], set()
     for entry in entries:
         item_id = entry.get("id") if isinstance(entry, dict) else None

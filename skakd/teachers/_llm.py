@@ -60,7 +60,8 @@ class LLMTeacher(BaseTeacher):
     ``instructions``, ``examples``, ``max_tokens``, ``temperature``,
     ``batch_size``, ``max_concurrency``, ``max_retries``, ``timeout``,
     ``cache``, ``base_url``, ``api_key``, ``prices``,
-    ``requests_per_minute``, ``tokens_per_minute`` and ``batch_api``.
+    ``requests_per_minute``, ``tokens_per_minute``, ``batch_api`` and
+    ``confidence``.
     """
 
     _texts_hint = ("an LLM teacher labels raw texts: feature extraction belongs "
@@ -88,7 +89,8 @@ class LLMTeacher(BaseTeacher):
     def __init__(self, model, *, class_descriptions, instructions, examples,
                  max_tokens, temperature, batch_size, max_concurrency,
                  max_retries, timeout, cache, base_url, api_key, prices,
-                 requests_per_minute, tokens_per_minute, batch_api):
+                 requests_per_minute, tokens_per_minute, batch_api,
+                 confidence=None):
         self.model = model
         self.class_descriptions = class_descriptions
         self.instructions = instructions
@@ -106,6 +108,7 @@ class LLMTeacher(BaseTeacher):
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
         self.batch_api = batch_api
+        self.confidence = confidence
 
     # The key lives in a Secret so that get_params, repr, clone and pickles
     # (Secret pickles empty) never show it; set_params goes through here too.
@@ -212,12 +215,14 @@ class LLMTeacher(BaseTeacher):
         return item_keys(self._provider().static(static), texts)
 
     def _label_request(self, texts, names, multi_label=False):
-        prompt = label_sets_prompt if multi_label else label_prompt
-        return self._provider().request(prompt(
-            self.model, texts, names, class_descriptions=self.class_descriptions,
-            instructions=self.instructions, examples=self.examples,
-            temperature=self.temperature,
-        ))
+        options = dict(class_descriptions=self.class_descriptions,
+                       instructions=self.instructions, examples=self.examples,
+                       temperature=self.temperature)
+        if multi_label:  # a label set states no confidence
+            return self._provider().request(
+                label_sets_prompt(self.model, texts, names, **options))
+        return self._provider().request(label_prompt(
+            self.model, texts, names, confidence=self.confidence, **options))
 
     # -- generation -------------------------------------------------------
 
@@ -473,8 +478,10 @@ def _usage_result(usage, entries, start, by_name=None):
     """A :class:`TeacherResult` of cache ``entries`` and what ``usage`` paid."""
     labels = [_answer(e, by_name) for e in entries]
     reasons = [e.get("unlabeled") for e in entries]
+    confidence = [e.get("confidence") for e in entries]
     return TeacherResult(
         labels=labels,
+        confidence=confidence if any(c is not None for c in confidence) else None,
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,
         cost=usage.cost,

@@ -1,11 +1,14 @@
 """A simulated teacher that answers from known labels."""
 
+import difflib
 import hashlib
+import re
 import time
 from collections.abc import Mapping
 
 import numpy as np
 import scipy.sparse as sp
+from scipy import stats
 
 from .._multilabel import (
     check_multilabel_target,
@@ -35,14 +38,38 @@ class OracleTeacher(BaseTeacher):
         collection of labels per item (or an indicator matrix whose columns
         ``classes`` names).
     noise_rate : float in [0, 1), default=0.0
-        Probability that the oracle answers a wrong class (uniform over the
-        other requested classes), simulating a noisy LLM. The corruption is a
-        deterministic function of the item and ``random_state``: asking twice
-        about the same item gives the same answer, as a cached LLM would.
+        Probability that the oracle answers a wrong class, simulating a noisy
+        LLM. The corruption is a deterministic function of the item and
+        ``random_state``: asking twice about the same item gives the same
+        answer, as a cached LLM would.
     random_state : int or None, default=None
         Seed of the label noise.
     cost_per_item : float, default=0.0
         Simulated price of one label in USD, to exercise ``max_cost`` budgets.
+    confusion : None, "names" or mapping, default=None
+        Which wrong class a wrong answer names. ``None``: any other requested
+        class, uniformly. ``"names"``: classes whose names look alike, as a
+        model confuses ``card_arrival`` with ``card_delivery_estimate``: the
+        weight of a wrong class is the fourth power of
+        :class:`difflib.SequenceMatcher`'s ratio between the two names (words
+        split at ``_``, ``-``, spaces and capitals), so most wrong answers go
+        to the few most similar names. A mapping ``true -> {wrong: weight}``
+        gives the confusion structure itself (e.g. a confusion matrix's rows);
+        a class without a row, or whose row names none of the requested
+        classes, is confused uniformly.
+    confidence : None or "calibrated", default=None
+        ``"calibrated"`` simulates a teacher that says how sure it is, and is
+        right exactly as often as it says: each item gets a confidence ``c``
+        drawn from ``Beta(k m, k (1 - m))`` with mean ``m = 1 - noise_rate``
+        and concentration ``k = confidence_concentration``, and the answer
+        is right with probability ``c``. Wrong answers thus come with lower
+        confidence, and ``TeacherResult.confidence`` holds ``c`` (``None``
+        for items the oracle does not know). With ``None`` the noise is a
+        coin of probability ``noise_rate`` and no confidence is given.
+    confidence_concentration : float > 0, default=1.0
+        ``k`` above: small values make confidences bimodal (most answers
+        sure and right, the rest unsure), large ones pile them up at
+        ``1 - noise_rate`` (no item distinguishable from another).
     classes : array-like or None, default=None
         Names of the columns of an indicator matrix ``y``.
 
@@ -52,18 +79,35 @@ class OracleTeacher(BaseTeacher):
     >>> teacher = OracleTeacher(["cheap", "pricey"], ["neg", "pos"])
     >>> teacher.label(["pricey", "unknown"], classes=["neg", "pos"]).labels
     ['pos', None]
+
+    A cheap teacher that is right 3 times in 4, confuses similar class names
+    and says how sure it is:
+
+    >>> cheap = OracleTeacher(["card lost", "card stolen"], ["lost", "stolen"],
+    ...                       noise_rate=0.25, confusion="names",
+    ...                       confidence="calibrated", random_state=0)
+    >>> result = cheap.label(["card lost"], ["lost", "stolen", "refund"])
+    >>> len(result.confidence), 0 <= result.confidence[0] <= 1
+    (1, True)
+
+    Label sets, for multi-label targets:
+
     >>> tags = OracleTeacher(["late refund"], [["billing", "refund"]])
     >>> tags.label(["late refund"], ["billing", "refund"], multi_label=True).labels
     [('billing', 'refund')]
     """
 
     def __init__(self, X, y=None, *, noise_rate=0.0, random_state=None,
-                 cost_per_item=0.0, classes=None):
+                 cost_per_item=0.0, confusion=None, confidence=None,
+                 confidence_concentration=1.0, classes=None):
         self.X = X
         self.y = y
         self.noise_rate = noise_rate
         self.random_state = random_state
         self.cost_per_item = cost_per_item
+        self.confusion = confusion
+        self.confidence = confidence
+        self.confidence_concentration = confidence_concentration
         self.classes = classes
 
     def label(self, items, classes, multi_label=False):
@@ -77,7 +121,8 @@ class OracleTeacher(BaseTeacher):
             The labels to answer from (the noise draws among them).
         multi_label : bool, default=False
             Answer the label set of each item (a tuple); the oracle must
-            know label sets then.
+            know label sets then. Noise toggles one label of a corrupted
+            set; ``confidence="calibrated"`` is for single labels.
 
         Returns
         -------
@@ -85,21 +130,72 @@ class OracleTeacher(BaseTeacher):
         """
         start = time.perf_counter()
         lookup = self._get_lookup()
+        self._check_noise()
         classes = list(classes) if classes is not None else None
-        labels = []
-        for item in _iter_rows(items):
-            key = _item_key(item)
-            label = lookup.get(key, UNLABELED)
-            if multi_label and label is not UNLABELED:
-                label = self._as_set(label)
-            if label is not UNLABELED and self.noise_rate > 0 and classes:
-                label = self._maybe_corrupt(key, label, classes)
-            labels.append(label)
+        keys = [_item_key(item) for item in _iter_rows(items)]
+        truth = [lookup.get(key, UNLABELED) for key in keys]
+        if multi_label:
+            truth = [label if label is UNLABELED else self._as_set(label)
+                     for label in truth]
+            labels, confidence = [
+                label if label is UNLABELED or self.noise_rate == 0 or not classes
+                else self._toggle_one(key, label, classes)
+                for key, label in zip(keys, truth)], None
+        elif self.confidence == "calibrated":
+            labels, confidence = self._calibrated(keys, truth, classes)
+        else:
+            labels, confidence = [
+                label if label is UNLABELED or self.noise_rate == 0 or not classes
+                else self._maybe_corrupt(key, label, classes)
+                for key, label in zip(keys, truth)], None
         return TeacherResult(
             labels=labels,
+            confidence=confidence,
             cost=self.cost_per_item * len(labels),
             latency=time.perf_counter() - start,
         )
+
+    def _calibrated(self, keys, truth, classes):
+        """Labels right with probability equal to their drawn confidence."""
+        mean = 1.0 - self.noise_rate
+        draws = np.array([np.frombuffer(
+            _digest(self._noise_seed(), ("calibrated", key)), dtype=np.uint64)
+            for key in keys], dtype=np.float64).reshape(-1, 2) / 2.0**64
+        draws = np.clip(draws, 1e-12, 1 - 1e-12)
+        if mean >= 1.0:
+            sure = np.ones(len(keys))
+        else:
+            k = self.confidence_concentration
+            sure = stats.beta.ppf(draws[:, 0], k * mean, k * (1 - mean))
+        labels, confidence = [], []
+        for key, label, c, coin in zip(keys, truth, sure, draws[:, 1]):
+            if label is UNLABELED:
+                labels.append(label)
+                confidence.append(None)
+                continue
+            # The coin is independent of c: P(right | c) = c, calibrated.
+            if coin >= c and classes:
+                label = self._wrong(key, label, classes)
+            labels.append(label)
+            confidence.append(float(c))
+        return labels, confidence
+
+    def _check_noise(self):
+        if self.confidence not in (None, "calibrated"):
+            raise ValueError(
+                f"confidence must be None or 'calibrated', got {self.confidence!r}."
+            )
+        if not (isinstance(self.confusion, Mapping) or self.confusion in (None,
+                                                                       "names")):
+            raise ValueError(
+                f"confusion must be None, 'names' or a mapping true -> {{wrong: "
+                f"weight}}, got {self.confusion!r}."
+            )
+        k = self.confidence_concentration
+        if not isinstance(k, (int, float)) or not k > 0:
+            raise ValueError(
+                f"confidence_concentration must be a number > 0, got {k!r}."
+            )
 
     def _get_lookup(self):
         lookup = getattr(self, "_lookup", None)
@@ -153,19 +249,38 @@ class OracleTeacher(BaseTeacher):
             )
         return tuple(label)
 
+    def _toggle_one(self, key, labels, classes):
+        """A label set, one of whose labels is toggled with ``noise_rate``."""
+        draw = np.frombuffer(_digest(self._noise_seed(), key), dtype=np.uint64)
+        coin, pick = draw / np.float64(2**64)
+        if coin >= self.noise_rate:
+            return labels
+        flip = classes[int(pick * len(classes))]
+        return tuple(c for c in classes if (c in labels) != (c == flip))
+
     def _maybe_corrupt(self, key, label, classes):
         draw = np.frombuffer(_digest(self._noise_seed(), key), dtype=np.uint64)
         coin, pick = draw / np.float64(2**64)
-        if isinstance(label, tuple):  # a label set: one label toggled
-            if coin >= self.noise_rate:
-                return label
-            flip = classes[int(pick * len(classes))]
-            return tuple(c for c in classes
-                         if (c in label) != (c == flip))
-        others = [c for c in classes if c != label]
-        if coin >= self.noise_rate or not others:
+        if coin >= self.noise_rate:
             return label
-        return others[int(pick * len(others))]
+        return self._confuse(label, classes, pick)
+
+    def _wrong(self, key, label, classes):
+        draw = np.frombuffer(_digest(self._noise_seed(), ("wrong", key)),
+                             dtype=np.uint64)
+        return self._confuse(label, classes, draw[0] / np.float64(2**64))
+
+    def _confuse(self, label, classes, pick):
+        """The wrong class at quantile ``pick`` of ``label``'s confusions."""
+        others = [c for c in classes if c != label]
+        if not others:
+            return label
+        weights = _confusion_weights(self.confusion, label, others)
+        if weights is None:  # uniform: the historical draw, kept exactly
+            return others[int(pick * len(others))]
+        cumulative = np.cumsum(weights) / np.sum(weights)
+        return others[min(int(np.searchsorted(cumulative, pick, side="right")),
+                          len(others) - 1)]
 
     def _noise_seed(self):
         seed = getattr(self, "_seed", None)
@@ -182,6 +297,32 @@ class OracleTeacher(BaseTeacher):
         state = self.__dict__.copy()
         state.pop("_lookup", None)  # rebuilt on demand; keeps pickles small
         return state
+
+
+def _confusion_weights(confusion, label, others):
+    """Weights of the wrong classes ``others`` for ``label``, or ``None``
+    for uniform confusion."""
+    if confusion is None:
+        return None
+    if confusion == "names":
+        return np.array([_name_similarity(label, other) ** 4 + 1e-9
+                         for other in others])
+    row = confusion.get(label)
+    if not isinstance(row, Mapping):
+        return None
+    weights = np.array([float(row.get(other, 0.0)) for other in others])
+    return weights if weights.sum() > 0 else None
+
+
+def _name_similarity(a, b):
+    """How alike two class names read, in [0, 1]."""
+    return difflib.SequenceMatcher(None, _words(a), _words(b)).ratio()
+
+
+def _words(name):
+    # "card_arrival", "CardArrival" and "card arrival" read the same.
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(name))
+    return " ".join(re.split(r"[\s_\-]+", spaced.lower())).strip()
 
 
 def _iter_rows(items):

@@ -10,6 +10,7 @@ import dataclasses
 import html
 import json
 
+from .._items import label_matcher
 from ..reasons import MALFORMED, NO_ANSWER, REFUSAL, UNKNOWN_LABEL
 
 __all__ = [
@@ -68,6 +69,13 @@ def class_names(classes, name="classes"):
     return list(by_name), by_name
 
 
+_CONFIDENCE_RULE = (
+    "With every label, give your confidence that it is the right class: the "
+    "probability, from 0 to 1, that an expert annotator would choose the same "
+    "label (e.g. 0.97 for a clear case, 0.5 for a toss-up between two classes)."
+)
+
+
 def escape(text):
     """Escape a text so it cannot close or open a block of the prompt."""
     return html.escape(str(text), quote=True)
@@ -88,6 +96,9 @@ class Prompt:
     description: str
     schema: dict
     temperature: float | None
+    #: How the model's confidence in each label is read: ``"logprobs"``
+    #: (asked of the API), ``"verbalized"`` (a field of the answer) or None.
+    confidence: str | None = None
 
 
 @dataclasses.dataclass
@@ -107,6 +118,10 @@ class Reply:
         The answer was cut at the token limit.
     echo : object
         The answer as the provider sent it, for a corrective re-ask.
+    tokens : list of (str, float, list of (str, float)) or None
+        The answer's tokens with their log-probability and the top
+        alternatives' (where the API returned them), whose concatenation is
+        the answer's text.
     """
 
     payload: object = None
@@ -114,11 +129,17 @@ class Reply:
     refused: bool = False
     truncated: bool = False
     echo: object = None
+    tokens: list | None = None
 
 
 def label_prompt(model, texts, names, *, class_descriptions=None,
-                 instructions=None, examples=None, temperature=0.0):
+                 instructions=None, examples=None, temperature=0.0,
+                 confidence=None):
     """The :class:`Prompt` that labels ``texts``.
+
+    ``confidence="verbalized"`` asks for a ``confidence`` number with every
+    label; ``"logprobs"`` leaves the prompt as it is (the adapter asks the
+    API for log-probabilities).
 
     Examples
     --------
@@ -127,10 +148,14 @@ def label_prompt(model, texts, names, *, class_descriptions=None,
     >>> prompt.tool, prompt.user.count("<item ")
     ('label_items', 1)
     """
+    stated = confidence == "verbalized"
     system = label_system_prompt(names, class_descriptions, instructions, examples)
+    if stated:
+        system += "\n\n" + _CONFIDENCE_RULE
     return Prompt(model, system, label_user_message(texts), LABEL_TOOL,
                   "Record the class of every item, one entry per item id.",
-                  label_schema(names), _temperature(temperature))
+                  label_schema(names, confidence=stated), _temperature(temperature),
+                  confidence)
 
 
 def samples_prompt(model, prompt, names, *, instructions=None, temperature=0.0):
@@ -189,10 +214,14 @@ def label_user_message(texts):
     )
 
 
-def label_schema(names):
-    """JSON schema of ``{"items": [{"id", "label"}]}``, labels from ``names``."""
-    return _list_schema("items", {"id": {"type": "integer"},
-                                  "label": {"type": "string", "enum": list(names)}})
+def label_schema(names, confidence=False):
+    """JSON schema of ``{"items": [{"id", "label"}]}``, labels from ``names``
+    (and a ``confidence`` number per item with ``confidence=True``)."""
+    properties = {"id": {"type": "integer"},
+                  "label": {"type": "string", "enum": list(names)}}
+    if confidence:
+        properties["confidence"] = {"type": "number"}
+    return _list_schema("items", properties)
 
 
 def _list_schema(key, properties):
@@ -271,7 +300,7 @@ def parse_labels(reply, n_items, names):
     entries, problem = _answer_list(reply, "items", LABEL_TOOL)
     if problem:
         return [None] * n_items, [problem]
-    match = _matcher(names)
+    match = label_matcher(names)
     labels, problems = [None] * n_items, []
     seen = set()
     for entry in entries:
@@ -313,31 +342,10 @@ def n_loose_matches(reply, names):
     1
     """
     entries, _ = _answer_list(reply, "items", LABEL_TOOL)
-    match = _matcher(names)
+    match = label_matcher(names)
     return sum(isinstance(e, dict) and isinstance(e.get("label"), str)
                and e["label"] not in names and match(e["label"]) is not None
                for e in entries or ())
-
-
-def _loose(label):
-    # A model that answers "getweather " for "GetWeather" means that class.
-    return " ".join(label.split()).casefold()
-
-
-def _matcher(names):
-    """``match(label) -> name or None``: exact, else up to case and spaces
-    where that names one class alone."""
-    exact, forms = set(names), {}
-    for name in names:
-        forms.setdefault(_loose(name), []).append(name)
-    loose = {form: found[0] for form, found in forms.items() if len(found) == 1}
-
-    def match(label):
-        if not isinstance(label, str):
-            return None
-        return label if label in exact else loose.get(_loose(label))
-
-    return match
 
 
 def unlabeled_reasons(reply, labels):

@@ -18,7 +18,7 @@ from .._prompts import Reply, correction
 from .._provider import Provider
 from ._prices import is_local
 
-__all__ = ["MODES", "OpenAIProvider"]
+__all__ = ["MODES", "TOP_LOGPROBS", "OpenAIProvider"]
 
 # What a 400 says when the prompt is longer than the model reads.
 _TOO_LONG = ("context_length_exceeded", "maximum context length", "too long",
@@ -37,6 +37,9 @@ _ENDED = ("completed", "failed", "expired", "cancelled")
 _LINE = re.compile(r"^\s*(?:item\s*)?(\d+)\s*[:=\-)]\s*[\"']?(.+?)[\"']?\s*$",
                    re.IGNORECASE | re.MULTILINE)
 _NO_KEY = "sk-no-key-required"
+#: Alternatives asked per token with ``confidence="logprobs"`` (the most
+#: OpenAI gives): the other labels a token could have begun or continued.
+TOP_LOGPROBS = 20
 
 
 class OpenAIProvider(Provider):
@@ -69,7 +72,7 @@ class OpenAIProvider(Provider):
     # -- requests and answers -------------------------------------------------
 
     def request(self, prompt):
-        return {
+        request = {
             "model": prompt.model,
             "messages": [{"role": "system", "content": prompt.system},
                          {"role": "user", "content": prompt.user}],
@@ -77,11 +80,19 @@ class OpenAIProvider(Provider):
                        "schema": prompt.schema},
             "temperature": prompt.temperature,
         }
+        if prompt.confidence == "logprobs":
+            request["top_logprobs"] = TOP_LOGPROBS
+        return request
 
     def static(self, request):
-        return {"provider": "openai", "model": request["model"],
-                "system": request["messages"][0]["content"],
-                "answer": request["answer"], "temperature": request["temperature"]}
+        static = {"provider": "openai", "model": request["model"],
+                  "system": request["messages"][0]["content"],
+                  "answer": request["answer"],
+                  "temperature": request["temperature"]}
+        # An answer cached without log-probabilities has no confidence.
+        if "top_logprobs" in request:
+            static["top_logprobs"] = request["top_logprobs"]
+        return static
 
     def reply(self, message, request):
         choice = message.choices[0]
@@ -97,8 +108,9 @@ class OpenAIProvider(Provider):
         if payload is None:
             return Reply(problem=f"the answer was not a JSON object: {text[:80]!r}",
                          refused=refused, truncated=truncated, echo=text)
+        # Log-probabilities cover the message's content, not a tool call's.
         return Reply(payload=payload, refused=refused, truncated=truncated,
-                     echo=text)
+                     echo=text, tokens=None if calls else _tokens(choice))
 
     def spent(self, message):
         usage = getattr(message, "usage", None)
@@ -176,6 +188,8 @@ class OpenAIProvider(Provider):
         arguments[limit] = settings.max_tokens
         if request["temperature"] is not None:
             arguments["temperature"] = request["temperature"]
+        if "top_logprobs" in request:
+            arguments.update(logprobs=True, top_logprobs=request["top_logprobs"])
         if mode == "json_schema":
             arguments["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": answer["name"], "strict": True,
@@ -242,6 +256,16 @@ class OpenAIProvider(Provider):
             if batch.created_at < since:
                 break  # newest first: the rest are older
             yield batch.id
+
+
+def _tokens(choice):
+    """``[(token, logprob, [(alternative, logprob)])]`` of a choice, or None."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
+    return [(t.token, t.logprob, [(a.token, a.logprob)
+                                  for a in (t.top_logprobs or ())])
+            for t in content]
 
 
 def _instructed(messages, answer, mode):

@@ -103,6 +103,26 @@ class OpenAITeacher(LLMTeacher):
     structured_output : {"auto", "json_schema", "tool", "json_object", \
 "text"}, default="auto"
         How to ask for the answer object (see above).
+    confidence : {"logprobs", "verbalized"} or None, default=None
+        How sure the model is of each label, in ``TeacherResult.confidence``
+        (kept in the cache with the label): what a
+        :class:`~skakd.teachers.TeacherCascade` decides by.
+        ``"logprobs"`` asks the server for token log-probabilities
+        (``logprobs``, ``top_logprobs=20``; OpenAI's API, vLLM and
+        llama.cpp's server return them) and takes the probability of the
+        label's tokens, each renormalised over its alternatives that keep
+        the answer inside the label set (servers report the distribution
+        before the schema constrains it): free, and the model's own
+        probability (too high where valid alternatives hide beyond the top
+        20), but only for answers in the message's content (a
+        strict JSON schema or JSON mode; a forced tool call or a server
+        without log-probabilities gives ``None``). ``"verbalized"`` asks
+        the model to state a confidence from 0 to 1 with every label (a
+        field of the answer schema): any server, paid knowingly (about 8
+        more output tokens per item, half again a label's output; not
+        counted by ``estimate_cost``), and only as calibrated as
+        the model (measure it with :meth:`TeacherCascade.calibrate
+        <skakd.teachers.TeacherCascade.calibrate>`). Part of the cache key.
 
     Attributes
     ----------
@@ -143,6 +163,7 @@ class OpenAITeacher(LLMTeacher):
         **LLMTeacher._parameter_constraints,
         "temperature": [Interval(Real, 0, 2, closed="both"), None],
         "structured_output": [StrOptions({"auto", *MODES})],
+        "confidence": [StrOptions({"logprobs", "verbalized"}), None],
     }
 
     def __init__(
@@ -166,6 +187,7 @@ class OpenAITeacher(LLMTeacher):
         tokens_per_minute=None,
         batch_api=False,
         structured_output="auto",
+        confidence=None,
     ):
         super().__init__(
             model, class_descriptions=class_descriptions,
@@ -174,7 +196,8 @@ class OpenAITeacher(LLMTeacher):
             max_concurrency=max_concurrency, max_retries=max_retries,
             timeout=timeout, cache=cache, base_url=base_url, api_key=api_key,
             prices=prices, requests_per_minute=requests_per_minute,
-            tokens_per_minute=tokens_per_minute, batch_api=batch_api)
+            tokens_per_minute=tokens_per_minute, batch_api=batch_api,
+            confidence=confidence)
         self.structured_output = structured_output
 
     @property

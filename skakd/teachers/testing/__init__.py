@@ -39,6 +39,7 @@ from ._anthropic import FakeAnthropic
 from ._faults import (
     Fault,
     char_tokens,
+    default_confidence,
     default_generator,
     default_labeler,
     random_faults,
@@ -47,5 +48,5 @@ from ._faults import (
 from ._openai import FakeOpenAI
 
 __all__ = ["FakeAnthropic", "FakeOpenAI", "Fault", "char_tokens",
-           "default_generator", "default_labeler", "random_faults",
-           "subword_tokens"]
+           "default_confidence", "default_generator", "default_labeler",
+           "random_faults", "subword_tokens"]

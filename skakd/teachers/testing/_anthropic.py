@@ -10,6 +10,7 @@ from ..anthropic import min_cache_tokens
 from ._faults import (
     Fault,
     char_tokens,
+    default_confidence,
     default_generator,
     default_labeler,
     label_entries,
@@ -69,6 +70,9 @@ class FakeAnthropic(FakeServer):
         Shortest prefix that prompt caching stores; ``None`` for the API's
         minimum for the request's model (1024 tokens, 4096 for Haiku 4.5 and
         Opus 4.5, 2048 for Haiku 3 and 3.5).
+    confidence : callable, default=default_confidence
+        ``confidence(text, classes) -> float``: the confidence stated with
+        each label when the answer schema asks for one.
 
     Attributes
     ----------
@@ -119,9 +123,11 @@ class FakeAnthropic(FakeServer):
     def __init__(self, labeler=default_labeler, generator=default_generator,
                  api_key="test-key", latency=0.0, obey_injection=False,
                  tokenizer=char_tokens, can_count=True, batch_latency=0.2,
-                 min_cache_tokens=None, max_prompt_tokens=None):
+                 min_cache_tokens=None, max_prompt_tokens=None,
+                 confidence=default_confidence):
         super().__init__(labeler, generator, api_key, latency, tokenizer,
                          batch_latency, max_prompt_tokens)
+        self.confidence = confidence
         self.obey_injection = obey_injection
         self.can_count = can_count
         self.min_cache_tokens = min_cache_tokens
@@ -199,11 +205,12 @@ class FakeAnthropic(FakeServer):
         tool = body["tool_choice"]["name"]
         schema = body["tools"][0]["input_schema"]["properties"]
         if tool == "label_items":
-            entry = schema["items"]["items"]["properties"]
-            if "labels" in entry:  # a multi-label request
-                return self._label(body, entry["labels"]["items"]["enum"], fault,
-                                   multi_label=True)
-            return self._label(body, entry["label"]["enum"], fault)
+            properties = schema["items"]["items"]["properties"]
+            if "labels" in properties:  # a multi-label request
+                return self._label(body, properties["labels"]["items"]["enum"],
+                                   fault, multi_label=True)
+            stated = self.confidence if "confidence" in properties else None
+            return self._label(body, properties["label"]["enum"], fault, stated)
         classes = schema["samples"]["items"]["properties"]["label"]["enum"]
         prompt = _text_of(body["messages"][0]["content"])
         n_samples = wanted(prompt)
@@ -214,10 +221,10 @@ class FakeAnthropic(FakeServer):
             entries[0]["label"] = "NOT_A_CLASS"
         return {"samples": entries}
 
-    def _label(self, body, classes, fault, multi_label=False):
+    def _label(self, body, classes, fault, confidence=None, multi_label=False):
         prompt = _text_of(body["messages"][0]["content"])
         return label_entries(prompt, classes, self.labeler, fault,
-                             self.obey_injection, multi_label)
+                             self.obey_injection, confidence, multi_label)
 
 
 class _Handler(Handler):

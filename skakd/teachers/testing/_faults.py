@@ -6,7 +6,8 @@ import re
 import zlib
 from dataclasses import dataclass
 
-__all__ = ["Fault", "char_tokens", "default_generator", "default_labeler",
+__all__ = ["Fault", "char_tokens", "default_confidence", "default_generator",
+           "default_labeler",
            "items_of", "label_entries", "random_faults", "subword_tokens",
            "wanted"]
 
@@ -128,11 +129,17 @@ def wanted(prompt):
     return int(_WANTED.search(prompt).group(1))
 
 
+def default_confidence(text, classes):
+    """How sure the fake model is of its label: a stable hash of the text,
+    from 0.5 to 1."""
+    return 0.5 + 0.5 * (zlib.crc32(text.encode()) % 1000) / 999
+
+
 def label_entries(prompt, classes, labeler, fault, obey_injection=False,
-                  multi_label=False):
-    """The answer object a model would give to a labelling prompt
-    (``{"id", "labels"}`` entries when ``multi_label``, see
-    :func:`label_set_of`)."""
+                  confidence=None, multi_label=False):
+    """The answer object a model would give to a labelling prompt (with a
+    stated ``confidence(text, classes)`` per item where given; ``{"id",
+    "labels"}`` entries when ``multi_label``, see :func:`label_set_of`)."""
     entries = []
     for item_id, text in items_of(prompt):
         injected = _INJECTED.search(text) if obey_injection else None
@@ -143,6 +150,8 @@ def label_entries(prompt, classes, labeler, fault, obey_injection=False,
             continue
         label = injected.group(1) if injected else labeler(text, classes)
         entries.append({"id": item_id, "label": label})
+        if confidence is not None:
+            entries[-1]["confidence"] = round(confidence(text, classes), 2)
     key = "labels" if multi_label else "label"
     if fault.answer == "unknown_label" and entries:
         entries[0][key] = ["NOT_A_CLASS"] if multi_label else "NOT_A_CLASS"

@@ -2,17 +2,22 @@
 
 import email.parser
 import html
+import itertools
 import json
+import math
 import re
 import time
 import zlib
 
 from .._cost import BATCH_DISCOUNT, cost_of_usage
 from ._faults import (
+    _PIECE,
     Fault,
     char_tokens,
+    default_confidence,
     default_generator,
     default_labeler,
+    items_of,
     label_entries,
     wanted,
 )
@@ -30,6 +35,7 @@ _CACHE_TTL = 300.0
 _MIN_CACHED = 1024  # OpenAI caches prefixes of this many tokens or more...
 _CACHE_STEP = 128  # ...in steps of this many
 _CLASS_LINE = re.compile(r"^- (.+?)(?::.*)?$", re.MULTILINE)
+_LABEL = re.compile(r'"label"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
 class FakeOpenAI(FakeServer):
@@ -65,6 +71,16 @@ class FakeOpenAI(FakeServer):
     max_prompt_tokens : int or None, default=None
         The context window: a longer request gets a 400
         (``context_length_exceeded``).
+    confidence : callable, default=default_confidence
+        ``confidence(text, classes) -> float``: the model's probability of
+        its label. Given as a stated ``confidence`` when the answer schema
+        asks for one, and as token log-probabilities
+        (``choices[0].logprobs.content``, with ``top_logprobs`` alternatives)
+        when the request asks for ``logprobs``: the rest of the mass is
+        spread evenly over the other classes, and the tokens of a label
+        (pieces as :func:`subword_tokens` cuts them) carry their share of
+        it, so that their product with the closing quote's is the label's
+        probability.
 
     Attributes
     ----------
@@ -97,9 +113,10 @@ class FakeOpenAI(FakeServer):
                  api_key="test-key", latency=0.0,
                  supports=("json_schema", "tool", "json_object"),
                  tokenizer=char_tokens, batch_latency=0.2, model="fake-model",
-                 max_prompt_tokens=None):
+                 max_prompt_tokens=None, confidence=default_confidence):
         super().__init__(labeler, generator, api_key, latency, tokenizer,
                          batch_latency, max_prompt_tokens)
+        self.confidence = confidence
         self.supports = supports
         self.model = model
         self.files = {}
@@ -163,11 +180,15 @@ class FakeOpenAI(FakeServer):
                 message["content"] = text
         output = message["content"] or message.get("refusal") or json.dumps(
             message.get("tool_calls"))
+        logprobs = None
+        if body.get("logprobs") and message["content"]:
+            logprobs = {"content": self._logprobs(body, message["content"]),
+                        "refusal": None}
         return {
             "id": f"chatcmpl-{time.monotonic_ns()}", "object": "chat.completion",
             "created": int(time.time()), "model": body["model"],
             "choices": [{"index": 0, "message": message, "finish_reason": finish,
-                         "logprobs": None}],
+                         "logprobs": logprobs}],
             "usage": self.usage(body, raw, output, ledger),
         }
 
@@ -199,12 +220,22 @@ class FakeOpenAI(FakeServer):
             classes, _ = _classes(schema, system, "samples")
             return json.dumps(self._samples(prompt, classes, fault))
         classes, multi_label = _classes(schema, system, "items")
+        stated = "confidence" in _item_properties(schema)
         answer = label_entries(prompt, classes, self.labeler, fault,
+                               confidence=self.confidence if stated else None,
                                multi_label=multi_label)
         if mode == "text":
             return "\n".join(f"{e['id']}: {e['label']}"
                              for e in answer.get("items", []))
         return json.dumps(answer)
+
+    def _logprobs(self, body, text):
+        """``logprobs.content`` of an answer ``text`` to ``body``."""
+        system = _text(body["messages"][0])
+        prompt = next(_text(m) for m in body["messages"] if m["role"] == "user")
+        classes = _classes(_asked(body)[2] or _schema_in(system), system, "items")
+        sure = [self.confidence(t, classes) for _, t in items_of(prompt)]
+        return token_logprobs(text, classes, sure, body.get("top_logprobs") or 0)
 
     def _samples(self, prompt, classes, fault):
         n_samples = wanted(prompt)
@@ -338,6 +369,58 @@ def _asked(body):
     if response_format.get("type") == "json_object":
         return "json_object", None, None
     return "text", None, None
+
+
+def token_logprobs(text, classes, sure, top):
+    """The tokens of ``text`` with log-probabilities and ``top`` alternatives.
+
+    The ``i``-th label has probability ``sure[i]``, the rest of the mass
+    spread evenly over the other classes; each of its tokens (and its
+    closing quote's) has its conditional probability given the tokens
+    before, and the other classes' tokens at that place as alternatives, so
+    that the label's tokens multiply to ``sure[i]``.
+    """
+    pieces = _PIECE.findall(text)
+    starts = list(itertools.accumulate((len(p) for p in pieces), initial=0))
+    logprobs = [0.0] * len(pieces)
+    alternatives = [None] * len(pieces)
+    forms = {c: tuple(_PIECE.findall(json.dumps(c)[1:-1])) for c in classes}
+    for match, p in zip(_LABEL.finditer(text), sure):
+        label = json.loads(f'"{match.group(1)}"')
+        if match.start(1) not in starts or label not in forms:
+            continue  # a label that does not start a token: left at 1
+        first, chosen = starts.index(match.start(1)), forms[label]
+        others = len(classes) - 1
+        mass = {c: p if c == label else (1 - p) / others for c in classes} \
+            if others else {label: 1.0}
+        for k in range(min(len(chosen) + 1, len(pieces) - first)):
+            # The classes still possible after k tokens, by their next token
+            # (a class that ends here: the closing quote's).
+            close = pieces[first + len(chosen)] if first + len(chosen) < len(
+                pieces) else '"'
+            groups = {}
+            for c, m in mass.items():
+                if forms[c][:k] == chosen[:k]:
+                    nxt = forms[c][k] if len(forms[c]) > k else close
+                    groups[nxt] = groups.get(nxt, 0.0) + m
+            total = sum(groups.values())
+            token = pieces[first + k]
+            logprobs[first + k] = math.log(groups[token] / total)
+            ranked = sorted(groups.items(), key=lambda g: -g[1])[:top]
+            alternatives[first + k] = [(t, math.log(m / total))
+                                       for t, m in ranked if m > 0]
+    return [{"token": piece, "logprob": logprob, "bytes": list(piece.encode()),
+             "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(t.encode())}
+                              for t, lp in (alts if alts is not None else
+                                            [(piece, logprob)] if top else [])]}
+            for piece, logprob, alts in zip(pieces, logprobs, alternatives)]
+
+
+def _item_properties(schema):
+    try:
+        return schema["properties"]["items"]["items"]["properties"]
+    except (KeyError, TypeError):
+        return {}
 
 
 def _classes(schema, system, key):
