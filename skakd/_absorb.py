@@ -43,6 +43,7 @@ def absorb(acquisition, state):
         acquisition.source,
         state.round,
         None if pool_index is None else pool_index[keep],
+        **_provenance(acquisition.result, keep),
     )
     state.n_used += len(labels)
     usage = acquisition.usage()
@@ -59,6 +60,20 @@ def absorb(acquisition, state):
     if n_loose:  # added to what an LLM teacher already matched itself
         record["n_loose_labels"] = record.get("n_loose_labels", 0) + n_loose
     return record
+
+
+def _provenance(result, keep):
+    """Who gave each kept label (a cascade's stage) and how sure it was, as a
+    teacher's result says; ``None`` where it says nothing."""
+    found = {}
+    for name, column in (("teacher", "sources"), ("confidence", "confidence")):
+        values = getattr(result, column, None)
+        if values is not None:
+            values = np.asarray(values, dtype=object)[keep]
+            found[name] = (values if name == "teacher" else
+                           np.array([np.nan if v is None else v for v in values],
+                                    dtype=float))
+    return found
 
 
 def blank_count(state):

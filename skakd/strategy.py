@@ -242,9 +242,10 @@ class LabeledSet:
 
     Items are kept as a list of blocks (each a 1-D object array, a dense or a
     sparse 2-D array) and concatenated lazily, so adding a batch never copies
-    what is already there. ``source``, ``rounds`` and ``pool_index`` give
-    each row's provenance; they become the classifier's ``label_source_``,
-    ``label_round_`` and ``labeled_pool_index_``.
+    what is already there. ``source``, ``rounds``, ``pool_index``,
+    ``teacher`` and ``confidence`` give each row's provenance; they become
+    the classifier's ``label_source_``, ``label_round_``,
+    ``labeled_pool_index_``, ``label_teacher_`` and ``labeled_confidence_``.
 
     Examples
     --------
@@ -267,10 +268,18 @@ class LabeledSet:
         self._source = []
         self._round = []
         self._pool_index = []
+        self._teacher = []
+        self._confidence = []
         self._cache = None
 
-    def add(self, X, y, source, round_, pool_index=None):
-        """Append rows ``X`` with labels ``y`` from ``source`` in ``round_``."""
+    def add(self, X, y, source, round_, pool_index=None, *, teacher=None,
+            confidence=None):
+        """Append rows ``X`` with labels ``y`` from ``source`` in ``round_``.
+
+        ``teacher`` names who gave each label (a cascade's stage; ``""``
+        where unknown) and ``confidence`` how sure it was (``nan`` where
+        unknown).
+        """
         n = len(y)
         if n == 0:
             return
@@ -280,6 +289,10 @@ class LabeledSet:
         self._round.append(np.full(n, round_, dtype=np.intp))
         index = np.full(n, -1, dtype=np.intp) if pool_index is None else pool_index
         self._pool_index.append(np.asarray(index, dtype=np.intp))
+        self._teacher.append(np.full(n, "", dtype=object) if teacher is None
+                             else np.asarray(teacher, dtype=object))
+        self._confidence.append(np.full(n, np.nan) if confidence is None else
+                                np.asarray(confidence, dtype=float))
         self._cache = None
 
     def remove(self, mask):
@@ -287,10 +300,12 @@ class LabeledSet:
         X, y = self.X, self.y
         taken = (_safe_indexing(X, np.flatnonzero(mask)), y[mask])
         keep = np.flatnonzero(~mask)
-        columns = (self.source, self.rounds, self.pool_index)
+        columns = (self.source, self.rounds, self.pool_index, self.teacher,
+                   self.confidence)
         self._blocks = [_safe_indexing(X, keep)]
         self._y = [y[keep]]
-        self._source, self._round, self._pool_index = ([c[keep]] for c in columns)
+        (self._source, self._round, self._pool_index, self._teacher,
+         self._confidence) = ([c[keep]] for c in columns)
         self._cache = None
         return taken
 
@@ -318,6 +333,14 @@ class LabeledSet:
     @property
     def pool_index(self):
         return np.concatenate(self._pool_index)
+
+    @property
+    def teacher(self):
+        return np.concatenate(self._teacher)
+
+    @property
+    def confidence(self):
+        return np.concatenate(self._confidence)
 
 
 def _concatenate(blocks):
