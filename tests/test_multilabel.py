@@ -206,3 +206,17 @@ def test_scoring_and_stopping_read_label_sets():
     assert record["macro_f1"] > 0 and 0 <= record["accuracy"] <= 1
     assert -1 <= record["stop_kappa"] <= 1
     assert 0 <= record["teacher_agreement"] <= 1
+
+
+def test_learning_curve_plot_and_forecast_read_micro_f1():
+    from skakd.callbacks import Scoring
+    from skakd.plotting import pick_metric
+    from skakd.stopping import LearningCurveForecast
+
+    texts, sets = _texts()
+    texts = np.array(texts, dtype=object)
+    clf = _fit(texts, sets, sampler=MRARU(batch_size=20), max_iter=5,
+               callbacks=[Scoring(texts[200:], sets[200:])])
+    assert pick_metric(list(clf.history_)) == "micro_f1"
+    forecast = LearningCurveForecast().fit(clf)
+    assert 0 <= forecast.accuracy_at(10_000) <= 1.0001

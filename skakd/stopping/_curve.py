@@ -9,8 +9,9 @@ __all__ = ["SCORE_KEYS", "agreement_points", "fit_power_law", "labels_for",
            "n_sizes", "power_law", "records_until", "score_points"]
 
 # History keys a Scoring callback writes (``skakd distill`` scores its
-# validation split as "accuracy"), in the order skakd.plotting picks them.
-SCORE_KEYS = ("accuracy", "val_accuracy", "score", "val_macro_f1", "f1")
+# validation split as "accuracy"; a multi-label fit's also as "micro_f1"),
+# in the order skakd.plotting picks them.
+SCORE_KEYS = ("micro_f1", "accuracy", "val_accuracy", "score", "val_macro_f1", "f1")
 
 
 def power_law(n, a, b, c):
