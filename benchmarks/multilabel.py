@@ -61,10 +61,14 @@ def strategies(batch):
                                 target_acceptance=0.03),
         "mraru_mean_a01": MRARU(batch, label_aggregation="mean",
                                 target_acceptance=0.01),
+        "mraru_mean_entropy": MRARU(batch, strategy="entropy",
+                                    label_aggregation="mean"),
         "uncertainty_max": UncertaintySampler(batch, strategy="margin",
                                               label_aggregation="max"),
         "uncertainty_mean": UncertaintySampler(batch, strategy="margin",
                                                label_aggregation="mean"),
+        "uncertainty_cardinality": UncertaintySampler(
+            batch, strategy="margin", label_aggregation="cardinality"),
     }
 
 
