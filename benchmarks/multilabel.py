@@ -199,7 +199,10 @@ def plot(runs, target, path):
         mine = [run for run in runs if run["strategy"] == name]
         length = min(len(run["micro_f1"]) for run in mine)
         curve = np.mean([run["micro_f1"][:length] for run in mine], axis=0)
-        ax.plot(mine[0]["n_labels"][:length], curve, label=name)
+        # random in black, exhaustive strategies dashed: colours repeat.
+        style = ({"color": "black", "linewidth": 2} if name == "random" else
+                 {"linestyle": "--"} if name.startswith("uncertainty") else {})
+        ax.plot(mine[0]["n_labels"][:length], curve, label=name, **style)
     ax.axhline(target, color="grey", linestyle=":", label="90% of full data")
     ax.set_xlabel("teacher labels")
     ax.set_ylabel("test micro-F1 (mean over seeds)")
@@ -267,6 +270,9 @@ def main(argv=None):
     parser.add_argument("--seed-size", type=int, default=100)
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--budget", type=int, default=1500)
+    parser.add_argument("--stem", default=None,
+                        help="results file name (a side experiment: the docs "
+                        "page is left alone)")
     parser.add_argument("--summarize", action="store_true",
                         help="rewrite the docs page from the results file")
     parser.add_argument("--add", action="store_true",
@@ -276,14 +282,16 @@ def main(argv=None):
     if args.summarize:
         import json
 
-        report(json.loads((RESULTS / "multilabel.json").read_text()), "multilabel")
+        payload = json.loads((RESULTS / "multilabel.json").read_text())
+        plot(payload["runs"], payload["target_micro_f1"], RESULTS / "multilabel.png")
+        report(payload, "multilabel")
         return
     seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
     names = args.strategies or (QUICK if args.quick else list(strategies(1)))
     data = load()
     full = full_data_f1(*data)
     target = TARGET_SHARE * full
-    stem = "multilabel_quick" if args.quick else "multilabel"
+    stem = args.stem or ("multilabel_quick" if args.quick else "multilabel")
     runs, commands = [], [command_line("multilabel", argv)]
     if args.add:
         import json
@@ -310,7 +318,7 @@ def main(argv=None):
         {k: v for k, v in row.items() if k != "labels_per_seed"}
         for row in payload["summary"]])
     plot(runs, target, RESULTS / f"{stem}.png")
-    if not args.quick:
+    if stem == "multilabel":
         report(payload, stem)
     for row in payload["summary"]:
         print(row)
