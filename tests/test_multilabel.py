@@ -8,6 +8,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.multiclass import OneVsRestClassifier
+from sklearn.multioutput import MultiOutputClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -84,12 +85,16 @@ def test_same_labels_from_sets_or_indicator():
     np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X))
 
 
-def test_callable_teacher_and_list_proba_student():
+@pytest.mark.parametrize("student", [
+    RandomForestClassifier(n_estimators=10, random_state=0),
+    MultiOutputClassifier(LogisticRegression()),
+])
+def test_callable_teacher_and_list_proba_student(student):
     X, Y, sets = _tag_data()
     answers = {x.tobytes(): s for x, s in zip(X, sets)}
     clf = _fit(X, sets, teacher=lambda items: [answers[x.tobytes()] for x in items],
-               estimator=RandomForestClassifier(n_estimators=10, random_state=0),
-               sampler=UncertaintySampler(batch_size=20))
+               estimator=student, sampler=UncertaintySampler(batch_size=20))
+    assert isinstance(student.fit(X[:50], Y[:50]).predict_proba(X[:2]), list)
     proba = clf.predict_proba(X[:7])
     assert proba.shape == (7, 4)
     assert clf.predict(X[:7]).shape == (7, 4)
