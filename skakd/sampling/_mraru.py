@@ -89,9 +89,11 @@ class MRARU(BaseSampler):
         per-label uncertainties around each label's threshold make ``u``
         (see :func:`multilabel_uncertainty`). On GoEmotions (28 labels,
         ``python -m benchmarks.multilabel``, the "Multi-label" benchmark
-        page) the mean needed the fewest teacher labels of the three, 27%
-        fewer than random; the most uncertain label 22%, the cardinality
-        inconsistency 15%.
+        page) the mean needed the fewest teacher labels of the three on
+        seeds 0-2 (27% fewer than random; the most uncertain label 22%, the
+        cardinality inconsistency 15%), but on seeds 3-5 random did better
+        than M-RARU: there its gain is within seed noise, while exhaustive
+        uncertainty with the mean is ahead on both.
 
     Attributes
     ----------
