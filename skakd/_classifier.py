@@ -145,6 +145,10 @@ class ActiveDistillationClassifier(ServingMixin, ClassifierMixin, MetaEstimatorM
         Round in which each labelled row was added (0 for the seed).
     labeled_pool_index_ : ndarray of int
         Index into ``X_pool`` of each labelled row, ``-1`` where none.
+    label_teacher_, labeled_confidence_ : ndarray
+        Who gave each label (a :class:`~skakd.teachers.TeacherCascade`'s
+        stage; ``""`` where the teacher does not say) and how sure it was
+        (``TeacherResult.confidence``; ``nan`` where unknown).
     teacher_cost_ : float
         Total USD paid to the teacher, a failed round's answers included.
     termination_condition_ : str
@@ -445,6 +449,8 @@ class ActiveDistillationClassifier(ServingMixin, ClassifierMixin, MetaEstimatorM
         self.label_source_ = labeled.source.astype(str)
         self.label_round_ = labeled.rounds
         self.labeled_pool_index_ = labeled.pool_index
+        self.label_teacher_ = labeled.teacher.astype(str)
+        self.labeled_confidence_ = labeled.confidence
 
     # -- validation -------------------------------------------------------
 
