@@ -25,6 +25,7 @@ from sklearn.utils.metaestimators import available_if
 
 from ._absorb import absorb, bill_failed_round
 from ._budget import round_size
+from ._cold_start import check_cold_start, cold_start, n_labeled_classes
 from ._history import History, round_record
 from ._items import (
     add_note,
@@ -34,6 +35,7 @@ from ._items import (
     one_example_per_class_is_fine,
 )
 from ._parts import (
+    fit_student,
     make_callbacks,
     make_strategy,
     make_student,
@@ -43,7 +45,7 @@ from ._parts import (
 from ._persistence import without_unpicklable_teacher
 from ._serving import serve, serving_doc, student_has
 from .reasons import EARLY_STOPPING, ERROR, INTERRUPTED, MAX_ITER, POOL_EXHAUSTED
-from .strategy import DistillationState, LabeledSet, sample_weight_param
+from .strategy import DistillationState, LabeledSet
 
 __all__ = ["ActiveDistillationClassifier"]
 
@@ -93,7 +95,8 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
     classes : array-like or None, default=None
         The full label set the teacher answers from. ``None`` uses the
         classes of ``y``. Teacher labels outside it are rejected, counted in
-        ``history_`` (``n_rejected``) and warned about once per fit.
+        ``history_`` (``n_rejected``) and warned about once per fit. With
+        ``classes``, the seed may be empty or of one class: a cold start.
     callbacks : list of Callback or None, default=None
         Hooks into the loop, see :mod:`skakd.callbacks`; cloned at fit.
     random_state : int, RandomState instance or None, default=None
@@ -251,7 +254,13 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         Parameters
         ----------
         X : array-like, sparse matrix or sequence of texts
-            The labelled seed items. It needs at least two classes.
+            The labelled seed items: at least two classes, or, with
+            ``classes`` and a pool, one class or none (``X=[]``, ``y=[]``).
+            Then the teacher labels the first rounds, chosen without a
+            student (the sampler's ``cold_start``), ``max(batch_size,
+            len(classes))`` items a round, until two classes are labelled;
+            they make round 0 (``history_[0]`` counts them in
+            ``n_cold_labels``) and the student is fitted on them.
         y : array-like of shape (n_samples,)
             Labels of the seed.
         X_pool : array-like, sparse matrix, sequence, Pool or None, default=None
@@ -269,7 +278,8 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         _raise_for_params(fit_params, self, "fit")
         student_fit_params = self._route_fit_params(X_pool, fit_params)
         X, y, X_pool, n_features = check_fit_data(
-            X, y, X_pool, allow_nan=self._allows_nan(), owner=type(self).__name__)
+            X, y, X_pool, allow_nan=self._allows_nan(), owner=type(self).__name__,
+            classes=self.classes)
         if n_features is not None:
             self.n_features_in_ = n_features
         elif hasattr(self, "n_features_in_"):
@@ -293,11 +303,14 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             rng=np.random.default_rng(seeds.spawn(1)[0]),
             seeds=seeds,
             fit_params=student_fit_params,
+            cold=n_labeled_classes(labeled) < 2,
         )
-
+        check_cold_start(strategy, state)
         if hasattr(strategy, "prepare"):
             strategy.prepare(state)
-        self._fit_seed_student(strategy, state)
+        cold_totals = cold_start(strategy, state, max_iter=self.max_iter,
+                                 max_labels=self.max_labels, max_cost=self.max_cost)
+        self._fit_seed_student(strategy, state, cold_totals)
         try:
             self.termination_condition_ = self._run_rounds(strategy, state)
         except KeyboardInterrupt:
@@ -319,13 +332,14 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             self._end(strategy, state)
         return self
 
-    def _fit_seed_student(self, strategy, state):
-        fit_seconds = self._fit_student(strategy, state)
+    def _fit_seed_student(self, strategy, state, cold_totals):
+        fit_seconds = fit_student(strategy, state)
         counts = {"n_unlabeled": 0, "n_rejected": 0, "n_visited": 0,
                   "acceptance_rate": 0.0}
         seed_record = round_record(
             state, len(state.labeled), 0, counts, {"teacher_cost": 0.0},
             {"fit_seconds": fit_seconds, "seconds": fit_seconds})
+        seed_record.update(cold_totals)
         if hasattr(strategy, "evaluate"):
             seed_record.update(strategy.evaluate(state)[0])
         self.history_ = History([seed_record])
@@ -365,7 +379,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             record["teacher_seconds"] = teacher_seconds - record.get(
                 "select_seconds", 0.0
             )
-            record["fit_seconds"] = self._fit_student(strategy, state)
+            record["fit_seconds"] = fit_student(strategy, state)
             stop = False
             if hasattr(strategy, "evaluate"):
                 metrics, stop = strategy.evaluate(state)
@@ -391,16 +405,6 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             hook = getattr(callback, "on_acquisition", None)
             if hook is not None:
                 hook(self, state, acquisition)
-
-    def _fit_student(self, strategy, state):
-        start = time.perf_counter()
-        params = dict(state.fit_params)
-        hook = getattr(strategy, "sample_weight", None)
-        weights = None if hook is None else hook(state)
-        if weights is not None:  # the strategy's per-row weights
-            params[sample_weight_param(state.estimator)] = weights
-        state.estimator.fit(state.labeled.X, state.labeled.y, **params)
-        return time.perf_counter() - start
 
     def _show_progress(self, state):
         """What callbacks read during the fit: the student, the counters."""

@@ -2,6 +2,7 @@
 
 from ._adapter import PoolStrategy
 from ._base import BaseSampler
+from ._cold import COLD_STARTS, cold_select
 from ._mraru import MRARU
 from ._random import RandomSampler
 from ._scores import uncertainty_score
@@ -10,8 +11,10 @@ from ._uncertainty import UncertaintySampler
 __all__ = [
     "MRARU",
     "BaseSampler",
+    "COLD_STARTS",
     "PoolStrategy",
     "RandomSampler",
     "UncertaintySampler",
+    "cold_select",
     "uncertainty_score",
 ]

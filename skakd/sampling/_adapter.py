@@ -9,6 +9,7 @@ import numpy as np
 from .._items import is_numeric_frame, is_text_items, take
 from ..strategy import Acquisition
 from ..teachers import TeacherResult, check_teacher_labels
+from ._cold import cold_select
 
 __all__ = ["PoolStrategy"]
 
@@ -68,9 +69,14 @@ class PoolStrategy:
         if len(candidates) == 0:
             return None
         start = time.perf_counter()
-        chosen = self.sampler.select(
-            state.estimator, state.X_pool, candidates, state.n_wanted, state.rng
-        )
+        if state.cold:  # no student yet: the sampler has nothing to score with
+            method = getattr(self.sampler, "cold_start", "diverse")
+            chosen = cold_select(method, state.estimator, state.X_pool,
+                                 candidates, state.n_wanted, state.rng)
+        else:
+            chosen = self.sampler.select(
+                state.estimator, state.X_pool, candidates, state.n_wanted, state.rng
+            )
         elapsed = time.perf_counter() - start
         chosen = self._check_selection(chosen, state)
         items = take(state.X_pool, chosen)
@@ -80,7 +86,7 @@ class PoolStrategy:
         else:
             result = state.teacher.label(queries, list(state.classes))
             labels, counts = _checked_labels(state, result, len(chosen)), {}
-        stats = dict(getattr(self.sampler, "last_stats_", {}))
+        stats = {} if state.cold else dict(getattr(self.sampler, "last_stats_", {}))
         # BaseSampler times its own work; other samplers are timed here.
         stats["select_seconds"] = stats.pop("seconds", elapsed)
         stats.update(counts)

@@ -83,6 +83,10 @@ class MRARU(BaseSampler):
         chosen this way is ``last_stats_["n_fallback"]``.
     chunk_size : int, default=2048
         Largest number of visited items scored in one ``predict_proba`` call.
+    cold_start : {"diverse", "random"}, default="diverse"
+        How the first rounds of a fit from no seed choose items, before a
+        student exists: one item per k-means cluster of the pool, or at
+        random (see :func:`skakd.sampling.cold_select`).
 
     Attributes
     ----------
@@ -130,8 +134,9 @@ class MRARU(BaseSampler):
 
     def __init__(self, batch_size=25, *, temperature=1.0, strategy="margin",
                  target_acceptance=0.1,
-                 max_visits="auto", fallback="most_uncertain", chunk_size=2048):
-        super().__init__(batch_size=batch_size)
+                 max_visits="auto", fallback="most_uncertain", chunk_size=2048,
+                 cold_start="diverse"):
+        super().__init__(batch_size=batch_size, cold_start=cold_start)
         self.temperature = temperature
         self.strategy = strategy
         self.target_acceptance = target_acceptance

@@ -35,6 +35,10 @@ class UncertaintySampler(BaseSampler):
         :mod:`skakd.parallel`); ``None`` means 1 unless inside a
         ``joblib.parallel_backend`` context such as ``"dask"``. The selection
         does not depend on it.
+    cold_start : {"diverse", "random"}, default="diverse"
+        How the first rounds of a fit from no seed choose items, before a
+        student exists: one item per k-means cluster of the pool, or at
+        random (see :func:`skakd.sampling.cold_select`).
 
     Attributes
     ----------
@@ -65,8 +69,8 @@ class UncertaintySampler(BaseSampler):
     }
 
     def __init__(self, batch_size=25, *, strategy="least_confidence",
-                 chunk_size=10_000, n_jobs=None):
-        super().__init__(batch_size=batch_size)
+                 chunk_size=10_000, n_jobs=None, cold_start="diverse"):
+        super().__init__(batch_size=batch_size, cold_start=cold_start)
         self.strategy = strategy
         self.chunk_size = chunk_size
         self.n_jobs = n_jobs

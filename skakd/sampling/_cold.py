@@ -1,0 +1,112 @@
+"""Cold start: choosing pool items before any student exists.
+
+A fit from no seed (see :class:`~skakd.ActiveDistillationClassifier`) has no
+student to score the pool with, so its first rounds are chosen by
+:func:`cold_select`: uniformly at random, or one item per cluster of the
+pool (``"diverse"``), so that the first labels spread over the pool's
+regions, and so over more classes than random picks do.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.cluster import KMeans
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler, normalize
+
+from .._items import is_text_items, take
+
+__all__ = ["COLD_STARTS", "cold_select"]
+
+COLD_STARTS = ("diverse", "random")
+
+# k-means runs on a random sample of the candidates: 4,000 items, or 20 per
+# cluster for a larger batch, keep it near a second on 384-d embeddings.
+_SAMPLE, _PER_CLUSTER = 4000, 20
+# Sparse or wide features are reduced first: k-means on raw TF-IDF
+# distances is slow and its clusters follow document length.
+_DIMENSIONS = 100
+
+
+def cold_select(method, estimator, X_pool, candidates, n_samples, rng):
+    """Up to ``n_samples`` indices of ``candidates`` chosen without a student.
+
+    Parameters
+    ----------
+    method : {"diverse", "random"}
+        ``"random"`` picks uniformly. ``"diverse"`` clusters a sample of the
+        candidates (k-means, ``n_samples`` clusters) on the student's
+        features (the fitted-without-labels steps of a Pipeline student;
+        TF-IDF reduced by SVD for other text students; standardised numeric
+        features otherwise) and takes the item nearest each centre.
+    estimator : estimator
+        The unfitted student, whose feature steps are borrowed.
+    X_pool : indexable
+        The pool.
+    candidates : ndarray of int
+        Indices of the still unlabelled items.
+    n_samples : int
+        Largest number of indices to return.
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    chosen : ndarray of int
+        Distinct indices of ``candidates``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skakd.sampling import cold_select
+    >>> X = np.r_[np.zeros((50, 2)), np.ones((50, 2)) * 10]
+    >>> chosen = cold_select("diverse", None, X, np.arange(100), 2,
+    ...                      np.random.default_rng(0))
+    >>> sorted(X[chosen, 0].tolist())
+    [0.0, 10.0]
+    """
+    n_samples = min(n_samples, len(candidates))
+    shuffled = candidates[rng.permutation(len(candidates))]
+    if method == "random" or n_samples < 2:
+        return shuffled[:n_samples]
+    sample = shuffled[: max(_SAMPLE, _PER_CLUSTER * n_samples)]
+    features = _features(estimator, take(X_pool, sample))
+    seed = int(rng.integers(np.iinfo(np.int32).max))
+    kmeans = KMeans(n_clusters=n_samples, n_init=1, random_state=seed).fit(features)
+    distances = kmeans.transform(features)
+    nearest = np.unique(np.argmin(distances, axis=0))
+    # Two centres may share their nearest item: random picks make up the rest.
+    rest = np.setdiff1d(np.arange(len(sample)), nearest)
+    fill = rest[rng.permutation(len(rest))[: n_samples - len(nearest)]]
+    return sample[np.r_[nearest, fill]]
+
+
+def _features(estimator, items):
+    """Dense features of ``items`` for clustering, without any label."""
+    features = _student_features(estimator, items)
+    if features is None and is_text_items(items):
+        features = TfidfVectorizer(sublinear_tf=True).fit_transform(items.tolist())
+    elif features is None:
+        features = items.to_numpy() if hasattr(items, "iloc") else items
+    if sp.issparse(features) or features.shape[1] > _DIMENSIONS:
+        n_components = min(_DIMENSIONS, features.shape[1] - 1, len(items) - 1)
+        if n_components >= 2:
+            svd = TruncatedSVD(n_components, random_state=0)
+            features = svd.fit_transform(features)
+        dense = features.toarray() if sp.issparse(features) else features
+        return normalize(np.asarray(dense, dtype=float))
+    return StandardScaler().fit_transform(np.asarray(features, dtype=float))
+
+
+def _student_features(estimator, items):
+    """The student Pipeline's feature steps fitted on ``items`` alone (they
+    learn no label: a vectoriser, an embedder), or ``None`` when the student
+    has none or they need labels."""
+    if not isinstance(estimator, Pipeline) or len(estimator.steps) < 2:
+        return None
+    try:
+        return clone(estimator[:-1]).fit_transform(items)
+    except (TypeError, ValueError):  # a step that needs y, or other items
+        return None
