@@ -50,7 +50,9 @@ def cold_start(strategy, state, *, max_iter, max_labels, max_cost):
 
     Each cold round asks about ``max(batch_size, len(classes))`` items (one
     per class, were the first picks to hit every class), within the budgets;
-    ``max_iter`` bounds the number of cold rounds too.
+    ``max_iter`` bounds the number of cold rounds too. A strategy with
+    ``cold_round_due(state)`` may ask for more cold rounds (a pool strategy
+    whose sampler has ``cold_start="coverage"`` tops up the missing classes).
 
     Returns
     -------
@@ -70,13 +72,16 @@ def cold_start(strategy, state, *, max_iter, max_labels, max_cost):
         return {}
     start = time.perf_counter()
     totals, n_rounds = {}, 0
-    while n_labeled_classes(state.labeled) < 2:
+    due = getattr(strategy, "cold_round_due", None)
+    while n_labeled_classes(state.labeled) < 2 or (due and due(state)):
         batch = max(int(strategy.batch_size), len(state.classes))
         n_wanted, reason = round_size(batch, state, max_labels=max_labels,
                                       max_cost=max_cost)
         if max_iter is not None and n_rounds >= max_iter:
             reason = MAX_ITER
         acquisition = None if reason else _acquire(strategy, state, n_wanted)
+        if acquisition is None and n_labeled_classes(state.labeled) >= 2:
+            break  # only a top-up was due: the student can be fitted
         if acquisition is None:
             raise ValueError(_no_student(state, n_rounds, reason or POOL_EXHAUSTED))
         record = absorb(acquisition, state)

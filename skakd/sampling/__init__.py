@@ -2,7 +2,7 @@
 
 from ._adapter import PoolStrategy
 from ._base import BaseSampler
-from ._cold import COLD_STARTS, cold_select
+from ._cold import COLD_STARTS, class_texts, cold_select
 from ._mraru import MRARU
 from ._random import RandomSampler
 from ._scores import uncertainty_score
@@ -15,6 +15,7 @@ __all__ = [
     "PoolStrategy",
     "RandomSampler",
     "UncertaintySampler",
+    "class_texts",
     "cold_select",
     "uncertainty_score",
 ]

@@ -9,7 +9,7 @@ import numpy as np
 from .._items import is_numeric_frame, is_text_items, take
 from ..strategy import Acquisition
 from ..teachers import TeacherResult, check_teacher_labels
-from ._cold import cold_select
+from ._cold import class_texts, cold_select
 
 __all__ = ["PoolStrategy"]
 
@@ -44,6 +44,7 @@ class PoolStrategy:
     def __init__(self, sampler):
         self.sampler = sampler
         self._answers = None  # text -> (label, reason, source), from the first ask
+        self._topped_up = False  # "coverage" asked about the missing classes
 
     @property
     def batch_size(self):
@@ -70,9 +71,7 @@ class PoolStrategy:
             return None
         start = time.perf_counter()
         if state.cold:  # no student yet: the sampler has nothing to score with
-            method = getattr(self.sampler, "cold_start", "diverse")
-            chosen = cold_select(method, state.estimator, state.X_pool,
-                                 candidates, state.n_wanted, state.rng)
+            chosen = self._cold_select(state, candidates)
         else:
             chosen = self.sampler.select(
                 state.estimator, state.X_pool, candidates, state.n_wanted, state.rng
@@ -91,6 +90,29 @@ class PoolStrategy:
         stats["select_seconds"] = stats.pop("seconds", elapsed)
         stats.update(counts)
         return Acquisition(items, labels, "teacher", chosen, result, stats)
+
+    def cold_round_due(self, state):
+        """Whether the cold start goes on though two classes are labelled:
+        once, with ``cold_start="coverage"`` and text items, while classes
+        are missing, to top them up."""
+        return (self._cold_start == "coverage" and not self._topped_up
+                and bool(_missing(state)) and is_text_items(state.X_pool))
+
+    @property
+    def _cold_start(self):
+        # A sampler written without cold_start gets the default.
+        return getattr(self.sampler, "cold_start", "diverse")
+
+    def _cold_select(self, state, candidates):
+        missing = None
+        if self._cold_start == "coverage" and len(state.labeled):
+            teacher = state.teacher
+            missing = class_texts(_missing(state),
+                                  getattr(teacher, "class_descriptions", None),
+                                  getattr(teacher, "examples", None))
+            self._topped_up = True
+        return cold_select(self._cold_start, state.estimator, state.X_pool,
+                           candidates, state.n_wanted, state.rng, missing=missing)
 
     def _check_selection(self, chosen, state):
         chosen = np.asarray(chosen, dtype=np.intp).ravel()
@@ -138,13 +160,20 @@ class PoolStrategy:
     def _answers_of(self, state):
         """The fit's ``text -> (label, reason, source)``, started from the seed."""
         if self._answers is None:
-            seed = state.labeled.source == "seed"
             self._answers = {}
+            if not len(state.labeled):  # a cold start: no seed to answer from
+                return self._answers
+            seed = state.labeled.source == "seed"
             for text, label in zip(take(state.labeled.X, np.flatnonzero(seed)),
                                    np.asarray(state.labeled.y)[seed]):
                 if isinstance(text, str):
                     self._answers.setdefault(text, (label, None, "seed"))
         return self._answers
+
+def _missing(state):
+    """The classes not labelled yet."""
+    return [c for c in state.classes if c not in set(state.labeled.y.tolist())]
+
 
 def _checked_labels(state, result, n_items):
     return check_teacher_labels(getattr(result, "labels", None), n_items,

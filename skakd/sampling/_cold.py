@@ -4,7 +4,9 @@ A fit from no seed (see :class:`~skakd.ActiveDistillationClassifier`) has no
 student to score the pool with, so its first rounds are chosen by
 :func:`cold_select`: uniformly at random, or one item per cluster of the
 pool (``"diverse"``), so that the first labels spread over the pool's
-regions, and so over more classes than random picks do.
+regions, and so over more classes than random picks do; ``"coverage"``
+then tops up the classes not labelled yet with the items nearest their
+names (and descriptions, and examples, where the teacher has them).
 """
 
 import numpy as np
@@ -18,9 +20,9 @@ from sklearn.preprocessing import StandardScaler, normalize
 
 from .._items import is_text_items, take
 
-__all__ = ["COLD_STARTS", "cold_select"]
+__all__ = ["COLD_STARTS", "class_texts", "cold_select"]
 
-COLD_STARTS = ("diverse", "random")
+COLD_STARTS = ("coverage", "diverse", "random")
 
 # k-means runs on a random sample of the candidates: 4,000 items, or 20 per
 # cluster for a larger batch, keep it near a second on 384-d embeddings.
@@ -30,17 +32,21 @@ _SAMPLE, _PER_CLUSTER = 4000, 20
 _DIMENSIONS = 100
 
 
-def cold_select(method, estimator, X_pool, candidates, n_samples, rng):
+def cold_select(method, estimator, X_pool, candidates, n_samples, rng, *,
+                missing=None):
     """Up to ``n_samples`` indices of ``candidates`` chosen without a student.
 
     Parameters
     ----------
-    method : {"diverse", "random"}
+    method : {"coverage", "diverse", "random"}
         ``"random"`` picks uniformly. ``"diverse"`` clusters a sample of the
         candidates (k-means, ``n_samples`` clusters) on the student's
         features (the fitted-without-labels steps of a Pipeline student;
         TF-IDF reduced by SVD for other text students; standardised numeric
         features otherwise) and takes the item nearest each centre.
+        ``"coverage"`` is ``"diverse"`` until ``missing`` is given, then
+        takes, for each missing class, the candidate nearest its text in the
+        same features (texts only).
     estimator : estimator
         The unfitted student, whose feature steps are borrowed.
     X_pool : indexable
@@ -51,6 +57,10 @@ def cold_select(method, estimator, X_pool, candidates, n_samples, rng):
         Largest number of indices to return.
     rng : numpy.random.Generator
         Source of randomness.
+    missing : dict or None, default=None
+        ``{class: text}`` of the classes not labelled yet, for
+        ``"coverage"``: the text is the class name, with its description and
+        examples where there are some.
 
     Returns
     -------
@@ -69,10 +79,13 @@ def cold_select(method, estimator, X_pool, candidates, n_samples, rng):
     """
     n_samples = min(n_samples, len(candidates))
     shuffled = candidates[rng.permutation(len(candidates))]
-    if method == "random" or n_samples < 2:
+    if method == "random" or n_samples < 2 and not missing:
         return shuffled[:n_samples]
     sample = shuffled[: max(_SAMPLE, _PER_CLUSTER * n_samples)]
-    features = _features(estimator, take(X_pool, sample))
+    items = take(X_pool, sample)
+    if method == "coverage" and missing and is_text_items(items):
+        return sample[_nearest_to_texts(estimator, items, missing, n_samples)]
+    features = _features(estimator, items)
     seed = int(rng.integers(np.iinfo(np.int32).max))
     kmeans = KMeans(n_clusters=n_samples, n_init=1, random_state=seed).fit(features)
     distances = kmeans.transform(features)
@@ -83,8 +96,21 @@ def cold_select(method, estimator, X_pool, candidates, n_samples, rng):
     return sample[np.r_[nearest, fill]]
 
 
+def _nearest_to_texts(estimator, items, missing, n_samples):
+    """Positions in ``items`` of the item nearest each class text, in the
+    class order of ``missing``, distinct, at most ``n_samples``."""
+    texts = np.asarray(list(missing.values()), dtype=object)
+    features = _features(estimator, np.concatenate([items, texts]))
+    similarity = features[: len(items)] @ features[len(items):].T
+    chosen = []
+    for column in similarity.T[:n_samples]:
+        column[chosen] = -np.inf
+        chosen.append(int(np.argmax(column)))
+    return np.asarray(chosen, dtype=np.intp)
+
+
 def _features(estimator, items):
-    """Dense features of ``items`` for clustering, without any label."""
+    """Dense, L2-normalised features of ``items``, learnt without labels."""
     features = _student_features(estimator, items)
     if features is None and is_text_items(items):
         features = TfidfVectorizer(sublinear_tf=True).fit_transform(items.tolist())
@@ -95,9 +121,10 @@ def _features(estimator, items):
         if n_components >= 2:
             svd = TruncatedSVD(n_components, random_state=0)
             features = svd.fit_transform(features)
-        dense = features.toarray() if sp.issparse(features) else features
-        return normalize(np.asarray(dense, dtype=float))
-    return StandardScaler().fit_transform(np.asarray(features, dtype=float))
+        features = features.toarray() if sp.issparse(features) else features
+    else:
+        features = StandardScaler().fit_transform(np.asarray(features, dtype=float))
+    return normalize(np.asarray(features, dtype=float))
 
 
 def _student_features(estimator, items):
@@ -110,3 +137,24 @@ def _student_features(estimator, items):
         return clone(estimator[:-1]).fit_transform(items)
     except (TypeError, ValueError):  # a step that needs y, or other items
         return None
+
+
+def class_texts(classes, descriptions=None, examples=None):
+    """``{class: text}``: each class's name (underscores as spaces), its
+    description and its example texts, what ``"coverage"`` looks for.
+
+    Examples
+    --------
+    >>> from skakd.sampling import class_texts
+    >>> class_texts(["card_arrival", "refund"], {"refund": "money back"},
+    ...             [("where is my card?", "card_arrival")])
+    {'card_arrival': 'card arrival. where is my card?', 'refund': 'refund. money back'}
+    """
+    descriptions = {str(k): v for k, v in (descriptions or {}).items()}
+    texts = {}
+    for name in classes:
+        parts = [str(name).replace("_", " ")]
+        parts += [descriptions[str(name)]] if descriptions.get(str(name)) else []
+        parts += [text for text, label in (examples or []) if str(label) == str(name)]
+        texts[name] = ". ".join(parts)
+    return texts
