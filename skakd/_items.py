@@ -164,10 +164,19 @@ def check_fit_data(X, y, X_pool, *, allow_nan, owner, classes=None):
         X = take(X_pool, [])
         n_features = None if is_text_items(X) else X.shape[1]
         return X, np.empty(0, dtype=object), X_pool, n_features
+    if y is not None and is_empty(X):
+        raise ValueError(_EMPTY_SEED)
     X, y = _check_seed(X, y, allow_nan, owner,
                        one_class=classes is not None and X_pool is not None)
     n_features = X.shape[1] if not is_text_items(X) and hasattr(X, "shape") else None
     return X, y, _check_pool(X_pool, X, allow_nan, n_features), n_features
+
+
+_EMPTY_SEED = (
+    "X, y (the labelled seed) are empty; expected at least one labelled "
+    "example of two classes, or classes= (every class the teacher may "
+    "answer) and a pool to start from no seed."
+)
 
 
 def one_example_per_class_is_fine(fit):
@@ -199,11 +208,7 @@ def _check_seed(X, y, allow_nan, owner, one_class):
             f"and y has {len(y)} labels; expected one label per seed item."
         )
     if len(y) == 0:
-        raise ValueError(
-            "X, y (the labelled seed) are empty; expected at least one "
-            "labelled example of two classes, or classes= (every class the "
-            "teacher may answer) and a pool to start from no seed."
-        )
+        raise ValueError(_EMPTY_SEED)
     check_classification_targets(y)
     if len(np.unique(y)) < 2 and not one_class:
         raise ValueError(
