@@ -275,7 +275,7 @@ def make_sampler(name, batch_size):
 
 def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
                  generate=False, cache=None, batch_api=False, base_url=None,
-                 api_key=None, price=None):
+                 api_key=None, price=None, class_descriptions=None, examples=None):
     """The teacher called ``name``.
 
     ``oracle`` answers from the pool's own labels (simulation mode; with
@@ -286,7 +286,9 @@ def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
     serves at ``base_url`` (``model`` picks the model; the key comes from
     the environment unless ``api_key`` is given; ``cache`` is the SQLite
     file or ``None``, ``batch_api`` sends each round as a batch at half
-    price, ``price`` is ``(input, output)`` USD per million tokens);
+    price, ``price`` is ``(input, output)`` USD per million tokens;
+    ``class_descriptions`` and ``examples`` come from a classes file and go
+    into its prompt);
     anything else is imported as ``module:attribute``: a teacher object or
     class, or a function ``items -> labels``.
     """
@@ -305,6 +307,9 @@ def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
                        api_key=api_key)
         if model is not None:
             options["model"] = model
+        if class_descriptions or examples:  # a classes file's, for the prompt
+            options.update(class_descriptions=class_descriptions or None,
+                           examples=examples or None)
         if price is not None:  # --price is for --teacher openai alone
             from ..teachers import DEFAULT_OPENAI_MODEL
 

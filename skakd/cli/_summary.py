@@ -107,6 +107,16 @@ class Summary:
             return f"{self.strategy} stopped early: {why}"
         return "a callback stopped the run early"
 
+    def cold_start(self):
+        """How many teacher labels the cold start took (a run without a seed)."""
+        first = self.clf.history_[0]
+        if "n_cold_labels" not in first:
+            return None
+        rounds = first["n_cold_rounds"]
+        return (f"cold start: {first['n_cold_labels']} teacher labels in {rounds} "
+                f"round{'' if rounds == 1 else 's'} before the first student "
+                "(no seed)")
+
     def budget_use(self):
         """How much of the label budget was used, and why not all of it."""
         args = self.args
@@ -311,7 +321,8 @@ def report(summary, paths, cache, status, seconds):
         + (f"; validation accuracy {last[VALIDATION_KEY]:.3f}."
            if VALIDATION_KEY in last else "."),
     ]
-    for sentence in (summary.budget_use(), summary.validation(paths["labels"])):
+    for sentence in (summary.budget_use(), summary.cold_start(),
+                     summary.validation(paths["labels"])):
         if sentence is not None:
             lines.append(sentence + ".")
     if clf.termination_condition_ == reasons.CONVERGED:
