@@ -104,15 +104,17 @@ class PoolStrategy:
         return getattr(self.sampler, "cold_start", "diverse")
 
     def _cold_select(self, state, candidates):
-        missing = None
-        if self._cold_start == "coverage" and len(state.labeled):
+        n_wanted, missing = state.n_wanted, None
+        if self._cold_start == "coverage":
             teacher = state.teacher
             missing = class_texts(_missing(state),
                                   getattr(teacher, "class_descriptions", None),
                                   getattr(teacher, "examples", None))
-            self._topped_up = True
+            if len(state.labeled):  # the top-up: one item per missing class
+                n_wanted = min(n_wanted, len(missing))
+                self._topped_up = True
         return cold_select(self._cold_start, state.estimator, state.X_pool,
-                           candidates, state.n_wanted, state.rng, missing=missing)
+                           candidates, n_wanted, state.rng, missing=missing)
 
     def _check_selection(self, chosen, state):
         chosen = np.asarray(chosen, dtype=np.intp).ravel()

@@ -4,9 +4,10 @@ A fit from no seed (see :class:`~skakd.ActiveDistillationClassifier`) has no
 student to score the pool with, so its first rounds are chosen by
 :func:`cold_select`: uniformly at random, or one item per cluster of the
 pool (``"diverse"``), so that the first labels spread over the pool's
-regions, and so over more classes than random picks do; ``"coverage"``
-then tops up the classes not labelled yet with the items nearest their
-names (and descriptions, and examples, where the teacher has them).
+regions, and so over more classes than random picks do. ``"coverage"``
+first takes the item nearest each class's name (and description, and
+examples, where the teacher has them), then a diverse rest, and tops up the
+classes still missing in a second round.
 """
 
 import numpy as np
@@ -44,9 +45,9 @@ def cold_select(method, estimator, X_pool, candidates, n_samples, rng, *,
         features (the fitted-without-labels steps of a Pipeline student;
         TF-IDF reduced by SVD for other text students; standardised numeric
         features otherwise) and takes the item nearest each centre.
-        ``"coverage"`` is ``"diverse"`` until ``missing`` is given, then
-        takes, for each missing class, the candidate nearest its text in the
-        same features (texts only).
+        ``"coverage"`` takes, for each class of ``missing``, the candidate
+        nearest its text in the same features (texts only), and fills the
+        rest as ``"diverse"`` does.
     estimator : estimator
         The unfitted student, whose feature steps are borrowed.
     X_pool : indexable
@@ -83,17 +84,26 @@ def cold_select(method, estimator, X_pool, candidates, n_samples, rng, *,
         return shuffled[:n_samples]
     sample = shuffled[: max(_SAMPLE, _PER_CLUSTER * n_samples)]
     items = take(X_pool, sample)
+    named = np.empty(0, dtype=np.intp)
     if method == "coverage" and missing and is_text_items(items):
-        return sample[_nearest_to_texts(estimator, items, missing, n_samples)]
+        named = _nearest_to_texts(estimator, items, missing, n_samples)
+    if len(named) == n_samples or n_samples - len(named) < 2:
+        return sample[_fill(named, len(sample), n_samples, rng)]
     features = _features(estimator, items)
     seed = int(rng.integers(np.iinfo(np.int32).max))
-    kmeans = KMeans(n_clusters=n_samples, n_init=1, random_state=seed).fit(features)
-    distances = kmeans.transform(features)
-    nearest = np.unique(np.argmin(distances, axis=0))
-    # Two centres may share their nearest item: random picks make up the rest.
-    rest = np.setdiff1d(np.arange(len(sample)), nearest)
-    fill = rest[rng.permutation(len(rest))[: n_samples - len(nearest)]]
-    return sample[np.r_[nearest, fill]]
+    kmeans = KMeans(n_clusters=n_samples - len(named), n_init=1,
+                    random_state=seed).fit(features)
+    nearest = np.argmin(kmeans.transform(features), axis=0)
+    chosen = np.r_[named, np.setdiff1d(np.unique(nearest), named)]
+    return sample[_fill(chosen, len(sample), n_samples, rng)]
+
+
+def _fill(chosen, n_items, n_samples, rng):
+    """``chosen`` made up to ``n_samples`` positions with random others (two
+    centres may share their nearest item, a class text its nearest item)."""
+    rest = np.setdiff1d(np.arange(n_items), chosen)
+    extra = rest[rng.permutation(len(rest))[: n_samples - len(chosen)]]
+    return np.r_[chosen, extra].astype(np.intp)
 
 
 def _nearest_to_texts(estimator, items, missing, n_samples):
