@@ -23,6 +23,7 @@ Usage::
 
     python -m benchmarks.cold_start               # banking77 + trec, 3 seeds
     python -m benchmarks.cold_start --quick       # trec, 1 seed
+    python -m benchmarks.cold_start --datasets trec --seeds 10 --name cold_start_trec10
 
 Writes ``benchmarks/results/cold_start{_quick}.{csv,json,png}`` and the
 generated section of ``docs/benchmarks/cold_start.md``.
@@ -147,7 +148,7 @@ def load(name):
 
 def main(argv=None):
     args = _parse(argv)
-    out = RESULTS / ("cold_start_quick" if args.quick else "cold_start")
+    out = RESULTS / args.name
     started, start = machine_info(), time.perf_counter()
     runs, summary = [], []
     with threadpool_limits(1):
@@ -219,7 +220,7 @@ def _write(out, args, started, seconds, runs, summary):
     write_json(f"{out}.json", {**meta, "summary": summary, "runs": runs})
     write_csv(f"{out}.csv", summary)
     _plot(out, runs)
-    if not args.quick:
+    if args.name == "cold_start":  # the page shows the default run
         write_generated(DOCS / "cold_start.md", _page(meta, summary),
                         "benchmarks/cold_start.py")
 
@@ -279,10 +280,14 @@ def _parse(argv):
                         choices=["banking77", "trec"])
     parser.add_argument("--seeds", type=int, default=None)
     parser.add_argument("--max-labels", type=int, default=2000)
+    parser.add_argument("--name", default=None, help="results file names "
+                        "(default: cold_start, or cold_start_quick); only "
+                        "cold_start updates the docs page")
     args = parser.parse_args(argv)
     args.argv = argv
     args.datasets = args.datasets or (["trec"] if args.quick else ["banking77", "trec"])
     args.seeds = args.seeds or (1 if args.quick else 3)
+    args.name = args.name or ("cold_start_quick" if args.quick else "cold_start")
     return args
 
 
