@@ -91,7 +91,12 @@ def test_a_classes_file_reaches_claudes_prompt(files, tmp_path, monkeypatch, cap
                        "--out", str(tmp_path / "m.joblib")])
         assert status == 0
         prompt = json.dumps(server.message_bodies()[0])
+        ledger = dict(server.ledger)
     assert DESCRIPTIONS["ABBR"] in prompt and "What does NASA stand for?" in prompt
+    # The bill counts the cold start's requests (round 0) with the others.
+    bill = json.loads((tmp_path / "m.run.json").read_text())["bill"]
+    assert bill["input_tokens"] == ledger["input_tokens"] > 0
+    assert bill["n_requests"] == ledger["n_billed"] >= 2
     assert "cold start:" in capsys.readouterr().out
 
 
