@@ -25,7 +25,7 @@ from sklearn.utils.metaestimators import available_if
 
 from ._absorb import absorb, bill_failed_round
 from ._budget import round_size
-from ._cold_start import check_cold_start, cold_start, n_labeled_classes
+from ._cold_start import n_labeled_classes, prepare
 from ._history import History, round_record
 from ._items import (
     add_note,
@@ -305,11 +305,9 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             fit_params=student_fit_params,
             cold=n_labeled_classes(labeled) < 2,
         )
-        check_cold_start(strategy, state)
-        if hasattr(strategy, "prepare"):
-            strategy.prepare(state)
-        cold_totals = cold_start(strategy, state, max_iter=self.max_iter,
-                                 max_labels=self.max_labels, max_cost=self.max_cost)
+        # The strategy's own preparation, and a cold start without a seed.
+        cold_totals = prepare(strategy, state, max_iter=self.max_iter,
+                              max_labels=self.max_labels, max_cost=self.max_cost)
         self._fit_seed_student(strategy, state, cold_totals)
         try:
             self.termination_condition_ = self._run_rounds(strategy, state)

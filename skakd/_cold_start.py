@@ -16,7 +16,7 @@ from ._budget import round_size
 from .reasons import MAX_ITER, POOL_EXHAUSTED
 from .strategy import is_generative
 
-__all__ = ["check_cold_start", "cold_start", "n_labeled_classes"]
+__all__ = ["check_cold_start", "cold_start", "n_labeled_classes", "prepare"]
 
 # A record's keys that are not per-round amounts, so not summed over the
 # cold rounds into the first student's record.
@@ -28,17 +28,32 @@ def n_labeled_classes(labeled):
     return len(np.unique(labeled.y)) if len(labeled) else 0
 
 
+def prepare(strategy, state, **budgets):
+    """Prepare ``strategy`` and run the cold start (if the seed has fewer than
+    two classes), in the order the strategy needs: a pool strategy is
+    prepared first (its checks come before anything is paid), a generative
+    one after its first texts are written (PGKD's validation split comes
+    from them). ``budgets`` are :func:`cold_start`'s; returns its totals."""
+    check_cold_start(strategy, state)
+    written_first = state.cold and is_generative(strategy)
+    if hasattr(strategy, "prepare") and not written_first:
+        strategy.prepare(state)
+    totals = cold_start(strategy, state, **budgets)
+    if hasattr(strategy, "prepare") and written_first:
+        strategy.prepare(state)
+    return totals
+
+
 def check_cold_start(strategy, state):
     """Refuse what cannot start from no seed, before the teacher is paid
     (nothing to check for a seed of two classes)."""
     if not state.cold:
         return
-    if is_generative(strategy):
+    if state.X_pool is None and not is_generative(strategy):
         raise ValueError(
-            f"sampler {type(strategy).__name__} writes texts from labelled "
-            "examples, but the seed has fewer than two classes; give a seed "
-            "of at least two classes, or start with a pool sampler (e.g. "
-            "MRARU()) and the classes.")
+            "X, y (the labelled seed) have fewer than two classes and X_pool "
+            "is None; a fit from no seed needs a pool for the teacher to "
+            "label (or a strategy that has the teacher write texts, PGKD).")
     if len(state.classes) < 2:
         raise ValueError(
             f"classes={list(state.classes)} has fewer than two classes; expected "

@@ -146,8 +146,9 @@ def check_fit_data(X, y, X_pool, *, allow_nan, owner, classes=None):
     ``allow_nan`` is the student's tag. A :class:`~skakd.Pool` is unwrapped;
     a bare pool as long as ``X`` is warned about (cross-validation would
     slice it). With ``classes`` given, a seed of one class, or an empty one
-    (``X`` and ``y`` empty sequences), is a cold start: it needs a pool, and
-    an empty ``X`` is returned as zero rows of the pool, items of its kind.
+    (``X`` and ``y`` empty sequences), is a cold start: an empty ``X`` is
+    returned as zero rows of the pool, items of its kind (texts without a
+    pool, for a strategy that writes them).
 
     Returns
     -------
@@ -157,11 +158,8 @@ def check_fit_data(X, y, X_pool, *, allow_nan, owner, classes=None):
     """
     if classes is not None and is_empty(X) and y is not None and is_empty(y):
         X_pool = _check_pool(X_pool, None, allow_nan, None)
-        if X_pool is None:
-            raise ValueError(
-                "X, y (the labelled seed) are empty and X_pool is None; a fit "
-                "from no seed needs a pool for the teacher to label.")
-        X = take(X_pool, [])
+        # Without a pool only texts can come: the ones the teacher writes.
+        X = np.empty(0, dtype=object) if X_pool is None else take(X_pool, [])
         n_features = None if is_text_items(X) else X.shape[1]
         return X, np.empty(0, dtype=object), X_pool, n_features
     if y is not None and is_empty(X):

@@ -114,3 +114,25 @@ def test_a_bad_classes_file_is_a_one_line_error(files, tmp_path, capsys, content
     err = capsys.readouterr().err
     assert status != 0
     assert len(err.strip().splitlines()) == 1 and needle in err, err
+
+
+def test_pgkd_from_a_classes_file_alone(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("anthropic")
+    from skakd.teachers.testing import FakeAnthropic
+
+    classes = write_csv(tmp_path / "classes.csv", ["name", "description"],
+                        [("refund", "money back"), ("delivery", "a late parcel"),
+                         ("account", "login and password")])
+    with FakeAnthropic() as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+        status = main(["distill", "--sampler", "pgkd", "--classes", classes,
+                       "--teacher", "anthropic", "--batch-size", "12",
+                       "--budget-labels", "24", "--quiet",
+                       "--out", str(tmp_path / "m.joblib")])
+        first = json.dumps(server.answered_bodies()[0])
+    printed = capsys.readouterr().out
+    assert status == 0
+    assert "a late parcel" in first  # the description wrote the first texts
+    assert "cold start: 12 teacher labels in 1 round" in printed
+    assert "held out 3 of the first texts the teacher wrote" in printed

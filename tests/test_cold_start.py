@@ -1,6 +1,8 @@
 """Fits from no seed (issue 30): the teacher labels the first rounds, chosen
 without a student, until two classes are labelled."""
 
+import json
+
 import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -8,6 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from skakd import ActiveDistillationClassifier
+from skakd.augmentation import PGKD, SimulatedGenerator
 from skakd.sampling import MRARU, RandomSampler, class_texts, cold_select
 from skakd.teachers import AnthropicTeacher, OpenAITeacher, OracleTeacher, TeacherCache
 from skakd.teachers.testing import FakeAnthropic, FakeOpenAI
@@ -93,7 +96,7 @@ def test_the_budget_bounds_the_cold_start(blobs):
 
 @pytest.mark.parametrize(("X", "y", "params", "match"), [
     ([], [], {}, "labelled seed\\) are empty"),
-    ([], [], {"classes": [0, 1, 2], "X_pool": None}, "needs a pool"),
+    (np.empty((0, 6)), [], {"classes": [0, 1, 2], "X_pool": None}, "needs a pool"),
     ([], [], {"classes": [0]}, "fewer than two classes"),
 ])
 def test_what_cannot_start_cold_is_refused_clearly(blobs, X, y, params, match):
@@ -154,3 +157,36 @@ def test_a_cold_text_fit_through_an_llm_teacher_pays_once(
         again = make().fit([], [], X_pool=pool)
         assert len(server.requests) == sent  # the cache answers a refit
         np.testing.assert_array_equal(again.labeled_y_, clf.labeled_y_)
+
+
+def test_pgkd_starts_from_the_class_names_alone(texts):
+    X, y = texts
+    generator = SimulatedGenerator(list(X), list(y), random_state=0)
+    clf = ActiveDistillationClassifier(
+        teacher=generator, sampler=PGKD(batch_size=16), classes=["money", "sport"],
+        max_iter=2, random_state=0).fit([], [])
+    assert clf.history_[0]["n_cold_labels"] == 16
+    assert set(clf.label_source_) == {"generated"}  # validation rows included
+    assert clf.sampler_.summary_["validation_size"] > 0
+    assert clf.score(X, y) > 0.8
+
+
+@pytest.mark.parametrize(("fake", "teacher_class", "model"), [
+    (FakeOpenAI, OpenAITeacher, "gpt-4.1-mini"),
+    (FakeAnthropic, AnthropicTeacher, "claude-haiku-4-5"),
+])
+def test_pgkd_from_a_taxonomy_through_an_llm_teacher(fake, teacher_class, model):
+    pytest.importorskip("openai")
+    pytest.importorskip("anthropic")
+    with fake() as server:
+        teacher = teacher_class(model=model, base_url=server.base_url,
+                                api_key="test-key", cache=None)
+        clf = ActiveDistillationClassifier(
+            teacher=teacher, sampler=PGKD(
+                batch_size=12, class_descriptions={"refund": "money back"}),
+            classes=["account", "delivery", "refund"], max_iter=1, random_state=0,
+        ).fit([], [])
+        prompt = json.dumps(server.answered_bodies()[0])
+    assert "money back" in prompt  # the description reached the first request
+    assert clf.history_[0]["n_cold_labels"] == 12 and clf.teacher_cost_ > 0
+    assert set(clf.classes_) == {"account", "delivery", "refund"}

@@ -161,8 +161,8 @@ def check_arguments(args, command, also_missing=(), need_budget=True):
     """Check what argparse cannot: options needed together, budgets."""
     missing = [f"--{name}" for name in ("seed", "pool", "teacher")
                if getattr(args, name) is None]
-    if args.classes is not None and "--seed" in missing and not generates(args):
-        missing.remove("--seed")  # a cold start: the teacher labels round 0
+    if args.classes is not None and "--seed" in missing:
+        missing.remove("--seed")  # a cold start: the teacher labels (or writes) round 0
     if generates(args) and args.teacher != "oracle" and "--pool" in missing:
         missing.remove("--pool")  # the teacher writes the training texts
     missing += also_missing

@@ -60,7 +60,7 @@ class Summary:
         self.strategy_summary = getattr(sampler, "summary_", {})
         self.n_validation = int(self.strategy_summary.get("validation_size", 0))
         self.validation_refit = False
-        if self.n_validation:
+        if self.n_validation and self.n_seed:  # a cold start's are "generated"
             self._find_validation(inputs)
 
     def _find_validation(self, inputs):
@@ -166,6 +166,10 @@ class Summary:
             return None
         trained = ("the final student was trained on them too"
                    if self.validation_refit else "the student never trained on them")
+        if not self.n_seed:  # a cold start: from the first texts it wrote
+            return (f"{self.strategy} held out {self.n_validation} of the first "
+                    "texts the teacher wrote to score each round and steer it; "
+                    f"{trained}")
         return (f"{self.strategy} held out {self.n_validation} of the {self.n_seed} "
                 "seed texts to score each round and steer the teacher "
                 f"(source=validation in {labels_path}); {trained}")
