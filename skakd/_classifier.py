@@ -23,6 +23,7 @@ from sklearn.utils.metadata_routing import (
 
 from ._absorb import absorb, bill_failed_round, blank_count, interrupted, stop_reason
 from ._budget import round_size
+from ._cold_start import n_labeled_classes, prepare
 from ._history import History, round_record
 from ._items import (
     add_note,
@@ -33,6 +34,7 @@ from ._items import (
 )
 from ._multilabel import check_multilabel_target
 from ._parts import (
+    fit_student,
     make_callbacks,
     make_strategy,
     make_student,
@@ -42,7 +44,7 @@ from ._parts import (
 from ._persistence import without_unpicklable_teacher
 from ._serving import ServingMixin
 from .reasons import EARLY_STOPPING, ERROR, INTERRUPTED, MAX_ITER, POOL_EXHAUSTED
-from .strategy import DistillationState, LabeledSet, sample_weight_param
+from .strategy import DistillationState, LabeledSet
 
 __all__ = ["ActiveDistillationClassifier"]
 
@@ -97,7 +99,8 @@ class ActiveDistillationClassifier(ServingMixin, ClassifierMixin, MetaEstimatorM
         A teacher label that differs from a class only in case or spaces is
         that class (``history_``'s ``n_loose_labels``); others are rejected
         (``n_rejected``), warned about once per fit, and a round rejecting
-        all its answers stops the fit.
+        all its answers stops the fit. With ``classes``, the seed may be
+        empty or of one class: a cold start.
     callbacks : list of Callback or None, default=None
         Hooks into the loop, see :mod:`skakd.callbacks`; cloned at fit.
     random_state : int, RandomState instance or None, default=None
@@ -269,7 +272,13 @@ class ActiveDistillationClassifier(ServingMixin, ClassifierMixin, MetaEstimatorM
         Parameters
         ----------
         X : array-like, sparse matrix or sequence of texts
-            The labelled seed items. It needs at least two classes.
+            The labelled seed items: at least two classes, or, with
+            ``classes`` and a pool, one class or none (``X=[]``, ``y=[]``).
+            Then the teacher labels the first rounds, chosen without a
+            student (the sampler's ``cold_start``), ``max(batch_size,
+            len(classes))`` items a round, until two classes are labelled;
+            they make round 0 (``history_[0]`` counts them in
+            ``n_cold_labels``) and the student is fitted on them.
         y : array-like of shape (n_samples,) or (n_samples, n_classes)
             Labels of the seed; for multi-label targets, a label collection
             per item (``[["billing", "refund"], [], ...]``, empty for none of
@@ -297,7 +306,8 @@ class ActiveDistillationClassifier(ServingMixin, ClassifierMixin, MetaEstimatorM
         multi_label = target is not None
         X, y, X_pool, n_features = check_fit_data(
             X, target[0] if multi_label else y, X_pool, allow_nan=self._allows_nan(),
-            owner=type(self).__name__, multi_label=multi_label)
+            owner=type(self).__name__, multi_label=multi_label,
+            classes=None if multi_label else self.classes)
         if n_features is not None:
             self.n_features_in_ = n_features
         elif hasattr(self, "n_features_in_"):
@@ -323,11 +333,12 @@ class ActiveDistillationClassifier(ServingMixin, ClassifierMixin, MetaEstimatorM
             seeds=seeds,
             fit_params=student_fit_params,
             multi_label=multi_label,
+            cold=not multi_label and n_labeled_classes(labeled) < 2,
         )
-
-        if hasattr(strategy, "prepare"):
-            strategy.prepare(state)
-        self._fit_seed_student(strategy, state)
+        # The strategy's own preparation, and a cold start without a seed.
+        cold_totals = prepare(strategy, state, max_iter=self.max_iter,
+                              max_labels=self.max_labels, max_cost=self.max_cost)
+        self._fit_seed_student(strategy, state, cold_totals)
         try:
             self.termination_condition_ = self._run_rounds(strategy, state)
         except KeyboardInterrupt:
@@ -347,13 +358,14 @@ class ActiveDistillationClassifier(ServingMixin, ClassifierMixin, MetaEstimatorM
             self._end(strategy, state)
         return self
 
-    def _fit_seed_student(self, strategy, state):
-        fit_seconds = self._fit_student(strategy, state)
+    def _fit_seed_student(self, strategy, state, cold_totals):
+        fit_seconds = fit_student(strategy, state)
         counts = {"n_unlabeled": 0, "n_rejected": 0, "n_visited": 0,
                   "acceptance_rate": 0.0, **blank_count(state)}
         seed_record = round_record(
             state, len(state.labeled), 0, counts, {"teacher_cost": 0.0},
             {"fit_seconds": fit_seconds, "seconds": fit_seconds})
+        seed_record.update(cold_totals)
         if hasattr(strategy, "evaluate"):
             seed_record.update(strategy.evaluate(state)[0])
         self.history_ = History([seed_record])
@@ -396,7 +408,7 @@ class ActiveDistillationClassifier(ServingMixin, ClassifierMixin, MetaEstimatorM
             record["teacher_seconds"] = teacher_seconds - record.get(
                 "select_seconds", 0.0
             )
-            record["fit_seconds"] = self._fit_student(strategy, state)
+            record["fit_seconds"] = fit_student(strategy, state)
             stop = False
             if hasattr(strategy, "evaluate"):
                 metrics, stop = strategy.evaluate(state)
@@ -422,16 +434,6 @@ class ActiveDistillationClassifier(ServingMixin, ClassifierMixin, MetaEstimatorM
             hook = getattr(callback, "on_acquisition", None)
             if hook is not None:
                 hook(self, state, acquisition)
-
-    def _fit_student(self, strategy, state):
-        start = time.perf_counter()
-        params = dict(state.fit_params)
-        hook = getattr(strategy, "sample_weight", None)
-        weights = None if hook is None else hook(state)
-        if weights is not None:  # the strategy's per-row weights
-            params[sample_weight_param(state.estimator)] = weights
-        state.estimator.fit(state.labeled.X, state.labeled.y, **params)
-        return time.perf_counter() - start
 
     def _show_progress(self, state):
         """What callbacks read during the fit: the student, the counters."""

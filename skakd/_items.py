@@ -145,14 +145,19 @@ def check_texts(X, name="X", *, hint=""):
     return texts
 
 
-def check_fit_data(X, y, X_pool, *, allow_nan, owner, multi_label=False):
+def check_fit_data(X, y, X_pool, *, allow_nan, owner, multi_label=False,
+                   classes=None):
     """Check what ``fit`` receives: the seed ``X, y`` and the pool.
 
     ``owner`` names the estimator in the error about a missing ``y``;
     ``allow_nan`` is the student's tag; ``multi_label`` says ``y`` is an
     indicator matrix (see :mod:`skakd._multilabel`), one row per item. A
     :class:`~skakd.Pool` is unwrapped; a bare pool as long as ``X`` is
-    warned about (cross-validation would slice it).
+    warned about (cross-validation would slice it). With ``classes`` given,
+    a seed of one class, or an empty one (``X`` and ``y`` empty sequences),
+    is a cold start: an empty ``X`` is returned as zero rows of the pool,
+    items of its kind (texts without a pool, for a strategy that writes
+    them).
 
     Returns
     -------
@@ -160,7 +165,16 @@ def check_fit_data(X, y, X_pool, *, allow_nan, owner, multi_label=False):
     n_features : int or None
         The number of numeric features, ``None`` for items such as texts.
     """
-    X, y = _check_seed(X, y, allow_nan, owner, multi_label)
+    if classes is not None and is_empty(X) and y is not None and is_empty(y):
+        X_pool = _check_pool(X_pool, None, allow_nan, None)
+        # Without a pool only texts can come: the ones the teacher writes.
+        X = np.empty(0, dtype=object) if X_pool is None else take(X_pool, [])
+        n_features = None if is_text_items(X) else X.shape[1]
+        return X, np.empty(0, dtype=object), X_pool, n_features
+    if y is not None and is_empty(X):
+        raise ValueError(_EMPTY_SEED)
+    X, y = _check_seed(X, y, allow_nan, owner, multi_label,
+                       one_class=classes is not None and X_pool is not None)
     n_features = X.shape[1] if not is_text_items(X) and hasattr(X, "shape") else None
     return X, y, _check_pool(X_pool, X, allow_nan, n_features), n_features
 
@@ -188,6 +202,13 @@ def pool_candidates(X_pool):
     return candidates
 
 
+_EMPTY_SEED = (
+    "X, y (the labelled seed) are empty; expected at least one labelled "
+    "example of two classes, or classes= (every class the teacher may "
+    "answer) and a pool to start from no seed."
+)
+
+
 def one_example_per_class_is_fine(fit):
     """Silence scikit-learn's "``y`` could represent a regression problem"
     during ``fit``: a seed of one example per class is our normal case."""
@@ -204,7 +225,7 @@ def one_example_per_class_is_fine(fit):
     return quiet_fit
 
 
-def _check_seed(X, y, allow_nan, owner, multi_label=False):
+def _check_seed(X, y, allow_nan, owner, multi_label=False, one_class=False):
     if y is None:
         raise ValueError(
             f"{owner} requires y to be passed, but the target y is None."
@@ -217,18 +238,16 @@ def _check_seed(X, y, allow_nan, owner, multi_label=False):
             f"and y has {len(y)} labels; expected one label per seed item."
         )
     if len(y) == 0:
-        raise ValueError(
-            "X, y (the labelled seed) are empty; expected at least one "
-            "labelled example of two classes."
-        )
+        raise ValueError(_EMPTY_SEED)
     if multi_label:  # any label set, the empty one included, is a target
         return X, y
     check_classification_targets(y)
-    if len(np.unique(y)) < 2:
+    if len(np.unique(y)) < 2 and not one_class:
         raise ValueError(
             f"y (the labelled seed) has only one class ({y[0]!r}); the "
             "classifier can't train when only one class is present: seed at "
-            "least one example of two classes."
+            "least one example of two classes, or pass classes= and a pool "
+            "for the teacher to label the others."
         )
     return X, y
 
@@ -244,6 +263,8 @@ def _check_pool(X_pool, X, allow_nan, n_features):
             "X_pool=None to train on the seed alone."
         )
     X_pool = check_items(X_pool, "X_pool", allow_nan=allow_nan, n_features=n_features)
+    if X is None:  # a cold start: no seed to compare the pool with
+        return X_pool
     columns = getattr(X, "columns", None)
     if columns is not None and hasattr(X_pool, "columns") and (
         list(X_pool.columns) != list(columns)

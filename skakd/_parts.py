@@ -4,10 +4,12 @@ The student (a clone, or a default that suits the items), the strategy (a
 sampler is wrapped in :class:`~skakd.sampling.PoolStrategy`), the teacher (a
 function is wrapped in :class:`~skakd.teachers.CallableTeacher`), the
 callbacks (clones) and the seed sequence every round's randomness comes
-from. Each is made anew at every fit.
+from. Each is made anew at every fit; :func:`fit_student` fits the student
+on what is labelled so far.
 """
 
 import inspect
+import time
 
 import numpy as np
 from sklearn.base import clone
@@ -21,11 +23,11 @@ from ._items import is_numeric_frame, is_text_items
 from ._multilabel_student import MultiLabelStudent
 from .callbacks import ProgressBar
 from .sampling import MRARU, PoolStrategy
-from .strategy import is_generative
+from .strategy import is_generative, sample_weight_param
 from .teachers import CallableTeacher
 
-__all__ = ["make_callbacks", "make_strategy", "make_student", "make_teacher",
-           "seed_sequence"]
+__all__ = ["fit_student", "make_callbacks", "make_strategy", "make_student",
+           "make_teacher", "seed_sequence"]
 
 
 def make_student(estimator, X, labels=None, threshold=0.5):
@@ -155,3 +157,16 @@ def seed_sequence(random_state):
     else:
         entropy = random_state
     return np.random.SeedSequence(entropy)
+
+
+def fit_student(strategy, state):
+    """Fit ``state.estimator`` on ``state.labeled`` (weighted as the strategy
+    says); return the seconds it took."""
+    start = time.perf_counter()
+    params = dict(state.fit_params)
+    hook = getattr(strategy, "sample_weight", None)
+    weights = None if hook is None else hook(state)
+    if weights is not None:  # the strategy's per-row weights
+        params[sample_weight_param(state.estimator)] = weights
+    state.estimator.fit(state.labeled.X, state.labeled.y, **params)
+    return time.perf_counter() - start

@@ -156,6 +156,10 @@ class DistillationState:
         ``"unlabeled"``, ``"duplicates"``...); see :meth:`first_warning`.
     strategy_state : object
         Free for the strategy's own working state during the fit.
+    cold : bool
+        ``True`` during the cold start of a fit from no seed: no student is
+        fitted yet (``estimator`` is unfitted) and a pool strategy chooses
+        without it (see :func:`skakd.sampling.cold_select`).
     """
 
     estimator: object
@@ -175,6 +179,7 @@ class DistillationState:
     warned: set = field(default_factory=set)
     strategy_state: object = None
     multi_label: bool = False
+    cold: bool = False
 
     @property
     def candidates(self):
@@ -320,19 +325,24 @@ class LabeledSet:
 
     @property
     def y(self):
-        return _restore_dtype(np.concatenate(self._y))
+        return _restore_dtype(_join(self._y, object))
 
     @property
     def source(self):
-        return np.concatenate(self._source)
+        return _join(self._source, object)
 
     @property
     def rounds(self):
-        return np.concatenate(self._round)
+        return _join(self._round, np.intp)
 
     @property
     def pool_index(self):
-        return np.concatenate(self._pool_index)
+        return _join(self._pool_index, np.intp)
+
+
+def _join(columns, dtype):
+    """One provenance column from its blocks; empty before the first row."""
+    return np.concatenate(columns) if columns else np.empty(0, dtype=dtype)
 
     @property
     def teacher(self):

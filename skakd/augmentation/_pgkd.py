@@ -18,6 +18,7 @@ from ._allocation import (
     prior_weights,
     target_prior,
 )
+from ._first_texts import write_first_texts
 from ._guidance import build_request, native
 from ._pgkd_state import PGKDState, pool_strategy, stratified_mask
 from ._request import check_answer, check_generator
@@ -383,10 +384,13 @@ class PGKD(BaseEstimator):
             pool=pool_strategy(self.pool_sampler, state.X_pool),
             prior=prior,
             selects=len(y_val) >= self.min_validation_size,
+            val_source="generated" if state.n_used else "seed",  # after a cold start
         )
 
     def acquire(self, state):
         """Generate (or, on pool rounds, label) up to ``state.n_wanted`` items."""
+        if state.cold:  # no seed: the first texts come from the classes alone
+            return write_first_texts(state, self.class_descriptions)
         fit = state.strategy_state
         if fit.val_proba is None:  # the seed student was not scored yet
             self._evaluate(state, state.round - 1)

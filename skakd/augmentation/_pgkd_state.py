@@ -51,6 +51,8 @@ class PGKDState:
     n_rejected: dict = field(
         default_factory=lambda: dict.fromkeys((*REJECTION_REASONS, SURPLUS), 0))
     last_request: GenerationRequest | None = None
+    # Where the validation rows came from: the seed, or a cold start's texts.
+    val_source: str = "seed"
 
     def score(self, estimator, round_, *, keep_best, patience):
         """Score ``estimator`` (round ``round_``'s student) on the validation
@@ -127,9 +129,9 @@ class PGKDState:
 
     def refit_with_validation(self, state, chosen_round):
         """Fit the chosen student on its rows plus the validation split, and
-        add the split to the labelled set (source "seed", round 0)."""
+        add the split to the labelled set (its source, round 0)."""
         n_before = len(state.labeled)
-        state.labeled.add(self.X_val, self.y_val, "seed", 0)
+        state.labeled.add(self.X_val, self.y_val, self.val_source, 0)
         rows = np.flatnonzero(state.labeled.rounds <= chosen_round)
         y = state.labeled.y[rows]
         params = dict(state.fit_params)

@@ -58,7 +58,7 @@ from ._summary import (
 __all__ = ["USAGE", "add_arguments", "run"]
 
 USAGE = (
-    "%(prog)s --seed FILE --pool FILE --teacher NAME --out MODEL\n"
+    "%(prog)s {--seed FILE | --classes FILE} --pool FILE --teacher NAME --out MODEL\n"
     "       {--budget-labels N | --budget-usd USD | --max-rounds N} [options]"
 )
 
@@ -69,7 +69,8 @@ def add_arguments(parser):
     required = groups["required"]
     required.description = (
         "--pool may be left out with --sampler pgkd and a teacher that writes "
-        "texts;\n--resume reads all four from the recorded run.")
+        "texts;\n--seed may be left out with --classes (a cold start);\n"
+        "--resume reads all four from the recorded run.")
     required.add_argument("--out", metavar="MODEL", help="model file to write "
                           "(joblib); the other outputs are named after it and "
                           "its folder is created if needed (required)")
@@ -215,7 +216,8 @@ def _teacher(args, inputs, paths, server=None):
             args.teacher, model=model, generate=generates(args),
             cache=None if cache is None else str(cache), batch_api=args.batch_api,
             base_url=base_url, api_key=getattr(server, "api_key", None),
-            price=args.price,
+            price=args.price, class_descriptions=inputs.class_descriptions,
+            examples=inputs.class_examples,
         )
         return teacher, cache
     teacher = make_teacher(args.teacher, pool_texts=inputs.pool_texts,

@@ -39,7 +39,7 @@ __all__ = ["USAGE", "add_arguments", "run"]
 LOCAL_MODEL, LOCAL_URL = "local-model", "http://127.0.0.1/v1"
 
 USAGE = (
-    "%(prog)s --seed FILE --pool FILE --teacher NAME\n"
+    "%(prog)s {--seed FILE | --classes FILE} --pool FILE --teacher NAME\n"
     "       {--budget-labels N | --budget-usd USD | --max-rounds N |\n"
     "        --target-accuracy A {--pilot MODEL | --pilot-labels N}} [options]"
 )
@@ -89,9 +89,13 @@ def run(args):
                   price=args.price)
     inputs = load_inputs(args)
     n_pool = len(inputs.pool_texts)
-    n_labels, limit = _n_labels(args, n_pool)
+    cold = len(inputs.seed_texts) == 0
+    first_round = max(args.batch_size, len(inputs.classes)) if cold else args.batch_size
+    n_labels, limit = _n_labels(args, n_pool, first_round)
     teacher = make_teacher(args.teacher, pool_texts=inputs.pool_texts,
-                           pool_labels=inputs.pool_labels, **_llm_options(args))
+                           pool_labels=inputs.pool_labels,
+                           class_descriptions=inputs.class_descriptions,
+                           examples=inputs.class_examples, **_llm_options(args))
     per_item, how = _price_per_item(teacher, inputs,
                                     getattr(args, "multi_label", False))
     if target is not None:
@@ -102,6 +106,10 @@ def run(args):
           f"{len(inputs.classes)} classes")
     print(f"labels to buy: {n_labels} in {rounds} rounds of {args.batch_size} "
           f"(limited by {limit})")
+    if cold:
+        print(f"cold start: no seed; the first round asks about {first_round} "
+              "texts chosen without a student, and more rounds follow until "
+              "two classes are labelled (counted in the labels above)")
     if per_item is None:
         print(f"cost: unknown ({how})")
         return 0
@@ -216,12 +224,13 @@ def _cache(args):
     return str(args.cache)
 
 
-def _n_labels(args, n_pool):
+def _n_labels(args, n_pool, first_round):
+    """Labels the budgets buy; a cold start's first round is ``first_round``."""
     limits = {"the pool": n_pool}
     if args.budget_labels is not None:
         limits["--budget-labels"] = args.budget_labels
     if args.max_rounds is not None:
-        limits["--max-rounds"] = args.max_rounds * args.batch_size
+        limits["--max-rounds"] = (args.max_rounds - 1) * args.batch_size + first_round
     limit = min(limits, key=limits.get)
     return limits[limit], limit
 

@@ -291,7 +291,8 @@ def make_sampler(name, batch_size):
 
 def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
                  generate=False, cache=None, batch_api=False, base_url=None,
-                 api_key=None, price=None, random_state=None):
+                 api_key=None, price=None, random_state=None,
+                 class_descriptions=None, examples=None):
     """The teacher called ``name``.
 
     ``oracle`` answers from the pool's own labels (simulation mode; with
@@ -304,7 +305,8 @@ def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
     file or ``None``, ``batch_api`` sends each round as a batch at half
     price, ``price`` is ``(input, output)`` USD per million tokens;
     ``random_state`` seeds the simulated writer, so that a run is the same
-    in every process);
+    in every process; ``class_descriptions`` and ``examples`` come from a
+    classes file and go into an LLM teacher's prompt);
     anything else is imported as ``module:attribute``: a teacher object or
     class, or a function ``items -> labels``.
     """
@@ -324,6 +326,9 @@ def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
                        api_key=api_key)
         if model is not None:
             options["model"] = model
+        if class_descriptions or examples:  # a classes file's, for the prompt
+            options.update(class_descriptions=class_descriptions or None,
+                           examples=examples or None)
         if price is not None:  # --price is for --teacher openai alone
             from ..teachers import DEFAULT_OPENAI_MODEL
 

@@ -213,9 +213,10 @@ def _bill(clf):
     """What this invocation paid the teacher, from ``clf.history_``.
 
     A failed round records what it paid before its error is raised; a fit
-    that failed before its seed round has no history (an empty bill).
+    that failed before its seed round has no history (an empty bill). Round
+    0 counts what a cold start (a run without a seed) paid.
     """
-    records = list(getattr(clf, "history_", None) or [])[1:]
+    records = list(getattr(clf, "history_", None) or [])
     bill = {"teacher_cost_usd": float(getattr(clf, "teacher_cost_", 0.0) or 0.0)}
     keys = list(BILL_KEYS) + sorted({key for record in records for key in record
                                      if key.startswith("n_unlabeled_")})

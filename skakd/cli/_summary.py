@@ -66,7 +66,7 @@ class Summary:
         self.strategy_summary = getattr(sampler, "summary_", {})
         self.n_validation = int(self.strategy_summary.get("validation_size", 0))
         self.validation_refit = False
-        if self.n_validation:
+        if self.n_validation and self.n_seed:  # a cold start's are "generated"
             self._find_validation(inputs)
 
     def _find_validation(self, inputs):
@@ -112,6 +112,16 @@ class Summary:
         if why is not None:
             return f"{self.strategy} stopped early: {why}"
         return "a callback stopped the run early"
+
+    def cold_start(self):
+        """How many teacher labels the cold start took (a run without a seed)."""
+        first = self.clf.history_[0]
+        if "n_cold_labels" not in first:
+            return None
+        rounds = first["n_cold_rounds"]
+        return (f"cold start: {first['n_cold_labels']} teacher labels in {rounds} "
+                f"round{'' if rounds == 1 else 's'} before the first student "
+                "(no seed)")
 
     def budget_use(self):
         """How much of the label budget was used, and why not all of it."""
@@ -162,6 +172,10 @@ class Summary:
             return None
         trained = ("the final student was trained on them too"
                    if self.validation_refit else "the student never trained on them")
+        if not self.n_seed:  # a cold start: from the first texts it wrote
+            return (f"{self.strategy} held out {self.n_validation} of the first "
+                    "texts the teacher wrote to score each round and steer it; "
+                    f"{trained}")
         return (f"{self.strategy} held out {self.n_validation} of the {self.n_seed} "
                 "seed texts to score each round and steer the teacher "
                 f"(source=validation in {labels_path}); {trained}")
@@ -340,7 +354,8 @@ def report(summary, paths, cache, status, seconds):
         + (f"; validation accuracy {last[VALIDATION_KEY]:.3f}."
            if VALIDATION_KEY in last else "."),
     ]
-    for sentence in (summary.budget_use(), summary.validation(paths["labels"])):
+    for sentence in (summary.budget_use(), summary.cold_start(),
+                     summary.validation(paths["labels"])):
         if sentence is not None:
             lines.append(sentence + ".")
     if clf.termination_condition_ == reasons.CONVERGED:

@@ -94,6 +94,10 @@ class MRARU(BaseSampler):
         cardinality inconsistency 15%), but on seeds 3-5 random did better
         than M-RARU: there its gain is within seed noise, while exhaustive
         uncertainty with the mean is ahead on both.
+    cold_start : {"diverse", "random"}, default="diverse"
+        How the first rounds of a fit from no seed choose items, before a
+        student exists: one item per k-means cluster of the pool, or at
+        random (see :func:`skakd.sampling.cold_select`).
 
     Attributes
     ----------
@@ -143,8 +147,8 @@ class MRARU(BaseSampler):
     def __init__(self, batch_size=25, *, temperature=1.0, strategy="margin",
                  target_acceptance=0.1,
                  max_visits="auto", fallback="most_uncertain", chunk_size=2048,
-                 label_aggregation="mean"):
-        super().__init__(batch_size=batch_size)
+                 label_aggregation="mean", cold_start="diverse"):
+        super().__init__(batch_size=batch_size, cold_start=cold_start)
         self.temperature = temperature
         self.strategy = strategy
         self.target_acceptance = target_acceptance

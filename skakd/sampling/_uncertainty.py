@@ -41,6 +41,10 @@ class UncertaintySampler(BaseSampler):
         score (see :func:`multilabel_uncertainty`); the mean needed 40%
         fewer teacher labels than the most uncertain label on GoEmotions
         (the "Multi-label" benchmark page).
+    cold_start : {"diverse", "random"}, default="diverse"
+        How the first rounds of a fit from no seed choose items, before a
+        student exists: one item per k-means cluster of the pool, or at
+        random (see :func:`skakd.sampling.cold_select`).
 
     Attributes
     ----------
@@ -72,8 +76,9 @@ class UncertaintySampler(BaseSampler):
     }
 
     def __init__(self, batch_size=25, *, strategy="least_confidence",
-                 chunk_size=10_000, n_jobs=None, label_aggregation="mean"):
-        super().__init__(batch_size=batch_size)
+                 chunk_size=10_000, n_jobs=None, label_aggregation="mean",
+                 cold_start="diverse"):
+        super().__init__(batch_size=batch_size, cold_start=cold_start)
         self.strategy = strategy
         self.chunk_size = chunk_size
         self.n_jobs = n_jobs
