@@ -19,6 +19,10 @@ from .strategy import Acquisition
 
 __all__ = ["absorb", "bill_failed_round", "blank_count", "interrupted", "stop_reason"]
 
+# The once-per-fit warning of a round whose labels were all rejected: given,
+# it also stops the fit.
+ALL_REJECTED = "all_rejected"
+
 
 def absorb(acquisition, state):
     """Add a round's answers to the labelled set; return its record."""
@@ -84,15 +88,16 @@ def blank_count(state):
     return {f"n_unlabeled_{BLANK}": int((~state.unlabeled).sum())}
 
 
-def stop_reason(record, stop):
-    """Why the loop stops after the round of ``record``, or ``None``.
+def stop_reason(state, stop):
+    """Why the loop stops after this round, or ``None``.
 
-    A round whose answers were all rejected stops the fit
+    A round whose labels were all outside the classes stops the fit
     (:data:`~skakd.reasons.LABELS_REJECTED`): the next rounds would buy
-    labels to throw away, up to the end of the budget. ``stop`` is the
-    strategy's own early stopping.
+    labels to throw away, up to the end of the budget. (Texts a generating
+    strategy's screen drops are its own business: they stop nothing.)
+    ``stop`` is the strategy's own early stopping.
     """
-    if record["n_rejected"] and record["n_new"] == 0:
+    if ALL_REJECTED in state.warned:
         return LABELS_REJECTED
     return EARLY_STOPPING if stop else None
 
@@ -197,7 +202,7 @@ def _warn_unlabeled(counts, state):
 def _warn_unknown(labels, state, all_rejected):
     """Warn, once per fit, that the teacher answered outside ``classes``;
     and when a whole round was, that the fit stops (a warning of its own)."""
-    if not state.first_warning("all_rejected" if all_rejected else "unknown"):
+    if not state.first_warning(ALL_REJECTED if all_rejected else "unknown"):
         return
     classes = state.classes.tolist()
     shown = sorted({repr(_plain(label)) for label in labels})[:5]

@@ -343,7 +343,7 @@ class ActiveDistillationClassifier(ServingMixin, ClassifierMixin, MetaEstimatorM
             self.termination_condition_ = self._run_rounds(strategy, state)
         except KeyboardInterrupt:
             if interrupted(state, self.history_):  # a round half-absorbed
-                self._fit_student(strategy, state)
+                fit_student(strategy, state)
             self.termination_condition_ = INTERRUPTED
         except Exception as exc:
             self.termination_condition_ = ERROR
@@ -416,7 +416,7 @@ class ActiveDistillationClassifier(ServingMixin, ClassifierMixin, MetaEstimatorM
             record["seconds"] = time.perf_counter() - start
             state.n_rounds += 1
             self._show_progress(state)
-            reason = stop_reason(record, stop)
+            reason = stop_reason(state, stop)
             for callback in self.callbacks_:
                 # Every callback records its round, even after one said stop.
                 if callback.on_round_end(self, record) and reason is None:

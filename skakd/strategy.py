@@ -339,18 +339,18 @@ class LabeledSet:
     def pool_index(self):
         return _join(self._pool_index, np.intp)
 
+    @property
+    def teacher(self):
+        return _join(self._teacher, object)
+
+    @property
+    def confidence(self):
+        return _join(self._confidence, float)
+
 
 def _join(columns, dtype):
     """One provenance column from its blocks; empty before the first row."""
     return np.concatenate(columns) if columns else np.empty(0, dtype=dtype)
-
-    @property
-    def teacher(self):
-        return np.concatenate(self._teacher)
-
-    @property
-    def confidence(self):
-        return np.concatenate(self._confidence)
 
 
 def _concatenate(blocks):

@@ -7,7 +7,6 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from .._items import is_text_items
 from ..reasons import REJECTION_REASONS, SURPLUS
 from ..strategy import Acquisition
 from ._allocation import (
@@ -21,7 +20,7 @@ from ._allocation import (
 from ._first_texts import write_first_texts
 from ._guidance import build_request, native
 from ._pgkd_state import PGKDState, pool_strategy, stratified_mask
-from ._request import check_answer, check_generator
+from ._request import check_answer, check_setup
 from ._screen import SampleScreen
 
 __all__ = ["PGKD"]
@@ -351,17 +350,7 @@ class PGKD(BaseEstimator):
     def prepare(self, state):
         """Check the setup and move the validation split out of the seed."""
         self._validate_params()
-        if self.min_length > self.max_length:
-            raise ValueError(
-                f"min_length={self.min_length} is larger than max_length="
-                f"{self.max_length}; expected min_length <= max_length."
-            )
-        check_generator(state.teacher, state.multi_label)
-        if not is_text_items(state.labeled.X):
-            raise TypeError(
-                "PGKD generates texts, so the seed X must be a sequence of "
-                f"texts; got {type(state.labeled.X).__name__} of numbers."
-            )
+        check_setup(self.min_length, self.max_length, state)
         prior = target_prior(self.prior_correction, state.estimator, state.labeled.y)
         mask = stratified_mask(state.labeled.y, self.validation_fraction, state.rng)
         if not mask.any():

@@ -233,7 +233,8 @@ class FakeOpenAI(FakeServer):
         """``logprobs.content`` of an answer ``text`` to ``body``."""
         system = _text(body["messages"][0])
         prompt = next(_text(m) for m in body["messages"] if m["role"] == "user")
-        classes = _classes(_asked(body)[2] or _schema_in(system), system, "items")
+        classes, _ = _classes(_asked(body)[2] or _schema_in(system), system,
+                              "items")
         sure = [self.confidence(t, classes) for _, t in items_of(prompt)]
         return token_logprobs(text, classes, sure, body.get("top_logprobs") or 0)
 
