@@ -219,6 +219,9 @@ def test_invalid_parameters_fail_on_start(params, error, match):
         LlamaCppServer(**params).start()
 
 
+# SmolLM2 may write entries past a batch until max_tokens cuts the answer,
+# which leaves that batch unlabelled (see docs/benchmarks/real_teacher.md).
+@pytest.mark.filterwarnings("ignore:the teacher could not label some items")
 def test_a_fit_with_the_local_teacher_is_free_and_stays_in_the_classes(server):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
