@@ -46,8 +46,7 @@ from skakd import ActiveDistillationClassifier
 from skakd.augmentation import PGKD
 from skakd.datasets import load_dataset
 from skakd.sampling import MRARU
-from skakd.teachers import OracleTeacher
-from skakd.teachers._llamacpp import LlamaCppServer
+from skakd.teachers import LlamaCppServer, OracleTeacher
 
 from ._report import (
     DOCS,
