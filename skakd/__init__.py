@@ -7,6 +7,7 @@ possible.
 
 from ._classifier import ActiveDistillationClassifier
 from ._history import History
+from ._multilabel_student import MultiLabelStudent
 from .pools import Pool
 from .strategy import Acquisition, DistillationState
 
@@ -17,6 +18,7 @@ __all__ = [
     "ActiveDistillationClassifier",
     "DistillationState",
     "History",
+    "MultiLabelStudent",
     "Pool",
     "__version__",
 ]

@@ -1,7 +1,6 @@
 """ActiveDistillationClassifier: distil a teacher into a student, round by round."""
 
 import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -13,7 +12,7 @@ from sklearn.base import (
 )
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Bunch, get_tags
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -21,19 +20,21 @@ from sklearn.utils.metadata_routing import (
     _routing_enabled,
     process_routing,
 )
-from sklearn.utils.metaestimators import available_if
 
-from ._absorb import absorb, bill_failed_round
+from ._absorb import absorb, bill_failed_round, blank_count, interrupted, stop_reason
 from ._budget import round_size
+from ._cold_start import n_labeled_classes, prepare
 from ._history import History, round_record
 from ._items import (
     add_note,
     check_classes,
     check_fit_data,
-    n_items,
     one_example_per_class_is_fine,
+    pool_candidates,
 )
+from ._multilabel import check_multilabel_target
 from ._parts import (
+    fit_student,
     make_callbacks,
     make_strategy,
     make_student,
@@ -41,13 +42,14 @@ from ._parts import (
     seed_sequence,
 )
 from ._persistence import without_unpicklable_teacher
-from ._serving import serve, serving_doc, student_has
+from ._serving import ServingMixin
 from .reasons import EARLY_STOPPING, ERROR, INTERRUPTED, MAX_ITER, POOL_EXHAUSTED
-from .strategy import DistillationState, LabeledSet, sample_weight_param
+from .strategy import DistillationState, LabeledSet
 
 __all__ = ["ActiveDistillationClassifier"]
 
-class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class ActiveDistillationClassifier(ServingMixin, ClassifierMixin, MetaEstimatorMixin,
+                                   BaseEstimator):
     """Distil an expensive teacher into a cheap student, asking it little.
 
     ``fit(X, y, X_pool)`` trains a clone of ``estimator`` (the student) on the
@@ -68,7 +70,8 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         ``make_pipeline(TfidfVectorizer(), LogisticRegression())``). The
         teacher sees raw items, so feature extraction belongs here. ``None``
         uses TF-IDF + LogisticRegression for texts and LogisticRegression for
-        numeric features.
+        numeric features (for multi-label targets, one-vs-rest with
+        ``class_weight="balanced"``).
     teacher : callable, teacher object or None, default=None
         Labels pool items: a function ``items -> labels`` (or ``(items,
         classes) -> labels``), or an object with ``label(items, classes) ->
@@ -92,8 +95,12 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         the budget.
     classes : array-like or None, default=None
         The full label set the teacher answers from. ``None`` uses the
-        classes of ``y``. Teacher labels outside it are rejected, counted in
-        ``history_`` (``n_rejected``) and warned about once per fit.
+        classes of ``y``; an indicator matrix ``y`` needs it (its columns).
+        A teacher label that differs from a class only in case or spaces is
+        that class (``history_``'s ``n_loose_labels``); others are rejected
+        (``n_rejected``), warned about once per fit, and a round rejecting
+        all its answers stops the fit. With ``classes``, the seed may be
+        empty or of one class: a cold start.
     callbacks : list of Callback or None, default=None
         Hooks into the loop, see :mod:`skakd.callbacks`; cloned at fit.
     random_state : int, RandomState instance or None, default=None
@@ -106,6 +113,11 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         10,000 items, which are served chunk by chunk through joblib (see
         :func:`skakd.parallel.predict_in_chunks`); ``None`` means 1 unless
         inside a ``joblib.parallel_backend`` context such as ``"dask"``.
+    threshold : float, array-like of shape (n_classes,) or "tuned", default=0.5
+        Multi-label targets only: a label is predicted where its probability
+        reaches its threshold. ``"tuned"`` chooses each label's threshold
+        (best F1 on out-of-fold predictions of the labelled rows, 3 folds)
+        once the loop ends; ``estimator_.threshold_`` holds them.
 
     Attributes
     ----------
@@ -136,6 +148,10 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         Round in which each labelled row was added (0 for the seed).
     labeled_pool_index_ : ndarray of int
         Index into ``X_pool`` of each labelled row, ``-1`` where none.
+    label_teacher_, labeled_confidence_ : ndarray
+        Who gave each label (a :class:`~skakd.teachers.TeacherCascade`'s
+        stage; ``""`` where the teacher does not say) and how sure it was
+        (``TeacherResult.confidence``; ``nan`` where unknown).
     teacher_cost_ : float
         Total USD paid to the teacher, a failed round's answers included.
     termination_condition_ : str
@@ -144,7 +160,8 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         strategy or a callback such as
         :class:`~skakd.callbacks.EarlyStopping`), ``"converged"`` (a
         label-free stopping criterion of :mod:`skakd.stopping` found that
-        the student stopped learning), ``"interrupted"`` (Ctrl-C; what was
+        the student stopped learning), ``"labels_rejected"`` (a round's
+        answers were all outside ``classes``), ``"interrupted"`` (Ctrl-C; what was
         learned is kept) or ``"error"`` (set before the error propagates):
         :data:`skakd.reasons.STOP_REASONS`.
     sampler_ : sampler
@@ -214,6 +231,8 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "n_jobs": [Integral, None],
+        "threshold": [Interval(Real, 0, 1, closed="neither"),
+                      StrOptions({"tuned"}), "array-like"],
     }
 
     def __init__(
@@ -230,6 +249,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         random_state=None,
         verbose=0,
         n_jobs=None,
+        threshold=0.5,
     ):
         self.estimator = estimator
         self.teacher = teacher
@@ -242,6 +262,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         self.random_state = random_state
         self.verbose = verbose
         self.n_jobs = n_jobs
+        self.threshold = threshold
 
     @_fit_context(prefer_skip_nested_validation=False)
     @one_example_per_class_is_fine
@@ -251,9 +272,22 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         Parameters
         ----------
         X : array-like, sparse matrix or sequence of texts
-            The labelled seed items. It needs at least two classes.
-        y : array-like of shape (n_samples,)
-            Labels of the seed.
+            The labelled seed items: at least two classes, or, with
+            ``classes`` and a pool, one class or none (``X=[]``, ``y=[]``).
+            Then the teacher labels the first rounds, chosen without a
+            student (the sampler's ``cold_start``), ``max(batch_size,
+            len(classes))`` items a round, until two classes are labelled;
+            they make round 0 (``history_[0]`` counts them in
+            ``n_cold_labels``) and the student is fitted on them.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Labels of the seed; for multi-label targets, a label collection
+            per item (``[["billing", "refund"], [], ...]``, empty for none of
+            these) or an indicator matrix whose columns ``classes`` names.
+            Then ``classes_`` are the label names, ``predict`` returns the
+            indicator matrix (:meth:`predict_labels` the label tuples),
+            ``predict_proba`` one probability per label, the student is
+            wrapped in a :class:`~skakd.MultiLabelStudent` and the teacher
+            is asked ``label(items, classes, multi_label=True)``.
         X_pool : array-like, sparse matrix, sequence, Pool or None, default=None
             Unlabelled items the teacher may be asked about. ``None`` trains
             the student on the seed alone (unless the strategy generates
@@ -268,17 +302,22 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         """
         _raise_for_params(fit_params, self, "fit")
         student_fit_params = self._route_fit_params(X_pool, fit_params)
+        target = check_multilabel_target(y, self.classes)  # None: one label a row
+        multi_label = target is not None
         X, y, X_pool, n_features = check_fit_data(
-            X, y, X_pool, allow_nan=self._allows_nan(), owner=type(self).__name__)
+            X, target[0] if multi_label else y, X_pool, allow_nan=self._allows_nan(),
+            owner=type(self).__name__, multi_label=multi_label,
+            classes=None if multi_label else self.classes)
         if n_features is not None:
             self.n_features_in_ = n_features
         elif hasattr(self, "n_features_in_"):
             del self.n_features_in_
-        classes = check_classes(self.classes, y)
+        classes = target[1] if multi_label else check_classes(self.classes, y)
         self.sampler_, strategy = make_strategy(self.sampler)
-        teacher = make_teacher(self.teacher, strategy, X_pool)
+        teacher = make_teacher(self.teacher, strategy, X_pool, multi_label)
         self.callbacks_ = make_callbacks(self.callbacks, self.verbose)
-        student = make_student(self.estimator, X)
+        student = make_student(self.estimator, X, classes if multi_label else None,
+                               self.threshold)
 
         labeled = LabeledSet()
         labeled.add(X, y, "seed", 0)
@@ -289,22 +328,22 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             classes=classes,
             labeled=labeled,
             X_pool=X_pool,
-            unlabeled=None if X_pool is None else np.ones(n_items(X_pool), bool),
+            unlabeled=pool_candidates(X_pool),
             rng=np.random.default_rng(seeds.spawn(1)[0]),
             seeds=seeds,
             fit_params=student_fit_params,
+            multi_label=multi_label,
+            cold=not multi_label and n_labeled_classes(labeled) < 2,
         )
-
-        if hasattr(strategy, "prepare"):
-            strategy.prepare(state)
-        self._fit_seed_student(strategy, state)
+        # The strategy's own preparation, and a cold start without a seed.
+        cold_totals = prepare(strategy, state, max_iter=self.max_iter,
+                              max_labels=self.max_labels, max_cost=self.max_cost)
+        self._fit_seed_student(strategy, state, cold_totals)
         try:
             self.termination_condition_ = self._run_rounds(strategy, state)
         except KeyboardInterrupt:
-            warnings.warn(
-                "fit interrupted: the student trained on the labels obtained so "
-                "far is kept.", UserWarning, stacklevel=2,
-            )
+            if interrupted(state, self.history_):  # a round half-absorbed
+                fit_student(strategy, state)
             self.termination_condition_ = INTERRUPTED
         except Exception as exc:
             self.termination_condition_ = ERROR
@@ -319,13 +358,14 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             self._end(strategy, state)
         return self
 
-    def _fit_seed_student(self, strategy, state):
-        fit_seconds = self._fit_student(strategy, state)
+    def _fit_seed_student(self, strategy, state, cold_totals):
+        fit_seconds = fit_student(strategy, state)
         counts = {"n_unlabeled": 0, "n_rejected": 0, "n_visited": 0,
-                  "acceptance_rate": 0.0}
+                  "acceptance_rate": 0.0, **blank_count(state)}
         seed_record = round_record(
             state, len(state.labeled), 0, counts, {"teacher_cost": 0.0},
             {"fit_seconds": fit_seconds, "seconds": fit_seconds})
+        seed_record.update(cold_totals)
         if hasattr(strategy, "evaluate"):
             seed_record.update(strategy.evaluate(state)[0])
         self.history_ = History([seed_record])
@@ -337,6 +377,9 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         """Every exit: let the strategy finish, publish, close the callbacks."""
         if hasattr(strategy, "finalize"):
             strategy.finalize(state)
+        if (state.multi_label and isinstance(self.threshold, str)
+                and self.termination_condition_ != ERROR):
+            state.estimator.tune_threshold(state.labeled.X, state.labeled.y)
         self._publish(state)
         for callback in self.callbacks_:
             callback.on_fit_end(self)
@@ -365,7 +408,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             record["teacher_seconds"] = teacher_seconds - record.get(
                 "select_seconds", 0.0
             )
-            record["fit_seconds"] = self._fit_student(strategy, state)
+            record["fit_seconds"] = fit_student(strategy, state)
             stop = False
             if hasattr(strategy, "evaluate"):
                 metrics, stop = strategy.evaluate(state)
@@ -373,7 +416,7 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             record["seconds"] = time.perf_counter() - start
             state.n_rounds += 1
             self._show_progress(state)
-            reason = EARLY_STOPPING if stop else None
+            reason = stop_reason(state, stop)
             for callback in self.callbacks_:
                 # Every callback records its round, even after one said stop.
                 if callback.on_round_end(self, record) and reason is None:
@@ -392,16 +435,6 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             if hook is not None:
                 hook(self, state, acquisition)
 
-    def _fit_student(self, strategy, state):
-        start = time.perf_counter()
-        params = dict(state.fit_params)
-        hook = getattr(strategy, "sample_weight", None)
-        weights = None if hook is None else hook(state)
-        if weights is not None:  # the strategy's per-row weights
-            params[sample_weight_param(state.estimator)] = weights
-        state.estimator.fit(state.labeled.X, state.labeled.y, **params)
-        return time.perf_counter() - start
-
     def _show_progress(self, state):
         """What callbacks read during the fit: the student, the counters."""
         self.estimator_ = state.estimator
@@ -418,6 +451,8 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
         self.label_source_ = labeled.source.astype(str)
         self.label_round_ = labeled.rounds
         self.labeled_pool_index_ = labeled.pool_index
+        self.label_teacher_ = labeled.teacher.astype(str)
+        self.labeled_confidence_ = labeled.confidence
 
     # -- validation -------------------------------------------------------
 
@@ -433,38 +468,6 @@ class ActiveDistillationClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEsti
             routed = process_routing(self, "fit", X_pool=X_pool, **fit_params)
             return routed.estimator.fit
         return Bunch()
-
-    # -- serving ----------------------------------------------------------
-
-    @available_if(student_has("predict"))
-    @serving_doc("Predict classes with the distilled student.", "classify",
-                 "y : ndarray of shape (n_samples,)")
-    def predict(self, X, **params):
-        return serve(self, "predict", X, params)
-
-    @available_if(student_has("predict_proba"))
-    @serving_doc("Class probabilities from the distilled student.", "classify",
-                 "proba : ndarray of shape (n_samples, n_classes)",
-                 "    Columns follow ``classes_``.")
-    def predict_proba(self, X, **params):
-        return serve(self, "predict_proba", X, params)
-
-    @available_if(student_has("predict_log_proba"))
-    @serving_doc("Log of :meth:`predict_proba`, from the student.", "classify",
-                 "log_proba : ndarray of shape (n_samples, n_classes)")
-    def predict_log_proba(self, X, **params):
-        return serve(self, "predict_log_proba", X, params)
-
-    @available_if(student_has("decision_function"))
-    @serving_doc("Decision function of the student.", "classify", "scores : ndarray")
-    def decision_function(self, X, **params):
-        return serve(self, "decision_function", X, params)
-
-    @available_if(student_has("transform"))
-    @serving_doc("Transform with the student (e.g. a Pipeline's features).",
-                 "transform", "X_new : array-like")
-    def transform(self, X, **params):
-        return serve(self, "transform", X, params)
 
     # -- scikit-learn plumbing -------------------------------------------
 

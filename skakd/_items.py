@@ -10,10 +10,13 @@ but :mod:`skakd.pools`.
 
 import functools
 import numbers
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+import sklearn
 from sklearn.utils import _safe_indexing, check_array
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples, column_or_1d
@@ -30,9 +33,12 @@ __all__ = [
     "is_missing",
     "is_numeric_frame",
     "is_text_items",
+    "label_matcher",
     "n_items",
     "one_example_per_class_is_fine",
+    "pool_candidates",
     "take",
+    "warn",
 ]
 
 
@@ -139,13 +145,19 @@ def check_texts(X, name="X", *, hint=""):
     return texts
 
 
-def check_fit_data(X, y, X_pool, *, allow_nan, owner):
+def check_fit_data(X, y, X_pool, *, allow_nan, owner, multi_label=False,
+                   classes=None):
     """Check what ``fit`` receives: the seed ``X, y`` and the pool.
 
     ``owner`` names the estimator in the error about a missing ``y``;
-    ``allow_nan`` is the student's tag. A :class:`~skakd.Pool` is unwrapped;
-    a bare pool as long as ``X`` is warned about (cross-validation would
-    slice it).
+    ``allow_nan`` is the student's tag; ``multi_label`` says ``y`` is an
+    indicator matrix (see :mod:`skakd._multilabel`), one row per item. A
+    :class:`~skakd.Pool` is unwrapped; a bare pool as long as ``X`` is
+    warned about (cross-validation would slice it). With ``classes`` given,
+    a seed of one class, or an empty one (``X`` and ``y`` empty sequences),
+    is a cold start: an empty ``X`` is returned as zero rows of the pool,
+    items of its kind (texts without a pool, for a strategy that writes
+    them).
 
     Returns
     -------
@@ -153,9 +165,48 @@ def check_fit_data(X, y, X_pool, *, allow_nan, owner):
     n_features : int or None
         The number of numeric features, ``None`` for items such as texts.
     """
-    X, y = _check_seed(X, y, allow_nan, owner)
+    if classes is not None and is_empty(X) and y is not None and is_empty(y):
+        X_pool = _check_pool(X_pool, None, allow_nan, None)
+        # Without a pool only texts can come: the ones the teacher writes.
+        X = np.empty(0, dtype=object) if X_pool is None else take(X_pool, [])
+        n_features = None if is_text_items(X) else X.shape[1]
+        return X, np.empty(0, dtype=object), X_pool, n_features
+    if y is not None and is_empty(X):
+        raise ValueError(_EMPTY_SEED)
+    X, y = _check_seed(X, y, allow_nan, owner, multi_label,
+                       one_class=classes is not None and X_pool is not None)
     n_features = X.shape[1] if not is_text_items(X) and hasattr(X, "shape") else None
     return X, y, _check_pool(X_pool, X, allow_nan, n_features), n_features
+
+
+def pool_candidates(X_pool):
+    """Which pool items the teacher may be asked about: all but blank texts.
+
+    A blank or whitespace-only text has nothing to label, whatever the
+    teacher; left in, it costs a label, and M-RARU even prefers it (the
+    student is least sure about an empty text). Blanks are left out of the
+    pool with one warning. ``None`` when there is no pool; an out-of-core
+    pool is taken as it is (checking it would read it whole).
+    """
+    if X_pool is None:
+        return None
+    candidates = np.ones(n_items(X_pool), dtype=bool)
+    if isinstance(X_pool, np.ndarray) and is_text_items(X_pool):
+        candidates[:] = [not (isinstance(item, str) and not item.strip())
+                         for item in X_pool]
+    n_blank = int((~candidates).sum())
+    if n_blank:
+        warn(f"X_pool has {n_blank} blank or whitespace-only texts; they are "
+             "left out of the pool (nothing to label) and counted in "
+             "history_[0] as n_unlabeled_blank.")
+    return candidates
+
+
+_EMPTY_SEED = (
+    "X, y (the labelled seed) are empty; expected at least one labelled "
+    "example of two classes, or classes= (every class the teacher may "
+    "answer) and a pool to start from no seed."
+)
 
 
 def one_example_per_class_is_fine(fit):
@@ -174,29 +225,29 @@ def one_example_per_class_is_fine(fit):
     return quiet_fit
 
 
-def _check_seed(X, y, allow_nan, owner):
+def _check_seed(X, y, allow_nan, owner, multi_label=False, one_class=False):
     if y is None:
         raise ValueError(
             f"{owner} requires y to be passed, but the target y is None."
         )
     X = check_items(X, "X", allow_nan=allow_nan)
-    y = column_or_1d(y, warn=True)
+    y = y if multi_label else column_or_1d(y, warn=True)
     if n_items(X) != len(y):
         raise ValueError(
             f"X and y have inconsistent lengths: X has {n_items(X)} items "
             f"and y has {len(y)} labels; expected one label per seed item."
         )
     if len(y) == 0:
-        raise ValueError(
-            "X, y (the labelled seed) are empty; expected at least one "
-            "labelled example of two classes."
-        )
+        raise ValueError(_EMPTY_SEED)
+    if multi_label:  # any label set, the empty one included, is a target
+        return X, y
     check_classification_targets(y)
-    if len(np.unique(y)) < 2:
+    if len(np.unique(y)) < 2 and not one_class:
         raise ValueError(
             f"y (the labelled seed) has only one class ({y[0]!r}); the "
             "classifier can't train when only one class is present: seed at "
-            "least one example of two classes."
+            "least one example of two classes, or pass classes= and a pool "
+            "for the teacher to label the others."
         )
     return X, y
 
@@ -212,6 +263,8 @@ def _check_pool(X_pool, X, allow_nan, n_features):
             "X_pool=None to train on the seed alone."
         )
     X_pool = check_items(X_pool, "X_pool", allow_nan=allow_nan, n_features=n_features)
+    if X is None:  # a cold start: no seed to compare the pool with
+        return X_pool
     columns = getattr(X, "columns", None)
     if columns is not None and hasattr(X_pool, "columns") and (
         list(X_pool.columns) != list(columns)
@@ -229,12 +282,10 @@ def _check_pool(X_pool, X, allow_nan, n_features):
             "in X."
         )
     if not wrapped and n_items(X_pool) == n_items(X):
-        warnings.warn(
+        warn(
             "X_pool has as many items as X: cross-validation tools "
             "(GridSearchCV, cross_validate) slice such fit parameters fold "
             "by fold. Pass X_pool=skakd.Pool(X_pool) to keep the pool whole.",
-            UserWarning,
-            stacklevel=4,
         )
     return X_pool
 
@@ -380,3 +431,50 @@ def add_note(exc, note):
     """Attach ``note`` to ``exc`` for the traceback (Python >= 3.11)."""
     if hasattr(exc, "add_note"):
         exc.add_note(note)
+
+
+def label_matcher(names):
+    """``match(label) -> name or None``: exact, else up to case and spaces
+    where that names one class alone.
+
+    A teacher that answers ``"getweather "`` for ``"GetWeather"`` means that
+    class; a form shared by two classes names neither.
+
+    Examples
+    --------
+    >>> from skakd._items import label_matcher
+    >>> match = label_matcher(["GetWeather", "PlayMusic"])
+    >>> match(" getweather"), match("Weather")
+    ('GetWeather', None)
+    """
+    exact, forms = set(names), {}
+    for name in names:
+        if isinstance(name, str):
+            forms.setdefault(_loose(name), []).append(name)
+    loose = {form: found[0] for form, found in forms.items() if len(found) == 1}
+
+    def match(label):
+        if not isinstance(label, str):
+            return None
+        return label if label in exact else loose.get(_loose(label))
+
+    return match
+
+
+def _loose(label):
+    return " ".join(label.split()).casefold()
+
+
+# Frames of these packages are the machinery between the user's call and a
+# warning: scikit-learn's wrappers (``_fit_context``, a Pipeline, a search).
+_INTERNAL = tuple(str(Path(package.__file__).parent)
+                  for package in (sys.modules[__package__], sklearn))
+
+
+def warn(message, category=UserWarning):
+    """Warn at the user's line: the first caller outside skakd and
+    scikit-learn, however deep in the loop the warning is raised."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

@@ -23,8 +23,9 @@ set in ``on_fit_begin``: the classifier clones its callbacks at every fit.
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.metrics import get_scorer
+from sklearn.metrics import f1_score, get_scorer, hamming_loss
 
+from ._multilabel import check_multilabel_target
 from .reasons import EARLY_STOPPING
 
 __all__ = ["Callback", "EarlyStopping", "ProgressBar", "Scoring"]
@@ -73,6 +74,13 @@ class Scoring(Callback):
         Key in ``history_``; defaults to ``scoring`` when it is a string,
         else ``"score"``.
 
+    Notes
+    -----
+    With multi-label targets, ``y`` holds label collections (or the
+    indicator matrix over ``classes_``); ``scoring`` sees the indicator
+    matrix (``"accuracy"`` is then subset accuracy) and every record also
+    gets ``micro_f1``, ``macro_f1`` and ``hamming_loss``.
+
     Examples
     --------
     >>> from sklearn.datasets import make_classification
@@ -95,10 +103,10 @@ class Scoring(Callback):
         self.name = name
 
     def on_fit_begin(self, clf):
-        clf.history_[0][self._key] = self._score(clf)
+        clf.history_[0].update(self._scores(clf))
 
     def on_round_end(self, clf, record):
-        record[self._key] = self._score(clf)
+        record.update(self._scores(clf))
         return False
 
     @property
@@ -107,11 +115,24 @@ class Scoring(Callback):
             return self.name
         return self.scoring if isinstance(self.scoring, str) else "score"
 
-    def _score(self, clf):
+    def _scores(self, clf):
         scorer = self.scoring
         if isinstance(scorer, str):
             scorer = get_scorer(scorer)
-        return float(scorer(clf.estimator_, self.X, self.y))
+        if not getattr(clf.estimator_, "multilabel_", False):
+            return {self._key: float(scorer(clf.estimator_, self.X, self.y))}
+        # Label sets: scored on the indicator matrix over classes_, with the
+        # multi-label figures beside the chosen one.
+        Y = _indicator(self.y, clf.estimator_.classes_)
+        predicted = clf.estimator_.predict(self.X)
+        return {
+            self._key: float(scorer(clf.estimator_, self.X, Y)),
+            "micro_f1": float(f1_score(Y, predicted, average="micro",
+                                       zero_division=0)),
+            "macro_f1": float(f1_score(Y, predicted, average="macro",
+                                       zero_division=0)),
+            "hamming_loss": float(hamming_loss(Y, predicted)),
+        }
 
 
 class EarlyStopping(Callback):
@@ -180,3 +201,8 @@ class ProgressBar(Callback):
         # fitted classifier (which keeps its callbacks) still pickles.
         self.bar_.close()
         del self.bar_
+
+
+def _indicator(y, classes):
+    target = check_multilabel_target(y, classes)
+    return np.asarray(y) if target is None else target[0]

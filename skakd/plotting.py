@@ -32,7 +32,9 @@ AXIS_LABELS = {
     "round": "round",
 }
 # Keys Scoring-style callbacks and strategies write, in order of preference.
-METRIC_KEYS = ("accuracy", "val_accuracy", "score", "val_macro_f1", "f1")
+# micro_f1 first: Scoring writes it only for multi-label targets, where it
+# (rather than subset accuracy) is the learning curve.
+METRIC_KEYS = ("micro_f1", "accuracy", "val_accuracy", "score", "val_macro_f1", "f1")
 
 
 def _runs(histories):
@@ -104,8 +106,9 @@ def plot_learning_curve(histories, metric=None, *, x="n_labeled", ax=None,
     histories : classifier, history, list of dicts, or dict of those
         One run, or ``{name: run}`` for several curves with a legend.
     metric : str or None, default=None
-        History key to plot; ``None`` takes the first of ``accuracy``,
-        ``val_accuracy``, ``score``, ``val_macro_f1``, ``f1`` that is there.
+        History key to plot; ``None`` takes the first of ``micro_f1`` (a
+        multi-label fit's), ``accuracy``, ``val_accuracy``, ``score``,
+        ``val_macro_f1``, ``f1`` that is there.
     x : str, default="n_labeled"
         History key for the horizontal axis (e.g. ``"teacher_cost_total"``).
     ax : matplotlib Axes or None, default=None

@@ -22,7 +22,7 @@ Examples
 True
 >>> reasons.STOP_REASONS
 ('max_iter', 'max_labels', 'max_cost', 'pool_exhausted', 'early_stopping', \
-'converged', 'interrupted', 'error')
+'converged', 'labels_rejected', 'interrupted', 'error')
 """
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "EMPTY",
     "ERROR",
     "INTERRUPTED",
+    "LABELS_REJECTED",
     "LEAK",
     "LENGTH",
     "MALFORMED",
@@ -72,12 +73,16 @@ EARLY_STOPPING = "early_stopping"
 #: A label-free stopping criterion of :mod:`skakd.stopping` found that the
 #: student stopped learning.
 CONVERGED = "converged"
+#: Every answer of a round named a label outside the classes (even up to
+#: case and spaces): the next rounds would pay for labels thrown away. Pass
+#: the teacher's labels as ``classes`` (``--classes``), or fix the teacher.
+LABELS_REJECTED = "labels_rejected"
 #: Ctrl-C: what was learned so far is kept.
 INTERRUPTED = "interrupted"
 #: A round raised; set before the error propagates.
 ERROR = "error"
 STOP_REASONS = (MAX_ITER, MAX_LABELS, MAX_COST, POOL_EXHAUSTED, EARLY_STOPPING,
-                CONVERGED, INTERRUPTED, ERROR)
+                CONVERGED, LABELS_REJECTED, INTERRUPTED, ERROR)
 
 # -- why the teacher left an item unlabelled: ``n_unlabeled_<reason>`` --------
 

@@ -122,6 +122,11 @@ class DistillationState:
         Object with ``label(items, classes)`` (and maybe ``generate``).
     classes : ndarray
         The label set the teacher must answer from.
+    multi_label : bool
+        Whether each item carries a set of labels: ``labeled.y`` is then an
+        indicator matrix over ``classes`` and the teacher is asked
+        ``label(items, classes, multi_label=True)``, answering a collection
+        of labels per item.
     labeled : LabeledSet
         Everything labelled so far, with provenance.
     X_pool : indexable or None
@@ -151,6 +156,10 @@ class DistillationState:
         ``"unlabeled"``, ``"duplicates"``...); see :meth:`first_warning`.
     strategy_state : object
         Free for the strategy's own working state during the fit.
+    cold : bool
+        ``True`` during the cold start of a fit from no seed: no student is
+        fitted yet (``estimator`` is unfitted) and a pool strategy chooses
+        without it (see :func:`skakd.sampling.cold_select`).
     """
 
     estimator: object
@@ -169,6 +178,8 @@ class DistillationState:
     fit_params: dict = field(default_factory=dict)
     warned: set = field(default_factory=set)
     strategy_state: object = None
+    multi_label: bool = False
+    cold: bool = False
 
     @property
     def candidates(self):
@@ -236,9 +247,10 @@ class LabeledSet:
 
     Items are kept as a list of blocks (each a 1-D object array, a dense or a
     sparse 2-D array) and concatenated lazily, so adding a batch never copies
-    what is already there. ``source``, ``rounds`` and ``pool_index`` give
-    each row's provenance; they become the classifier's ``label_source_``,
-    ``label_round_`` and ``labeled_pool_index_``.
+    what is already there. ``source``, ``rounds``, ``pool_index``,
+    ``teacher`` and ``confidence`` give each row's provenance; they become
+    the classifier's ``label_source_``, ``label_round_``,
+    ``labeled_pool_index_``, ``label_teacher_`` and ``labeled_confidence_``.
 
     Examples
     --------
@@ -261,10 +273,18 @@ class LabeledSet:
         self._source = []
         self._round = []
         self._pool_index = []
+        self._teacher = []
+        self._confidence = []
         self._cache = None
 
-    def add(self, X, y, source, round_, pool_index=None):
-        """Append rows ``X`` with labels ``y`` from ``source`` in ``round_``."""
+    def add(self, X, y, source, round_, pool_index=None, *, teacher=None,
+            confidence=None):
+        """Append rows ``X`` with labels ``y`` from ``source`` in ``round_``.
+
+        ``teacher`` names who gave each label (a cascade's stage; ``""``
+        where unknown) and ``confidence`` how sure it was (``nan`` where
+        unknown).
+        """
         n = len(y)
         if n == 0:
             return
@@ -274,6 +294,10 @@ class LabeledSet:
         self._round.append(np.full(n, round_, dtype=np.intp))
         index = np.full(n, -1, dtype=np.intp) if pool_index is None else pool_index
         self._pool_index.append(np.asarray(index, dtype=np.intp))
+        self._teacher.append(np.full(n, "", dtype=object) if teacher is None
+                             else np.asarray(teacher, dtype=object))
+        self._confidence.append(np.full(n, np.nan) if confidence is None else
+                                np.asarray(confidence, dtype=float))
         self._cache = None
 
     def remove(self, mask):
@@ -281,10 +305,12 @@ class LabeledSet:
         X, y = self.X, self.y
         taken = (_safe_indexing(X, np.flatnonzero(mask)), y[mask])
         keep = np.flatnonzero(~mask)
-        columns = (self.source, self.rounds, self.pool_index)
+        columns = (self.source, self.rounds, self.pool_index, self.teacher,
+                   self.confidence)
         self._blocks = [_safe_indexing(X, keep)]
         self._y = [y[keep]]
-        self._source, self._round, self._pool_index = ([c[keep]] for c in columns)
+        (self._source, self._round, self._pool_index, self._teacher,
+         self._confidence) = ([c[keep]] for c in columns)
         self._cache = None
         return taken
 
@@ -299,19 +325,32 @@ class LabeledSet:
 
     @property
     def y(self):
-        return _restore_dtype(np.concatenate(self._y))
+        return _restore_dtype(_join(self._y, object))
 
     @property
     def source(self):
-        return np.concatenate(self._source)
+        return _join(self._source, object)
 
     @property
     def rounds(self):
-        return np.concatenate(self._round)
+        return _join(self._round, np.intp)
 
     @property
     def pool_index(self):
-        return np.concatenate(self._pool_index)
+        return _join(self._pool_index, np.intp)
+
+    @property
+    def teacher(self):
+        return _join(self._teacher, object)
+
+    @property
+    def confidence(self):
+        return _join(self._confidence, float)
+
+
+def _join(columns, dtype):
+    """One provenance column from its blocks; empty before the first row."""
+    return np.concatenate(columns) if columns else np.empty(0, dtype=dtype)
 
 
 def _concatenate(blocks):

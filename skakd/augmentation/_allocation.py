@@ -6,10 +6,10 @@ piles the batch onto two of them), and the class prior the student learns
 from the mix is corrected back with per-row weights.
 """
 
-import warnings
 
 import numpy as np
 
+from .._items import warn
 from ..strategy import sample_weight_param
 
 __all__ = ["ALLOCATIONS", "FLOOR_SHARE", "SHRINKAGE", "allocate", "batch_shares",
@@ -217,14 +217,14 @@ def target_prior(prior_correction, estimator, y):
     if prior_correction is None:
         return None
     if sample_weight_param(estimator) is None:
-        warnings.warn(
+        warn(
             f"prior_correction={prior_correction!r} needs a student "
             f"whose fit takes sample_weight, and "
             f"{type(estimator).__name__} (or its Pipeline's last "
             "step) does not: the student is fitted unweighted and learns "
             "the class prior of the generated mix. Use a student that "
             "takes sample_weight, or prior_correction=None to silence "
-            "this warning.", UserWarning, stacklevel=4,
+            "this warning."
         )
         return None
     if prior_correction == "balanced":

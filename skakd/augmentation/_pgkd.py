@@ -7,7 +7,6 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from .._items import is_text_items
 from ..reasons import REJECTION_REASONS, SURPLUS
 from ..strategy import Acquisition
 from ._allocation import (
@@ -18,9 +17,10 @@ from ._allocation import (
     prior_weights,
     target_prior,
 )
+from ._first_texts import write_first_texts
 from ._guidance import build_request, native
 from ._pgkd_state import PGKDState, pool_strategy, stratified_mask
-from ._request import check_answer, check_generator
+from ._request import check_answer, check_setup
 from ._screen import SampleScreen
 
 __all__ = ["PGKD"]
@@ -79,8 +79,9 @@ class PGKD(BaseEstimator):
         as the paper does.
     validation_fraction : float in (0, 1), default=0.2
         Share of each seed class moved to the validation split (stratified;
-        a class keeps at least one training example). The student trains
-        on it only in the final refit.
+        a class keeps at least one training example; a seed too small for
+        any, e.g. two per class, gives one of each class instead). The
+        student trains on it only in the final refit.
     min_validation_size : int, default=200
         Fewest validation texts for which the validation loss stops the
         loop early (``patience``) and picks the round to keep
@@ -349,24 +350,15 @@ class PGKD(BaseEstimator):
     def prepare(self, state):
         """Check the setup and move the validation split out of the seed."""
         self._validate_params()
-        if self.min_length > self.max_length:
-            raise ValueError(
-                f"min_length={self.min_length} is larger than max_length="
-                f"{self.max_length}; expected min_length <= max_length."
-            )
-        check_generator(state.teacher)
-        if not is_text_items(state.labeled.X):
-            raise TypeError(
-                "PGKD generates texts, so the seed X must be a sequence of "
-                f"texts; got {type(state.labeled.X).__name__} of numbers."
-            )
+        check_setup(self.min_length, self.max_length, state)
         prior = target_prior(self.prior_correction, state.estimator, state.labeled.y)
         mask = stratified_mask(state.labeled.y, self.validation_fraction, state.rng)
         if not mask.any():
             raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves no "
-                "validation example: every seed class has a single example. "
-                "Expected a seed with at least two examples of some class."
+                "PGKD holds seed examples out for validation, keeping one of "
+                "each class for training, but every seed class has a single "
+                "example; expected a seed with at least two examples of some "
+                "class (two of each is best)."
             )
         X_val, y_val = state.labeled.remove(mask)
         state.strategy_state = PGKDState(
@@ -381,10 +373,13 @@ class PGKD(BaseEstimator):
             pool=pool_strategy(self.pool_sampler, state.X_pool),
             prior=prior,
             selects=len(y_val) >= self.min_validation_size,
+            val_source="generated" if state.n_used else "seed",  # after a cold start
         )
 
     def acquire(self, state):
         """Generate (or, on pool rounds, label) up to ``state.n_wanted`` items."""
+        if state.cold:  # no seed: the first texts come from the classes alone
+            return write_first_texts(state, self.class_descriptions)
         fit = state.strategy_state
         if fit.val_proba is None:  # the seed student was not scored yet
             self._evaluate(state, state.round - 1)

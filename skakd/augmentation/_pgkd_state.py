@@ -7,7 +7,6 @@ change it. PGKD publishes its fitted attributes from it when the fit ends.
 """
 
 import copy
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +14,7 @@ from sklearn.base import clone
 from sklearn.metrics import f1_score, log_loss
 from sklearn.utils import _safe_indexing
 
-from .._items import is_text_items
+from .._items import is_text_items, warn
 from ..reasons import REJECTION_REASONS, SURPLUS
 from ..sampling import PoolStrategy
 from ..strategy import sample_weight_param
@@ -52,6 +51,8 @@ class PGKDState:
     n_rejected: dict = field(
         default_factory=lambda: dict.fromkeys((*REJECTION_REASONS, SURPLUS), 0))
     last_request: GenerationRequest | None = None
+    # Where the validation rows came from: the seed, or a cold start's texts.
+    val_source: str = "seed"
 
     def score(self, estimator, round_, *, keep_best, patience):
         """Score ``estimator`` (round ``round_``'s student) on the validation
@@ -128,9 +129,9 @@ class PGKDState:
 
     def refit_with_validation(self, state, chosen_round):
         """Fit the chosen student on its rows plus the validation split, and
-        add the split to the labelled set (source "seed", round 0)."""
+        add the split to the labelled set (its source, round 0)."""
         n_before = len(state.labeled)
-        state.labeled.add(self.X_val, self.y_val, "seed", 0)
+        state.labeled.add(self.X_val, self.y_val, self.val_source, 0)
         rows = np.flatnonzero(state.labeled.rounds <= chosen_round)
         y = state.labeled.y[rows]
         params = dict(state.fit_params)
@@ -140,10 +141,10 @@ class PGKDState:
             state.estimator.fit(_safe_indexing(state.labeled.X, rows), y, **params)
         except Exception as exc:  # keep the chosen student as it was
             state.labeled.remove(np.arange(len(state.labeled)) >= n_before)
-            warnings.warn(
+            warn(
                 f"PGKD could not refit the student with the validation split "
                 f"({type(exc).__name__}: {exc}); the chosen student is kept "
-                "without it.", UserWarning, stacklevel=4,
+                "without it."
             )
 
 
@@ -153,10 +154,10 @@ def pool_strategy(pool_sampler, X_pool):
     if X_pool is None:
         return None
     if pool_sampler is None:
-        warnings.warn(
+        warn(
             "PGKD ignores X_pool unless pool_sampler is set (e.g. "
             "PGKD(pool_sampler=MRARU())) to alternate generation with "
-            "pool labelling.", UserWarning, stacklevel=4,
+            "pool labelling."
         )
         return None
     if not is_text_items(X_pool):
@@ -169,11 +170,19 @@ def pool_strategy(pool_sampler, X_pool):
 
 def stratified_mask(y, fraction, rng):
     """Mark ``round(fraction * n_c)`` random items of each class, keeping at
-    least one per class for training."""
+    least one per class for training.
+
+    When that marks nothing (a small seed: two per class at 0.2), one item of
+    each class that has two or more is marked instead: a validation split of
+    a few texts steers the teacher better than none, which would stop PGKD.
+    """
     y = np.asarray(y)
     mask = np.zeros(len(y), dtype=bool)
-    for label in np.unique(y):
-        members = rng.permutation(np.flatnonzero(y == label))
+    classes = [rng.permutation(np.flatnonzero(y == label)) for label in np.unique(y)]
+    for members in classes:
         n_val = min(int(round(fraction * len(members))), len(members) - 1)
         mask[members[:n_val]] = True
+    if not mask.any():
+        for members in classes:
+            mask[members[:min(1, len(members) - 1)]] = True
     return mask

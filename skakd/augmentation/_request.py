@@ -3,7 +3,9 @@
 from dataclasses import dataclass, field
 from numbers import Integral
 
-__all__ = ["GenerationRequest", "check_answer", "check_generator"]
+from .._items import is_text_items
+
+__all__ = ["GenerationRequest", "check_answer", "check_generator", "check_setup"]
 
 _SUMMARY_ROWS = ("macro avg", "weighted avg")
 
@@ -245,8 +247,30 @@ def _escape(text):
     return str(text).replace("<", "&lt;").replace(">", "&gt;")
 
 
-def check_generator(teacher):
-    """Refuse a teacher that cannot write texts (no ``generate``)."""
+def check_setup(min_length, max_length, state):
+    """Refuse what PGKD cannot run with: lengths the wrong way round, a
+    teacher that cannot write, a seed of numbers."""
+    if min_length > max_length:
+        raise ValueError(
+            f"min_length={min_length} is larger than max_length={max_length}; "
+            "expected min_length <= max_length."
+        )
+    check_generator(state.teacher, state.multi_label)
+    if not is_text_items(state.labeled.X):
+        raise TypeError(
+            "PGKD generates texts, so the seed X must be a sequence of "
+            f"texts; got {type(state.labeled.X).__name__} of numbers."
+        )
+
+
+def check_generator(teacher, multi_label=False):
+    """Refuse a teacher that cannot write texts (no ``generate``), and
+    multi-label targets, whose texts PGKD cannot ask for yet."""
+    if multi_label:
+        raise ValueError(
+            "PGKD does not generate texts with label sets yet; for multi-label "
+            "y use a pool sampler (e.g. MRARU())."
+        )
     if not callable(getattr(teacher, "generate", None)):
         raise TypeError(
             f"PGKD needs a teacher with a generate(request) method; got "

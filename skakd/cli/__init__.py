@@ -17,11 +17,13 @@ Examples
 
 import re
 import sys
+import warnings
 
 from .. import __version__, demo
 from . import _distill, _estimate, _predict
-from ._io import InputError
+from ._io import InputError, RunFailed
 from ._parser import CommandParser
+from ._summary import describe
 
 __all__ = ["build_parser", "main"]
 
@@ -84,12 +86,31 @@ def _run_demo(argv):
     return 0
 
 
+# The library's words for a parameter, and the command line's for it.
+_OPTION_NAMES = {"classes=": "--classes"}
+
+
+def _one_line_warning(command):
+    """Show a warning as the command's own line, in the command's words (the
+    library's file and line mean nothing to a command-line user)."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        for name, option in _OPTION_NAMES.items():
+            text = text.replace(name, option)
+        print(f"skakd {command}: warning: {text}", file=file or sys.stderr)
+
+    return show
+
+
 def main(argv=None):
     """Run the ``skakd`` command with ``argv`` (default ``sys.argv[1:]``).
 
     Returns the exit status: 0 on success (and after ``--help``), 2 for a
     problem with the input (reported in one line on stderr, naming the
-    option and the fix), 130 when interrupted.
+    option and the fix), 1 for a run that failed once started (one line
+    too: the cause, what was written, the ``--resume`` that continues it),
+    130 when interrupted.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
@@ -99,12 +120,20 @@ def main(argv=None):
     except SystemExit as exit_:  # --help, --version, or a one-line parse error
         return exit_.code
     try:
-        if args.command == "demo":
-            return _run_demo(argv)
-        return args.handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning(args.command)
+            if args.command == "demo":
+                return _run_demo(argv)
+            return args.handler(args)
     except InputError as exc:
         print(f"skakd {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"skakd {args.command}: interrupted.", file=sys.stderr)
         return 130
+    except RunFailed as exc:  # what was kept and how to continue, in one line
+        print(f"skakd {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # any other failure: one line, not a traceback
+        print(f"skakd {args.command}: error: {describe(exc)}", file=sys.stderr)
+        return 1

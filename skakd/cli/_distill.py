@@ -13,6 +13,7 @@ it lives.
 """
 
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -23,7 +24,7 @@ from .. import reasons
 from ..callbacks import Scoring
 from ._dry_run import DryRun, cache_path
 from ._inputs import load_inputs
-from ._io import InputError
+from ._io import InputError, RunFailed
 from ._options import add_arguments as add_shared_arguments
 from ._options import build_classifier, check_arguments, generates, pool_to_fit
 from ._registry import (
@@ -39,16 +40,25 @@ from ._run_files import (
     check_outputs,
     output_paths,
     restore_settings,
+    resume_note,
     start_outputs,
     take_lock,
     write_manifest,
 )
-from ._summary import VALIDATION_KEY, Summary, report, report_dry_run, write_outputs
+from ._summary import (
+    VALIDATION_KEY,
+    Summary,
+    describe,
+    failure,
+    report,
+    report_dry_run,
+    write_outputs,
+)
 
 __all__ = ["USAGE", "add_arguments", "run"]
 
 USAGE = (
-    "%(prog)s --seed FILE --pool FILE --teacher NAME --out MODEL\n"
+    "%(prog)s {--seed FILE | --classes FILE} --pool FILE --teacher NAME --out MODEL\n"
     "       {--budget-labels N | --budget-usd USD | --max-rounds N} [options]"
 )
 
@@ -59,7 +69,8 @@ def add_arguments(parser):
     required = groups["required"]
     required.description = (
         "--pool may be left out with --sampler pgkd and a teacher that writes "
-        "texts;\n--resume reads all four from the recorded run.")
+        "texts;\n--seed may be left out with --classes (a cold start);\n"
+        "--resume reads all four from the recorded run.")
     required.add_argument("--out", metavar="MODEL", help="model file to write "
                           "(joblib); the other outputs are named after it and "
                           "its folder is created if needed (required)")
@@ -98,8 +109,11 @@ def run(args):
     check_teacher(args.teacher, model=args.model, base_url=args.base_url,
                   price=args.price)
     _check_credentials(args)
-    student = make_student(args.student, args.random_state)
+    student = make_student(args.student, args.random_state,
+                           getattr(args, "multi_label", False))
     new_folders = take_lock(args, paths)
+    if args.resume and not args.quiet:
+        print(resume_note(paths, args.cache), file=sys.stderr)
     try:
         return _run(args, paths, student)
     finally:
@@ -136,6 +150,10 @@ def _fit(args, paths, student, inputs, server):
             warnings.filterwarnings("ignore", message="fit interrupted")
             clf.fit(inputs.seed_texts, inputs.seed_labels,
                     X_pool=pool_to_fit(clf, inputs))
+    except Exception as exc:
+        write_manifest(paths["run"], args, cache, "failed", clf)
+        raise RunFailed(_keep_completed_rounds(exc, clf, args, inputs, paths,
+                                               cache)) from exc
     except BaseException:
         write_manifest(paths["run"], args, cache, "failed", clf)
         raise
@@ -149,7 +167,17 @@ def _fit(args, paths, student, inputs, server):
     report(summary, paths, cache, status, time.perf_counter() - start)
     if dry is not None:
         report_dry_run(dry, paths, args, n_sent)
+    if clf.termination_condition_ == reasons.LABELS_REJECTED:
+        return 1  # the model is written, but the run could not do its job
     return 130 if status == "interrupted" else 0
+
+
+def _keep_completed_rounds(exc, clf, args, inputs, paths, cache):
+    """Write what the completed rounds learned; return the failure's line."""
+    if not hasattr(clf, "history_"):  # it failed before the seed student
+        return describe(exc)
+    write_outputs(clf, Summary(clf, args, inputs), paths)
+    return failure(exc, clf, paths, cache)
 
 
 def _check_credentials(args):
@@ -188,12 +216,13 @@ def _teacher(args, inputs, paths, server=None):
             args.teacher, model=model, generate=generates(args),
             cache=None if cache is None else str(cache), batch_api=args.batch_api,
             base_url=base_url, api_key=getattr(server, "api_key", None),
-            price=args.price,
+            price=args.price, class_descriptions=inputs.class_descriptions,
+            examples=inputs.class_examples,
         )
         return teacher, cache
     teacher = make_teacher(args.teacher, pool_texts=inputs.pool_texts,
                            pool_labels=inputs.pool_labels, model=args.model,
-                           generate=generates(args))
+                           generate=generates(args), random_state=args.random_state)
     if args.no_cache:
         return teacher, None
     from .. import teachers
@@ -212,8 +241,13 @@ def _teacher(args, inputs, paths, server=None):
 def _callbacks(inputs, args):
     callbacks = []
     if inputs.val_texts is not None and len(inputs.val_texts):
+        if getattr(args, "multi_label", False):  # label tuples stay one item each
+            labels = np.empty(len(inputs.val_labels), dtype=object)
+            labels[:] = list(inputs.val_labels)
+        else:
+            labels = np.asarray(inputs.val_labels)
         callbacks.append(Scoring(np.asarray(inputs.val_texts, dtype=object),
-                                 np.asarray(inputs.val_labels), name=VALIDATION_KEY))
+                                 labels, name=VALIDATION_KEY))
     if args.stop == "auto":
         from ..stopping import default
 

@@ -39,7 +39,7 @@ __all__ = ["USAGE", "add_arguments", "run"]
 LOCAL_MODEL, LOCAL_URL = "local-model", "http://127.0.0.1/v1"
 
 USAGE = (
-    "%(prog)s --seed FILE --pool FILE --teacher NAME\n"
+    "%(prog)s {--seed FILE | --classes FILE} --pool FILE --teacher NAME\n"
     "       {--budget-labels N | --budget-usd USD | --max-rounds N |\n"
     "        --target-accuracy A {--pilot MODEL | --pilot-labels N}} [options]"
 )
@@ -89,10 +89,15 @@ def run(args):
                   price=args.price)
     inputs = load_inputs(args)
     n_pool = len(inputs.pool_texts)
-    n_labels, limit = _n_labels(args, n_pool)
+    cold = len(inputs.seed_texts) == 0
+    first_round = max(args.batch_size, len(inputs.classes)) if cold else args.batch_size
+    n_labels, limit = _n_labels(args, n_pool, first_round)
     teacher = make_teacher(args.teacher, pool_texts=inputs.pool_texts,
-                           pool_labels=inputs.pool_labels, **_llm_options(args))
-    per_item, how = _price_per_item(teacher, inputs)
+                           pool_labels=inputs.pool_labels,
+                           class_descriptions=inputs.class_descriptions,
+                           examples=inputs.class_examples, **_llm_options(args))
+    per_item, how = _price_per_item(teacher, inputs,
+                                    getattr(args, "multi_label", False))
     if target is not None:
         return _forecast(args, inputs, teacher, per_item, how)
     rounds = math.ceil(n_labels / args.batch_size)
@@ -101,6 +106,10 @@ def run(args):
           f"{len(inputs.classes)} classes")
     print(f"labels to buy: {n_labels} in {rounds} rounds of {args.batch_size} "
           f"(limited by {limit})")
+    if cold:
+        print(f"cold start: no seed; the first round asks about {first_round} "
+              "texts chosen without a student, and more rounds follow until "
+              "two classes are labelled (counted in the labels above)")
     if per_item is None:
         print(f"cost: unknown ({how})")
         return 0
@@ -193,7 +202,8 @@ def _pilot(args, inputs, teacher):
                 "model file written by skakd distill."
             )
         return clf, f"{args.pilot} ({len(clf.labeled_y_)} labelled texts)"
-    student = make_student(args.student, args.random_state)
+    student = make_student(args.student, args.random_state,
+                           getattr(args, "multi_label", False))
     clf = build_classifier(args, inputs, student, teacher,
                            budget_labels=args.pilot_labels)
     with warnings.catch_warnings():
@@ -214,24 +224,27 @@ def _cache(args):
     return str(args.cache)
 
 
-def _n_labels(args, n_pool):
+def _n_labels(args, n_pool, first_round):
+    """Labels the budgets buy; a cold start's first round is ``first_round``."""
     limits = {"the pool": n_pool}
     if args.budget_labels is not None:
         limits["--budget-labels"] = args.budget_labels
     if args.max_rounds is not None:
-        limits["--max-rounds"] = args.max_rounds * args.batch_size
+        limits["--max-rounds"] = (args.max_rounds - 1) * args.batch_size + first_round
     limit = min(limits, key=limits.get)
     return limits[limit], limit
 
 
-def _price_per_item(teacher, inputs):
-    """USD per label and how it was found; ``None`` when the teacher can't tell."""
+def _price_per_item(teacher, inputs, multi_label=False):
+    """USD per label (per label set with ``multi_label``) and how it was
+    found; ``None`` when the teacher can't tell."""
     if hasattr(teacher, "estimate_cost"):
         rng = np.random.default_rng(0)
         n = min(PRICE_SAMPLE, len(inputs.pool_texts))
         rows = np.sort(rng.choice(len(inputs.pool_texts), size=n, replace=False))
         sample = list(inputs.pool_texts[rows])
-        cost = float(teacher.estimate_cost(sample, inputs.classes))
+        asked = {"multi_label": True} if multi_label else {}
+        cost = float(teacher.estimate_cost(sample, inputs.classes, **asked))
         return cost / n, f"priced by the teacher on {n} pool texts"
     if hasattr(teacher, "cost_per_item"):
         return float(teacher.cost_per_item), "the teacher's cost_per_item"

@@ -1,10 +1,12 @@
-"""The data of a run: the seed, pool and validation files, read and checked."""
+"""The data of a run: the seed, pool, validation and classes files, read
+and checked."""
 
 import codecs
 from dataclasses import dataclass
 
 import numpy as np
 
+from ._classes import read_classes
 from ._io import InputError, iter_chunks, read_table
 from ._options import MAX_VALIDATION_ROWS
 
@@ -18,7 +20,7 @@ class Inputs:
     Attributes
     ----------
     seed_texts, seed_labels : ndarray
-        The labelled seed.
+        The labelled seed (empty without ``--seed``: a cold start).
     pool_texts : ndarray, TextFilePool or None
         The texts the teacher may be asked about.
     pool_labels : ndarray or None
@@ -30,6 +32,10 @@ class Inputs:
         Labelled texts to report accuracy on.
     classes : list
         The label set.
+    class_descriptions : dict or None
+        ``name -> description`` from a classes file, for an LLM teacher.
+    class_examples : list of (text, name) or None
+        Example texts from a classes file, for an LLM teacher.
     """
 
     seed_texts: np.ndarray
@@ -40,13 +46,20 @@ class Inputs:
     pool_rows: np.ndarray | None = None
     val_texts: object = None
     val_labels: object = None
+    class_descriptions: dict | None = None
+    class_examples: list | None = None
 
 
 def load_inputs(args):
     """Read and check the seed, pool and validation files of ``args``."""
-    read = dict(text_column=args.text_column, encoding=args.encoding)
-    seed_texts, seed_labels = read_table(args.seed, label_column=args.label_column,
-                                         **read)
+    multi_label = getattr(args, "multi_label", False)
+    read = dict(text_column=args.text_column, encoding=args.encoding,
+                separator=args.label_separator if multi_label else None)
+    seed_texts, seed_labels = [], []
+    if args.seed is not None:
+        seed_texts, seed_labels = read_table(args.seed, label_column=args.label_column,
+                                             **read)
+    taxonomy = read_classes(args.classes, args.encoding)
     oracle = args.teacher == "oracle"
     pool_texts = pool_labels = pool_rows = None
     if args.pool is not None and oracle:
@@ -56,7 +69,7 @@ def load_inputs(args):
         pool_rows = np.arange(len(pool_texts))
     elif args.pool is not None:
         pool_texts = _unlabelled_pool(args)
-    classes = _classes(args, seed_labels)
+    classes = _classes(args, seed_labels, taxonomy)
     _check_known(seed_labels, classes, args.seed, args)
     val_texts = val_labels = None
     if args.validation is not None:
@@ -72,12 +85,15 @@ def load_inputs(args):
     if pool_rows is not None:
         pool_texts = np.asarray(pool_texts, dtype=object)[pool_rows]
         if pool_labels is not None:
-            pool_labels = np.asarray(pool_labels, dtype=object)[pool_rows]
+            pool_labels = _labels_array(pool_labels)[pool_rows]
     return Inputs(
         seed_texts=np.asarray(seed_texts, dtype=object),
-        seed_labels=np.asarray(seed_labels),
+        seed_labels=_labels_array(seed_labels) if multi_label
+        else np.asarray(seed_labels),
         pool_texts=pool_texts, pool_labels=pool_labels, pool_rows=pool_rows,
         val_texts=val_texts, val_labels=val_labels, classes=classes,
+        class_descriptions=getattr(taxonomy, "descriptions", None) or None,
+        class_examples=getattr(taxonomy, "examples", None) or None,
     )
 
 
@@ -102,21 +118,48 @@ def _unlabelled_pool(args):
     return np.asarray(texts, dtype=object)
 
 
-def _classes(args, seed_labels):
-    if args.classes is None:
-        classes = sorted(set(seed_labels))
-    else:
-        classes = sorted({c.strip() for c in args.classes.split(",") if c.strip()})
+def _labels_array(labels):
+    """Labels as a 1-D object array (label tuples stay one item each)."""
+    array = np.empty(len(labels), dtype=object)
+    array[:] = list(labels)
+    return array
+
+
+def _flat(labels):
+    """Every label named: of each text's set for multi-label labels."""
+    return [label for item in labels
+            for label in (item if isinstance(item, tuple) else (item,))]
+
+
+def _classes(args, seed_labels, taxonomy):
+    """The label set: ``--classes``, else the seed's labels (two at least,
+    or any for multi-label labels)."""
+    if taxonomy is not None:
+        if len(taxonomy.names) < 2:
+            raise InputError(
+                f"--classes {args.classes} names {len(taxonomy.names)} class; "
+                "expected every class the teacher may answer (two at least).")
+        return taxonomy.names
+    if getattr(args, "multi_label", False):
+        classes = sorted(set(_flat(seed_labels)))
+        if not classes:
+            raise InputError(
+                f"{args.seed} names no label at all (every label set is empty); "
+                "list the labels with --classes or seed labelled examples."
+            )
+        return classes
     if len(set(seed_labels)) < 2:
         raise InputError(
             f"{args.seed} has a single class ({seed_labels[0]!r}); the seed needs "
-            "labelled examples of at least two classes."
+            "labelled examples of at least two classes, or give every class "
+            "with --classes (a comma list or a classes file) to let the "
+            "teacher label the others."
         )
-    return classes
+    return sorted(set(seed_labels))
 
 
 def _check_known(labels, classes, path, args):
-    unknown = sorted(set(labels) - set(classes))
+    unknown = sorted(set(_flat(labels)) - set(classes))
     if unknown:
         source = "--classes" if args.classes is not None else f"the seed ({args.seed})"
         shown = ", ".join(map(repr, unknown[:5])) + (" ..." if len(unknown) > 5 else "")

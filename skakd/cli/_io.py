@@ -13,6 +13,7 @@ from pathlib import Path
 
 __all__ = [
     "InputError",
+    "RunFailed",
     "RowWriter",
     "check_output",
     "create_folder",
@@ -27,11 +28,17 @@ class InputError(Exception):
     """A problem with the user's input: reported in one line, no traceback."""
 
 
+class RunFailed(Exception):
+    """A run that failed once started (a teacher's error, a student's): its
+    message is the one line that names the cause and what was kept."""
+
+
 def is_jsonl(path):
     return Path(path).suffix.lower() in JSONL_SUFFIXES
 
 
-def read_table(path, text_column, label_column=None, *, encoding="utf-8-sig"):
+def read_table(path, text_column, label_column=None, *, encoding="utf-8-sig",
+               separator=None):
     """Read a whole (small) table: its texts, and labels if asked for.
 
     Parameters
@@ -44,18 +51,23 @@ def read_table(path, text_column, label_column=None, *, encoding="utf-8-sig"):
         Column holding the labels; ``None`` reads texts only.
     encoding : str, default="utf-8-sig"
         Text encoding (UTF-8, with or without a byte-order mark).
+    separator : str or None, default=None
+        Multi-label files: each label cell holds the labels of its text
+        joined by ``separator`` (empty for none), or a JSON list (JSONL).
 
     Returns
     -------
     texts : list of str
-    labels : list of str or None
+    labels : list of str (tuples of str for multi-label files) or None
         Labels as strings (JSON numbers become their text, so that a CSV and
         a JSONL version of the same data give the same classes).
     """
     texts, labels = [], []
     for line, record in _iter_records(path, encoding):
         texts.append(_text(record, text_column, path, line))
-        if label_column is not None:
+        if label_column is not None and separator is not None:
+            labels.append(_label_set(record, label_column, path, line, separator))
+        elif label_column is not None:
             labels.append(_label(record, label_column, path, line))
     if not texts:
         raise InputError(f"{path} has no rows; expected at least one row of data.")
@@ -203,6 +215,20 @@ def _label(record, column, path, line):
             "on every row."
         )
     return label
+
+
+def _label_set(record, column, path, line, separator):
+    value = _value(record, column, path, line, "--label-column")
+    if isinstance(value, list):
+        labels = [v if isinstance(v, str) else json.dumps(v) for v in value]
+    elif isinstance(value, str):
+        labels = [label.strip() for label in value.split(separator)]
+    else:
+        raise InputError(
+            f"{path}, line {line}: column {column!r} holds {value!r}; expected "
+            f"labels joined by {separator!r} (--label-separator) or a JSON list."
+        )
+    return tuple(dict.fromkeys(label for label in labels if label))
 
 
 def check_output(path, example, option="--out"):

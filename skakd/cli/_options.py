@@ -41,9 +41,12 @@ DEFAULTS = {
     "stop": "none",
     "batch_api": False,
     "random_state": 0,
+    "multi_label": False,
+    "label_separator": "|",
 }
 REQUIRED = {
-    "--seed": "--seed FILE: labelled examples",
+    "--seed": "--seed FILE: labelled examples, or --classes with every "
+              "class to start without a seed",
     "--pool": "--pool FILE: the texts to label",
     "--teacher": "--teacher NAME: oracle, anthropic, openai, local or "
                  "module:attribute",
@@ -71,7 +74,9 @@ def add_arguments(parser):
     """
     required = parser.add_argument_group("required")
     required.add_argument("--seed", metavar="FILE",
-                          help="labelled examples (CSV or JSONL) (required)")
+                          help="labelled examples (CSV or JSONL) (required "
+                          "unless --classes lists every class: then the "
+                          "teacher labels the first rounds, a cold start)")
     required.add_argument("--pool", metavar="FILE",
                           help="unlabelled texts (CSV or JSONL); with --teacher "
                           "oracle it must carry the label column too (required)")
@@ -98,13 +103,23 @@ def add_arguments(parser):
                       default=DEFAULTS["validation_size"], metavar="SHARE",
                       help="share of the pool held out for validation with the "
                       f"oracle, at most {MAX_VALIDATION_ROWS} rows")
-    data.add_argument("--classes", metavar="A,B,...",
-                      help="the full label set, comma separated (by default the "
+    data.add_argument("--classes", metavar="A,B,...|FILE",
+                      help="the full label set, comma separated, or a classes "
+                      "file (.csv: columns name, description, example; .jsonl: "
+                      "name, description, examples) whose descriptions and "
+                      "examples go to an LLM teacher's prompt (by default the "
                       "labels of the seed)")
     data.add_argument("--text-column", default=DEFAULTS["text_column"],
                       metavar="NAME", help="column holding the texts")
     data.add_argument("--label-column", default=DEFAULTS["label_column"],
                       metavar="NAME", help="column holding the labels")
+    data.add_argument("--multi-label", action="store_true",
+                      help="each text carries any number of labels: the label "
+                      "column joins them with --label-separator (empty for "
+                      "none), or holds a JSON list in JSONL files")
+    data.add_argument("--label-separator", default=DEFAULTS["label_separator"],
+                      metavar="SEP", help="what joins the labels of a text with "
+                      "--multi-label (default: |)")
     data.add_argument("--encoding", default=DEFAULTS["encoding"],
                       help="encoding of the input files (UTF-8, with or without "
                       "a byte-order mark, by default)")
@@ -155,6 +170,8 @@ def check_arguments(args, command, also_missing=(), need_budget=True):
     """Check what argparse cannot: options needed together, budgets."""
     missing = [f"--{name}" for name in ("seed", "pool", "teacher")
                if getattr(args, name) is None]
+    if args.classes is not None and "--seed" in missing:
+        missing.remove("--seed")  # a cold start: the teacher labels (or writes) round 0
     if generates(args) and args.teacher != "oracle" and "--pool" in missing:
         missing.remove("--pool")  # the teacher writes the training texts
     missing += also_missing

@@ -14,6 +14,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 
+from .._multilabel import label_sets
 from ..parallel import predict_in_chunks
 from ._io import InputError, RowWriter, check_output, create_folder, iter_chunks
 from ._parser import integer
@@ -33,7 +34,11 @@ def add_arguments(parser):
     parser.add_argument("--text-column", default="text", metavar="NAME",
                         help="column holding the texts")
     parser.add_argument("--proba", action="store_true",
-                        help="add one proba_<class> column per class")
+                        help="add one proba_<class> column per class (per "
+                        "label of a multi-label model)")
+    parser.add_argument("--label-separator", default="|", metavar="SEP",
+                        help="what joins the predicted labels of a text, for a "
+                        "multi-label model (default: |)")
     parser.add_argument("--keep", default="all", metavar="COLUMNS",
                         help="input columns copied to the output: all, none, or "
                         "a comma-separated list")
@@ -161,7 +166,12 @@ def _score(model, records, texts, keep, args):
     # Built column by column: a dict per row cost more than the model's
     # predict for a fast student.
     columns = [[record.get(column, "") for record in records] for column in keep]
-    columns.append(_builtin(_predict(model, "predict", texts, args.n_jobs)))
+    predicted = _predict(model, "predict", texts, args.n_jobs)
+    if getattr(getattr(model, "estimator_", None), "multilabel_", False):
+        # The indicator matrix as label lists, joined as distill reads them.
+        predicted = [args.label_separator.join(map(str, labels))
+                     for labels in label_sets(predicted, model.classes_)]
+    columns.append(_builtin(predicted))
     if args.proba:
         proba = _predict(model, "predict_proba", texts, args.n_jobs)
         columns += np.round(np.asarray(proba, dtype=float), 6).T.tolist()

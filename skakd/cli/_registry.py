@@ -16,6 +16,7 @@ from pathlib import Path
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import make_pipeline
 
 from ._io import InputError
@@ -224,8 +225,23 @@ def serve_local(model_path):
     return server(model_path=model_path)
 
 
-def make_student(name, random_state):
-    """The student estimator called ``name`` (unfitted)."""
+def make_student(name, random_state, multi_label=False):
+    """The student estimator called ``name`` (unfitted); for ``multi_label``
+    targets the built-in students end in one-vs-rest logistic regressions."""
+    student = _make_student(name, random_state)
+    if not multi_label or name not in STUDENTS:
+        return student
+    if name == "bert":
+        raise InputError("--student bert does not take --multi-label yet; use "
+                         "tfidf-logreg, static-logreg or minilm-logreg.")
+    # Each label a rare "yes": balanced weights, as the classifier's default.
+    last = student.steps[-1][1].set_params(class_weight="balanced",
+                                           solver="liblinear")
+    student.steps[-1] = ("onevsrestclassifier", OneVsRestClassifier(last))
+    return student
+
+
+def _make_student(name, random_state):
     if name == "tfidf-logreg":
         return make_pipeline(
             TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1),
@@ -275,7 +291,8 @@ def make_sampler(name, batch_size):
 
 def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
                  generate=False, cache=None, batch_api=False, base_url=None,
-                 api_key=None, price=None):
+                 api_key=None, price=None, random_state=None,
+                 class_descriptions=None, examples=None):
     """The teacher called ``name``.
 
     ``oracle`` answers from the pool's own labels (simulation mode; with
@@ -286,7 +303,10 @@ def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
     serves at ``base_url`` (``model`` picks the model; the key comes from
     the environment unless ``api_key`` is given; ``cache`` is the SQLite
     file or ``None``, ``batch_api`` sends each round as a batch at half
-    price, ``price`` is ``(input, output)`` USD per million tokens);
+    price, ``price`` is ``(input, output)`` USD per million tokens;
+    ``random_state`` seeds the simulated writer, so that a run is the same
+    in every process; ``class_descriptions`` and ``examples`` come from a
+    classes file and go into an LLM teacher's prompt);
     anything else is imported as ``module:attribute``: a teacher object or
     class, or a function ``items -> labels``.
     """
@@ -294,7 +314,8 @@ def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
         if generate:
             from ..augmentation import SimulatedGenerator
 
-            return SimulatedGenerator(list(pool_texts), list(pool_labels))
+            return SimulatedGenerator(list(pool_texts), list(pool_labels),
+                                      random_state=random_state)
         from ..teachers import OracleTeacher
 
         return OracleTeacher(pool_texts, pool_labels)
@@ -305,6 +326,9 @@ def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
                        api_key=api_key)
         if model is not None:
             options["model"] = model
+        if class_descriptions or examples:  # a classes file's, for the prompt
+            options.update(class_descriptions=class_descriptions or None,
+                           examples=examples or None)
         if price is not None:  # --price is for --teacher openai alone
             from ..teachers import DEFAULT_OPENAI_MODEL
 

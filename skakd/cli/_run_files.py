@@ -24,6 +24,7 @@ __all__ = [
     "check_outputs",
     "output_paths",
     "restore_settings",
+    "resume_note",
     "start_outputs",
     "take_lock",
     "write_manifest",
@@ -176,6 +177,21 @@ def take_lock(args, paths):
 # -- the manifest and --resume -----------------------------------------------
 
 
+def resume_note(paths, cache):
+    """What ``--resume`` does before its first new round, said up front: the
+    pool is read and the recorded rounds replayed, which may take minutes
+    with nothing else to show."""
+    try:
+        history = json.loads(paths["history"].read_text(encoding="utf-8"))
+        n_rounds = sum("error" not in record for record in history[1:])
+        rounds = f"its {n_rounds} recorded round{'' if n_rounds == 1 else 's'}"
+    except (OSError, ValueError):  # a run killed before it wrote one
+        rounds = "the rounds already paid for"
+    return (f"skakd distill: resuming {paths['model']}: reading the inputs, then "
+            f"replaying {rounds} from {cache} (free, nothing is sent "
+            "again) before going on.")
+
+
 def _recorded_status(manifest_path):
     try:
         return json.loads(manifest_path.read_text(encoding="utf-8"))["status"]
@@ -197,9 +213,10 @@ def _bill(clf):
     """What this invocation paid the teacher, from ``clf.history_``.
 
     A failed round records what it paid before its error is raised; a fit
-    that failed before its seed round has no history (an empty bill).
+    that failed before its seed round has no history (an empty bill). Round
+    0 counts what a cold start (a run without a seed) paid.
     """
-    records = list(getattr(clf, "history_", None) or [])[1:]
+    records = list(getattr(clf, "history_", None) or [])
     bill = {"teacher_cost_usd": float(getattr(clf, "teacher_cost_", 0.0) or 0.0)}
     keys = list(BILL_KEYS) + sorted({key for record in records for key in record
                                      if key.startswith("n_unlabeled_")})

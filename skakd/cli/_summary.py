@@ -16,11 +16,13 @@ import joblib
 import numpy as np
 
 from .. import reasons
+from .._multilabel import label_sets
 from ._dry_run import N_PROMPTS
 from ._io import RowWriter
 from ._run_files import OUTPUTS
 
-__all__ = ["VALIDATION_KEY", "Summary", "report", "report_dry_run", "write_outputs"]
+__all__ = ["VALIDATION_KEY", "Summary", "describe", "failure", "report",
+           "report_dry_run", "write_outputs"]
 
 VALIDATION_KEY = "accuracy"
 
@@ -28,12 +30,16 @@ VALIDATION_KEY = "accuracy"
 STOPPED = {
     reasons.POOL_EXHAUSTED: "the pool is used up (every pool text went to the teacher)",
     reasons.CONVERGED: "the student stopped learning (--stop auto)",
+    reasons.LABELS_REJECTED: (
+        "every answer of the last round was outside the classes: name the "
+        "teacher's labels with --classes, or make it answer from the classes"),
 }
 # Why the label budget was not all used, when the reason says it alone.
 SHORT_BECAUSE = {
     reasons.POOL_EXHAUSTED: "the pool ran out first",
     reasons.INTERRUPTED: "the run was interrupted",
     reasons.CONVERGED: "the student stopped learning first (--stop auto)",
+    reasons.LABELS_REJECTED: "the teacher's answers were all outside the classes",
 }
 
 
@@ -60,7 +66,7 @@ class Summary:
         self.strategy_summary = getattr(sampler, "summary_", {})
         self.n_validation = int(self.strategy_summary.get("validation_size", 0))
         self.validation_refit = False
-        if self.n_validation:
+        if self.n_validation and self.n_seed:  # a cold start's are "generated"
             self._find_validation(inputs)
 
     def _find_validation(self, inputs):
@@ -106,6 +112,16 @@ class Summary:
         if why is not None:
             return f"{self.strategy} stopped early: {why}"
         return "a callback stopped the run early"
+
+    def cold_start(self):
+        """How many teacher labels the cold start took (a run without a seed)."""
+        first = self.clf.history_[0]
+        if "n_cold_labels" not in first:
+            return None
+        rounds = first["n_cold_rounds"]
+        return (f"cold start: {first['n_cold_labels']} teacher labels in {rounds} "
+                f"round{'' if rounds == 1 else 's'} before the first student "
+                "(no seed)")
 
     def budget_use(self):
         """How much of the label budget was used, and why not all of it."""
@@ -156,6 +172,10 @@ class Summary:
             return None
         trained = ("the final student was trained on them too"
                    if self.validation_refit else "the student never trained on them")
+        if not self.n_seed:  # a cold start: from the first texts it wrote
+            return (f"{self.strategy} held out {self.n_validation} of the first "
+                    "texts the teacher wrote to score each round and steer it; "
+                    f"{trained}")
         return (f"{self.strategy} held out {self.n_validation} of the {self.n_seed} "
                 "seed texts to score each round and steer the teacher "
                 f"(source=validation in {labels_path}); {trained}")
@@ -189,7 +209,7 @@ def _write_labels(clf, summary, path):
     pool_rows = summary.pool_rows
     if pool_rows is not None:  # the oracle's pool lost its validation rows
         pool_index = np.where(pool_index < 0, -1, pool_rows[pool_index])
-    rows = zip(clf.labeled_X_, clf.labeled_y_, summary.sources,
+    rows = zip(clf.labeled_X_, _written_labels(clf, summary.args), summary.sources,
                clf.label_round_, pool_index)
     with RowWriter(path, ["text", "label", "source", "round", "pool_row"]) as out:
         out.write(
@@ -269,6 +289,29 @@ def _plain(value):
 # -- the printed report --------------------------------------------------------
 
 
+def describe(exc):
+    """An exception in one line: its type and its message, blanks folded."""
+    message = " ".join(str(exc).split())
+    if len(message) > 300:
+        message = message[:297] + "..."
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def failure(exc, clf, paths, cache):
+    """The line a failed run ends with: the cause, what was written, and how
+    to continue (``--resume`` pays nothing twice when a cache was kept)."""
+    n_rounds = clf.n_iter_
+    written = ", ".join(str(paths[key]) for key in ("model", "labels", "history")
+                        if paths[key].exists())
+    kept = (f"the model, labels and history of the {n_rounds} completed round"
+            f"{'' if n_rounds == 1 else 's'} are written ({written})")
+    again = (f"`skakd distill --out {paths['model']} --resume` continues the run; "
+             f"the answers kept in {cache} are not paid for again"
+             if cache is not None else
+             "no cache was kept (--no-cache), so a new run pays again")
+    return f"round {n_rounds + 1} failed: {describe(exc)}; {kept}; {again}."
+
+
 def report_dry_run(dry, paths, args, n_sent):
     """What the dry run would have sent and cost, and where to see it."""
     usd, tokens, n_requests = dry.bill()
@@ -311,7 +354,8 @@ def report(summary, paths, cache, status, seconds):
         + (f"; validation accuracy {last[VALIDATION_KEY]:.3f}."
            if VALIDATION_KEY in last else "."),
     ]
-    for sentence in (summary.budget_use(), summary.validation(paths["labels"])):
+    for sentence in (summary.budget_use(), summary.cold_start(),
+                     summary.validation(paths["labels"])):
         if sentence is not None:
             lines.append(sentence + ".")
     if clf.termination_condition_ == reasons.CONVERGED:
@@ -329,3 +373,12 @@ def report(summary, paths, cache, status, seconds):
             "kept, so a new run pays again).",
             file=sys.stderr,
         )
+
+
+def _written_labels(clf, args):
+    """The labels of ``labeled_X_`` as written: label sets joined by
+    ``--label-separator``."""
+    if not getattr(clf.estimator_, "multilabel_", False):
+        return clf.labeled_y_
+    return [args.label_separator.join(map(str, labels))
+            for labels in label_sets(clf.labeled_y_, clf.classes_)]

@@ -2,13 +2,14 @@
 
 import copy
 import time
-import warnings
 
 import numpy as np
 
-from .._items import is_numeric_frame, is_text_items, take
+from .._items import is_numeric_frame, is_text_items, take, warn
+from .._multilabel import check_label_sets, label_sets
 from ..strategy import Acquisition
 from ..teachers import TeacherResult, check_teacher_labels
+from ._cold import class_texts, cold_select
 
 __all__ = ["PoolStrategy"]
 
@@ -43,6 +44,7 @@ class PoolStrategy:
     def __init__(self, sampler):
         self.sampler = sampler
         self._answers = None  # text -> (label, reason, source), from the first ask
+        self._topped_up = False  # "coverage" asked about the missing classes
 
     @property
     def batch_size(self):
@@ -68,9 +70,12 @@ class PoolStrategy:
         if len(candidates) == 0:
             return None
         start = time.perf_counter()
-        chosen = self.sampler.select(
-            state.estimator, state.X_pool, candidates, state.n_wanted, state.rng
-        )
+        if state.cold:  # no student yet: the sampler has nothing to score with
+            chosen = self._cold_select(state, candidates)
+        else:
+            chosen = self.sampler.select(
+                state.estimator, state.X_pool, candidates, state.n_wanted, state.rng
+            )
         elapsed = time.perf_counter() - start
         chosen = self._check_selection(chosen, state)
         items = take(state.X_pool, chosen)
@@ -78,13 +83,38 @@ class PoolStrategy:
         if isinstance(queries, list) and all(isinstance(q, str) for q in queries):
             labels, result, counts = self._ask_once_per_text(state, queries)
         else:
-            result = state.teacher.label(queries, list(state.classes))
+            result = ask_teacher(state, queries)
             labels, counts = _checked_labels(state, result, len(chosen)), {}
-        stats = dict(getattr(self.sampler, "last_stats_", {}))
+        stats = {} if state.cold else dict(getattr(self.sampler, "last_stats_", {}))
         # BaseSampler times its own work; other samplers are timed here.
         stats["select_seconds"] = stats.pop("seconds", elapsed)
         stats.update(counts)
         return Acquisition(items, labels, "teacher", chosen, result, stats)
+
+    def cold_round_due(self, state):
+        """Whether the cold start goes on though two classes are labelled:
+        once, with ``cold_start="coverage"`` and text items, while classes
+        are missing, to top them up."""
+        return (self._cold_start == "coverage" and not self._topped_up
+                and bool(_missing(state)) and is_text_items(state.X_pool))
+
+    @property
+    def _cold_start(self):
+        # A sampler written without cold_start gets the default.
+        return getattr(self.sampler, "cold_start", "diverse")
+
+    def _cold_select(self, state, candidates):
+        n_wanted, missing = state.n_wanted, None
+        if self._cold_start == "coverage":
+            teacher = state.teacher
+            missing = class_texts(_missing(state),
+                                  getattr(teacher, "class_descriptions", None),
+                                  getattr(teacher, "examples", None))
+            if len(state.labeled):  # the top-up: one item per missing class
+                n_wanted = min(n_wanted, len(missing))
+                self._topped_up = True
+        return cold_select(self._cold_start, state.estimator, state.X_pool,
+                           candidates, n_wanted, state.rng, missing=missing)
 
     def _check_selection(self, chosen, state):
         chosen = np.asarray(chosen, dtype=np.intp).ravel()
@@ -114,8 +144,7 @@ class PoolStrategy:
         """
         answers = self._answers_of(state)
         new = [t for t in dict.fromkeys(texts) if t not in answers]
-        result = (state.teacher.label(new, list(state.classes)) if new
-                  else TeacherResult([]))
+        result = ask_teacher(state, new) if new else TeacherResult([])
         labels = _checked_labels(state, result, len(new))
         reasons = getattr(result, "reasons", None) or [None] * len(new)
         answers.update((t, (label, why, "teacher"))
@@ -132,29 +161,47 @@ class PoolStrategy:
     def _answers_of(self, state):
         """The fit's ``text -> (label, reason, source)``, started from the seed."""
         if self._answers is None:
-            seed = state.labeled.source == "seed"
             self._answers = {}
+            if not len(state.labeled):  # a cold start: no seed to answer from
+                return self._answers
+            seed = state.labeled.source == "seed"
+            seed_labels = np.asarray(state.labeled.y)[seed]
+            if state.multi_label:  # indicator rows back to the teacher's sets
+                seed_labels = label_sets(seed_labels, state.classes)
             for text, label in zip(take(state.labeled.X, np.flatnonzero(seed)),
-                                   np.asarray(state.labeled.y)[seed]):
+                                   seed_labels):
                 if isinstance(text, str):
                     self._answers.setdefault(text, (label, None, "seed"))
         return self._answers
 
+def ask_teacher(state, items):
+    """The teacher's answer about ``items``: one label each, or, for
+    multi-label targets, a collection of labels each."""
+    if state.multi_label:
+        return state.teacher.label(items, list(state.classes), multi_label=True)
+    return state.teacher.label(items, list(state.classes))
+
+
+def _missing(state):
+    """The classes not labelled yet."""
+    return [c for c in state.classes if c not in set(state.labeled.y.tolist())]
+
+
 def _checked_labels(state, result, n_items):
-    return check_teacher_labels(getattr(result, "labels", None), n_items,
-                                type(state.teacher).__name__)
+    name = type(state.teacher).__name__
+    labels = check_teacher_labels(getattr(result, "labels", None), n_items, name)
+    return check_label_sets(labels, name) if state.multi_label else labels
 
 
 def _warn_duplicates(state, counts):
     if not state.first_warning("duplicates"):
         return
-    warnings.warn(
+    warn(
         f"the pool repeats texts ({counts['n_duplicates']} copies of texts "
         f"already answered, {counts['n_seed_duplicates']} copies of seed texts "
         "in this round); each text is asked once and its copies take that "
         "label (or the seed's) for free. history_ counts them in n_duplicates "
-        "and n_seed_duplicates; drop the copies from X_pool to silence this.",
-        UserWarning, stacklevel=5,
+        "and n_seed_duplicates; drop the copies from X_pool to silence this."
     )
 
 

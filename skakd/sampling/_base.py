@@ -6,7 +6,9 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._cold import COLD_STARTS
 
 __all__ = ["BaseSampler"]
 
@@ -36,6 +38,10 @@ class BaseSampler(BaseEstimator):
     ----------
     batch_size : int, default=25
         Number of items to label per round.
+    cold_start : {"diverse", "random"}, default="diverse"
+        How the first rounds of a fit from no seed choose items, before a
+        student exists: one item per k-means cluster of the pool, or at
+        random (see :func:`skakd.sampling.cold_select`).
 
     Attributes
     ----------
@@ -68,6 +74,7 @@ class BaseSampler(BaseEstimator):
 
     _parameter_constraints: dict = {
         "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "cold_start": [StrOptions(set(COLD_STARTS))],
     }
 
     # Samplers pick pool items for the teacher to label; it writes none.
@@ -77,8 +84,9 @@ class BaseSampler(BaseEstimator):
     # student without probabilities fails before the teacher is paid.
     _needs_proba = False
 
-    def __init__(self, batch_size=25):
+    def __init__(self, batch_size=25, *, cold_start="diverse"):
         self.batch_size = batch_size
+        self.cold_start = cold_start
 
     def select(self, estimator, X_pool, candidates, n_samples, random_state):
         """Choose up to ``n_samples`` items of ``X_pool`` for the teacher.

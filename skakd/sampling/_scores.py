@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ._multilabel import multilabel_uncertainty
+
 __all__ = ["STRATEGIES", "score_rows", "uncertainty_score"]
 
 STRATEGIES = ("least_confidence", "margin", "entropy")
@@ -84,11 +86,21 @@ def _soften(proba, temperature):
     return scaled / scaled.sum(axis=1, keepdims=True)
 
 
-def score_rows(rows, estimator, strategy, temperature=1.0):
+def score_rows(rows, estimator, strategy, temperature=1.0, aggregation="mean"):
     """``uncertainty_score`` of ``estimator.predict_proba(rows)``.
+
+    A multi-label student (``estimator.multilabel_``, one probability per
+    label) is scored by :func:`multilabel_uncertainty` with ``aggregation``,
+    at its thresholds (``threshold_``) and label cardinality.
 
     The student's own input checks stay on: pools on disk and DataFrames
     reach the sampler unchecked, and a binary LogisticRegression turns an
     infinite feature into a finite probability.
     """
+    if getattr(estimator, "multilabel_", False):
+        return multilabel_uncertainty(
+            estimator.predict_proba(rows), strategy, aggregation,
+            threshold=getattr(estimator, "threshold_", 0.5),
+            temperature=temperature,
+            cardinality=getattr(estimator, "label_cardinality_", None))
     return uncertainty_score(estimator.predict_proba(rows), strategy, temperature)

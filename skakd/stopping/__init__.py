@@ -23,7 +23,8 @@ See ``docs/user_guide/stopping.md``.
 
 from ._agreement import TeacherAgreement
 from ._confidence import ConfidenceStop, scaled_uncertainty
-from ._forecast import LearningCurveForecast, TargetNotReachable, power_law
+from ._curve import power_law
+from ._forecast import LearningCurveForecast, TargetNotReachable
 from ._kappa import ProjectedChange, StabilizingPredictions, projected_change
 
 __all__ = [

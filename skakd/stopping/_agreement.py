@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from .._items import take
+from .._multilabel import to_indicator
 from ._base import COMMON_CONSTRAINTS, Criterion
 
 __all__ = ["TeacherAgreement"]
@@ -20,6 +21,8 @@ class TeacherAgreement(Criterion):
     which it agreed with the teacher is recorded in ``history_`` as
     ``"teacher_agreement"`` (``nan`` for a round without a usable answer).
     It costs nothing (those labels were paid for anyway) and needs no pool.
+    For multi-label targets an answer counts by the share of labels on
+    which the student's label set agrees with the teacher's.
 
     Two rules:
 
@@ -98,11 +101,16 @@ class TeacherAgreement(Criterion):
         labels = np.empty(len(acquisition.y), dtype=object)
         labels[:] = list(acquisition.y)
         # Only answers the student could have given: within classes.
-        usable = np.flatnonzero(np.isin(labels, state.classes))
+        usable = np.flatnonzero(_known(labels, state))
         agreed = 0
         if len(usable):
             predicted = state.estimator.predict(take(acquisition.X, usable))
-            agreed = int(np.sum(np.asarray(predicted, dtype=object) == labels[usable]))
+            if state.multi_label:  # label sets: the share of labels agreed
+                truth = to_indicator(labels[usable], state.classes)
+                agreed = float((np.asarray(predicted) == truth).mean(axis=1).sum())
+            else:
+                agreed = int(np.sum(np.asarray(predicted, dtype=object)
+                                    == labels[usable]))
         self.n_agreed_.append(agreed)
         self.n_compared_.append(len(usable))
 
@@ -118,3 +126,12 @@ class TeacherAgreement(Criterion):
             return False
         before = self._windowed(values[:-self.window])
         return self._windowed(values) <= before + self.min_delta
+
+
+def _known(labels, state):
+    """Which answers lie within ``state.classes`` (every label of a set)."""
+    if not state.multi_label:
+        return np.isin(labels, state.classes)
+    classes = set(np.asarray(state.classes).tolist())
+    return np.array([answer is not None and classes.issuperset(answer)
+                     for answer in labels], dtype=bool)

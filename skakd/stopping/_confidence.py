@@ -101,11 +101,22 @@ class ConfidenceStop(StopSetCriterion):
 
     def _statistic(self, clf, record):
         proba = np.asarray(clf.estimator_.predict_proba(self.stop_X_), dtype=float)
-        uncertainty = scaled_uncertainty(proba, self.measure)
+        if getattr(clf.estimator_, "multilabel_", False):
+            uncertainty = _most_uncertain_label(proba, self.measure)
+        else:
+            uncertainty = scaled_uncertainty(proba, self.measure)
         return uncertainty.max() if self.aggregate == "max" else uncertainty.mean()
 
     def _passes(self, values):
         return self._windowed(values) <= self.threshold
+
+
+def _most_uncertain_label(proba, measure):
+    """Per row, the uncertainty of its most uncertain yes/no label decision
+    (one probability per label), as sampling scores multi-label rows."""
+    yes = proba.reshape(-1)
+    per_label = scaled_uncertainty(np.column_stack([yes, 1.0 - yes]), measure)
+    return per_label.reshape(proba.shape).max(axis=1)
 
 
 def scaled_uncertainty(proba, measure="least_confidence"):

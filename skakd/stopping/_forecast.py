@@ -6,7 +6,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.optimize import OptimizeWarning, curve_fit
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import KFold, cross_val_score
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -14,12 +13,19 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from .._items import take
+from ._curve import (
+    SCORE_KEYS,
+    agreement_points,
+    fit_power_law,
+    labels_for,
+    n_sizes,
+    power_law,
+    records_until,
+    score_points,
+)
 
 __all__ = ["LearningCurveForecast", "TargetNotReachable"]
 
-# History keys a Scoring callback writes (``skakd distill`` scores its
-# validation split as "accuracy"), in the order skakd.plotting picks them.
-SCORE_KEYS = ("accuracy", "val_accuracy", "score", "val_macro_f1", "f1")
 # Seconds of cross-validation before a progress bar shows (source="cv").
 PROGRESS_DELAY_S = 2.0
 
@@ -39,54 +45,6 @@ class TargetNotReachable(ValueError):
         super().__init__(message)
         self.target = target
         self.ceiling = ceiling
-
-
-def power_law(n, a, b, c):
-    """Inverse power law ``a - b * n ** -c``: accuracy after ``n`` labels.
-
-    Examples
-    --------
-    >>> from skakd.stopping import power_law
-    >>> round(float(power_law(100, 0.9, 0.5, 0.5)), 2)
-    0.85
-    """
-    return a - b * np.power(np.asarray(n, dtype=float), -c)
-
-
-def _fit_power_law(n, accuracy):
-    """``(a, b, c)`` of the inverse power law through the points, or ``None``
-    when the fit fails (too few or degenerate points).
-
-    Residuals weigh ``sqrt(n)``: the first rounds (a seed of one text per
-    class, a student that jumps from batch to batch) follow a power law
-    worst, and the curve's tail, which the forecast extrapolates, is read
-    from the later points. On the committed runs of ``benchmarks.stopping``
-    and ``benchmarks.label_efficiency`` this lowers the error of the labels
-    forecast to 95% of the final accuracy against unweighted points.
-    """
-    spread = accuracy.max() - accuracy.min()
-    start = (min(1.0, accuracy.max() + 0.02), max(1e-3, spread), 0.5)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", OptimizeWarning)
-            # a is an accuracy (at most 1); c > 0 makes the curve rise.
-            params, _ = curve_fit(power_law, n, accuracy, p0=start,
-                                  sigma=n ** -0.25,
-                                  bounds=([0.0, 0.0, 1e-3], [1.0, np.inf, 3.0]),
-                                  maxfev=5000)
-    except (RuntimeError, ValueError):
-        return None
-    return params
-
-
-def _labels_for(params, target):
-    """Labels at which the curve ``params`` reaches ``target`` (inf: never)."""
-    a, b, c = params
-    if target >= a:
-        return np.inf
-    if b <= 0:
-        return 1.0
-    return float((b / (a - target)) ** (1.0 / c))
 
 
 class LearningCurveForecast(BaseEstimator):
@@ -235,14 +193,14 @@ class LearningCurveForecast(BaseEstimator):
         """
         self._validate_params()
         check_is_fitted(clf, "history_")
-        records = _records_until(clf.history_, until)
+        records = records_until(clf.history_, until)
         rows = np.flatnonzero(np.asarray(clf.label_round_) <= records[-1]["round"])
-        measured = _score_points(records, self.metric)
+        measured = score_points(records, self.metric)
         source = self._pick_source(records, measured)
         if source == "validation":
             n, accuracy = measured
         elif source == "agreement":
-            n, accuracy = _agreement_points(records)
+            n, accuracy = agreement_points(records)
         else:
             y = np.asarray(clf.labeled_y_)[rows]
             n, accuracy = self._cv_points(clf.estimator_, take(clf.labeled_X_, rows), y)
@@ -253,7 +211,7 @@ class LearningCurveForecast(BaseEstimator):
                          len(rows), measured)
 
     def _pick_source(self, records, measured):
-        if self.source == "validation" and _n_sizes(*measured) == 0:
+        if self.source == "validation" and n_sizes(*measured) == 0:
             raise ValueError(
                 "LearningCurveForecast(source='validation') needs held-out "
                 "scores in history_ (key "
@@ -263,7 +221,7 @@ class LearningCurveForecast(BaseEstimator):
             )
         if self.source != "auto":
             return self.source
-        if _n_sizes(*measured) >= 3:
+        if n_sizes(*measured) >= 3:
             return "validation"
         agreement = [r.get("teacher_agreement") for r in records[1:]]
         return "agreement" if sum(a is not None for a in agreement) >= 3 else "cv"
@@ -307,7 +265,7 @@ class LearningCurveForecast(BaseEstimator):
                 "(or record held-out scores with skakd.callbacks.Scoring, or "
                 "add TeacherAgreement to the callbacks)."
             )
-        params = _fit_power_law(n, accuracy)
+        params = fit_power_law(n, accuracy)
         if params is None:
             raise ValueError("LearningCurveForecast: the inverse power law could "
                              "not be fitted to these points.")
@@ -325,7 +283,7 @@ class LearningCurveForecast(BaseEstimator):
             rows = rng.integers(0, len(n), len(n))
             if len(np.unique(n[rows])) < 3:
                 continue
-            params = _fit_power_law(n[rows], accuracy[rows])
+            params = fit_power_law(n[rows], accuracy[rows])
             if params is not None:
                 fits.append(params)
         return np.array(fits).reshape(-1, 3)
@@ -415,13 +373,13 @@ class LearningCurveForecast(BaseEstimator):
         if not 0 < accuracy <= 1:
             raise ValueError(f"accuracy={accuracy!r}: expected a target in (0, 1].")
         reached = self._reached(accuracy)
-        n = min(_labels_for(self.params_, accuracy), reached)
+        n = min(labels_for(self.params_, accuracy), reached)
         if not n <= self.horizon:
             raise self._not_reachable(accuracy, n)
         point = int(np.ceil(n))
         if not return_band:
             return point
-        labels = [min(_labels_for(p, accuracy), reached)
+        labels = [min(labels_for(p, accuracy), reached)
                   for p in self.bootstrap_params_]
         low, high = self._band(np.ceil(labels))  # whole labels, as the point
         return point, low, high
@@ -475,51 +433,6 @@ class LearningCurveForecast(BaseEstimator):
             f"{best:.3f} (fitted on {len(self.n_labels_)} points up to "
             f"{int(self.n_labels_.max())} labels).", accuracy, ceiling,
         )
-
-
-def _records_until(history, until):
-    """The rounds of ``history`` up to the last with ``<= until`` labels."""
-    if until is None:
-        return list(history)
-    records = [record for record in history if record["n_labeled"] <= until]
-    if not records:
-        raise ValueError(
-            f"until={until}: the seed alone has {history[0]['n_labeled']} "
-            "labelled items; expected at least that many."
-        )
-    return records
-
-
-def _score_points(records, metric):
-    """``(n, score)`` of the held-out scores in ``records`` (``metric``, or
-    the first of :data:`SCORE_KEYS` there); empty arrays when none."""
-    keys = SCORE_KEYS if metric is None else (metric,)
-    key = next((k for k in keys if any(r.get(k) is not None for r in records)), None)
-    scored = [r for r in records if key is not None and r.get(key) is not None]
-    return (np.array([r["n_labeled"] for r in scored], dtype=float),
-            np.array([r[key] for r in scored], dtype=float))
-
-
-def _n_sizes(n, accuracy):
-    """Distinct labelled-set sizes with a finite accuracy."""
-    return len(np.unique(n[np.isfinite(accuracy)]))
-
-
-def _agreement_points(records):
-    """``(n, agreement)``: round ``r``'s agreement measures the student fitted
-    on round ``r - 1``'s labelled set."""
-    agreement = [record.get("teacher_agreement") for record in records]
-    if all(value is None for value in agreement):
-        raise ValueError(
-            "LearningCurveForecast(source='agreement') needs the "
-            "'teacher_agreement' of history_: add skakd.stopping."
-            "TeacherAgreement() to the classifier's callbacks, or use "
-            "source='cv'."
-        )
-    n = np.array([record["n_labeled"] for record in records[:-1]], dtype=float)
-    accuracy = np.array([np.nan if a is None else a for a in agreement[1:]],
-                        dtype=float)
-    return n, accuracy
 
 
 def _seed(random_state):

@@ -30,7 +30,9 @@ class _KappaCriterion(StopSetCriterion):
         previous, self.previous_ = self.previous_, current
         if np.array_equal(previous, current):
             return 1.0  # kappa is 0/0 when both predict one class alike
-        return cohen_kappa_score(previous, current)
+        # Multi-label students predict indicator matrices: one kappa over
+        # every (row, label) decision.
+        return cohen_kappa_score(np.ravel(previous), np.ravel(current))
 
     def on_fit_end(self, clf):
         super().on_fit_end(clf)

@@ -46,7 +46,8 @@ class Connection:
     price: tuple
 
 
-def label_in_batch(items, split, make_request, names, connection, cache, usage):
+def label_in_batch(items, split, make_request, names, connection, cache, usage,
+                   multi_label=False):
     """``{key: entry}`` for ``items``, answered through a Message Batch.
 
     Parameters
@@ -90,7 +91,7 @@ def label_in_batch(items, split, make_request, names, connection, cache, usage):
         for keys, texts, cid in members:
             link = _replay(results.get(f"{token}-{cid}"), connection)
             entries = label_batch(make_request(texts), keys, names, link, cache,
-                                  usage)
+                                  usage, multi_label)
             answers.update(zip(keys, entries))
         _forget(cache, token, members)
     return answers

@@ -5,6 +5,7 @@ import time
 import numpy as np
 
 from .._items import take
+from .._multilabel import check_label_sets
 from ._base import UNLABELED, BaseTeacher, TeacherResult, check_teacher_labels
 from ._cache import request_key, resolve_cache
 
@@ -55,7 +56,12 @@ class CachedTeacher(BaseTeacher):
         self.path = path
         self.namespace = namespace
 
-    def label(self, items, classes):
+    def label(self, items, classes, multi_label=False):
+        """Answer from the cache, asking ``teacher`` about the rest.
+
+        ``multi_label`` asks for label sets (``teacher.label(..., multi_label=
+        True)``), cached apart from single labels.
+        """
         from ._callable import CallableTeacher
 
         teacher = self.teacher
@@ -64,21 +70,24 @@ class CachedTeacher(BaseTeacher):
         cache = resolve_cache(self.path, "path")
         start = time.perf_counter()
         items = list(items) if not hasattr(items, "shape") else items
-        keys = [self._item_key(item, classes) for item in _rows(items)]
+        keys = [self._item_key(item, classes, multi_label) for item in _rows(items)]
         stored = cache.get_many(keys)
-        labels = [stored.get(key, {}).get("label") for key in keys]
+        labels = [_stored_answer(stored.get(key, {})) for key in keys]
         confidence = [stored.get(key, {}).get("confidence") for key in keys]
         missing = [i for i, key in enumerate(keys) if key not in stored]
         result = TeacherResult(labels=labels, n_cached=len(keys) - len(missing))
         if missing:
-            answer = teacher.label(take(items, missing), classes)
+            asked = {"multi_label": True} if multi_label else {}
+            answer = teacher.label(take(items, missing), classes, **asked)
             new = check_teacher_labels(answer.labels, len(missing),
                                        type(teacher).__name__)
+            if multi_label:
+                new = check_label_sets(new, type(teacher).__name__)
             sure = getattr(answer, "confidence", None) or [None] * len(missing)
             # Persist before use, with the teacher's confidence where it gave
             # one; failures (UNLABELED) stay uncached.
             cache.put_many(
-                (keys[i], _entry(label, c))
+                (keys[i], _entry(label, c, multi_label))
                 for i, label, c in zip(missing, new, sure) if label is not UNLABELED
             )
             for i, label, c in zip(missing, new, sure):
@@ -116,12 +125,13 @@ class CachedTeacher(BaseTeacher):
             self.teacher
         )
 
-    def _item_key(self, item, classes):
+    def _item_key(self, item, classes, multi_label=False):
         classes = None if classes is None else sorted(str(c) for c in classes)
-        return request_key(
-            {"namespace": self._namespace(), "item": _item_repr(item),
-             "classes": classes}
-        )
+        key = {"namespace": self._namespace(), "item": _item_repr(item),
+               "classes": classes}
+        if multi_label:  # single-label keys stay as they were
+            key["multi_label"] = True
+        return request_key(key)
 
 
 def _describe(teacher):
@@ -160,11 +170,18 @@ def _item_repr(item):
             np.ascontiguousarray(array, dtype=np.float64).tobytes().hex()]
 
 
-def _entry(label, confidence):
-    entry = {"label": _plain(label)}
+def _entry(answer, confidence, multi_label=False):
+    entry = ({"labels": [_plain(label) for label in answer]} if multi_label
+             else {"label": _plain(answer)})
     if confidence is not None:
         entry["confidence"] = float(confidence)
     return entry
+
+
+def _stored_answer(entry):
+    if "labels" in entry:
+        return tuple(entry["labels"])
+    return entry.get("label")
 
 
 def _plain(label):

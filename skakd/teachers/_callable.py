@@ -3,6 +3,7 @@
 import inspect
 import time
 
+from .._multilabel import check_label_sets
 from ._base import BaseTeacher, TeacherResult, check_teacher_labels
 
 __all__ = ["CallableTeacher"]
@@ -16,7 +17,8 @@ class CallableTeacher(BaseTeacher):
     func : callable
         ``func(items) -> labels`` or ``func(items, classes) -> labels``; called
         with lists of at most ``batch_size`` items. It may return ``None`` for
-        an item it cannot label.
+        an item it cannot label. For multi-label targets it returns a
+        collection of labels per item (``[]`` for none of them).
     batch_size : int or None, default=None
         Largest number of items per call; ``None`` sends everything at once.
     cost_per_item : float, default=0.0
@@ -37,7 +39,23 @@ class CallableTeacher(BaseTeacher):
         self.batch_size = batch_size
         self.cost_per_item = cost_per_item
 
-    def label(self, items, classes):
+    def label(self, items, classes, multi_label=False):
+        """Call ``func`` on ``items`` in batches.
+
+        Parameters
+        ----------
+        items : sequence
+            The items to label.
+        classes : list
+            The labels to answer from.
+        multi_label : bool, default=False
+            Whether ``func`` answers a collection of labels per item (the
+            answers are then checked to be collections).
+
+        Returns
+        -------
+        result : TeacherResult
+        """
         if not callable(self.func):
             raise TypeError(
                 f"CallableTeacher(func=...) expects a callable, got "
@@ -50,7 +68,9 @@ class CallableTeacher(BaseTeacher):
         for begin in range(0, len(items), step):
             chunk = items[begin : begin + step]
             answer = self._call(chunk, classes)
-            labels.extend(check_teacher_labels(answer, len(chunk), self._name))
+            answer = check_teacher_labels(answer, len(chunk), self._name)
+            labels.extend(check_label_sets(answer, self._name) if multi_label
+                          else answer)
         return TeacherResult(
             labels=labels,
             cost=self.cost_per_item * len(items),

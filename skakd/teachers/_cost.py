@@ -231,14 +231,15 @@ def caching_saving(n_requests, prefix, min_tokens, price=None):
 
 
 def cost_of_n_items(n, *, empty_request, measure, names, batch_size, price,
-                    min_cache=None):
+                    min_cache=None, labels_per_item=None):
     """USD to label ``n`` texts of :data:`DEFAULT_ITEM_CHARS` characters.
 
     ``empty_request`` is a labelling request without items: what every batch
     sends whatever its texts; ``measure`` (the provider's adapter) tells
     its ``chars`` and ``prefix_chars`` (the part prompt caching stores).
     ``min_cache`` is the model's shortest cached prefix with prompt caching
-    on, ``None`` with it off.
+    on, ``None`` with it off. ``labels_per_item`` prices multi-label
+    answers (``{"id", "labels"}``) of that many labels, ``None`` single ones.
     """
     if n == 0:
         return 0.0
@@ -251,26 +252,27 @@ def cost_of_n_items(n, *, empty_request, measure, names, batch_size, price,
     input_tokens -= caching_saving(
         n_batches, approx_tokens(measure.prefix_chars(empty_request)), min_cache,
         price)
-    output = _output_tokens(n, n_batches, names, batch_size)
+    output = _output_tokens(n, n_batches, names, batch_size, labels_per_item)
     return cost_of_usage(price, input_tokens, output)
 
 
 def cost_of_requests(requests, *, measure, counted, names, batch_size, price,
-                     min_cache=None):
+                     min_cache=None, labels_per_item=None):
     """USD of sending labelling ``requests``.
 
     ``counted`` is the API's count of the input tokens of the first
     :data:`MAX_COUNTED_BATCHES` requests, extrapolated to the others per
     character; ``None`` where the API could not count, and every request is
     then approximated as characters / :data:`CHARS_PER_TOKEN`. Output tokens
-    are estimated from the answer's JSON size. ``min_cache`` as for
-    :func:`cost_of_n_items`.
+    are estimated from the answer's JSON size. ``min_cache`` and
+    ``labels_per_item`` as for :func:`cost_of_n_items`.
     """
     if not requests:
         return 0.0
     price = Price.of(price)
     n_items = sum(measure.n_items(r) for r in requests)
-    output = _output_tokens(n_items, len(requests), names, batch_size)
+    output = _output_tokens(n_items, len(requests), names, batch_size,
+                            labels_per_item)
     chars = [measure.chars(r) for r in requests]
     input_tokens = _input_tokens(chars, counted)
     # The prefix in the API's tokens where it counted, else characters / 4.
@@ -288,9 +290,13 @@ def _input_tokens(chars, counted):
     return counted + counted * rest / max(sample, 1)
 
 
-def _output_tokens(n_items, n_batches, names, batch_size):
-    # One {"id", "label"} entry per item, the longest label and id assumed.
+def _output_tokens(n_items, n_batches, names, batch_size, labels_per_item=None):
+    # One {"id", "label"} entry per item, the longest label and id assumed;
+    # {"id", "labels"} with labels_per_item of the longest for label sets.
     longest = max(names, key=len)
     entry = f'{{"id": {batch_size}, "label": "{longest}"}}, '
+    if labels_per_item is not None:
+        labels = ", ".join([f'"{longest}"'] * labels_per_item)
+        entry = f'{{"id": {batch_size}, "labels": [{labels}]}}, '
     return (n_items * (len(entry) / CHARS_PER_TOKEN)
             + n_batches * _OUTPUT_OVERHEAD_TOKENS)

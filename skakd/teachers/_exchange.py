@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from ._cache import request_key
 from ._confidence import item_confidence
+from ._label_sets import parse_label_sets
 from ._prompts import (
     n_loose_matches,
     parse_labels,
@@ -98,11 +99,12 @@ def ask(request, parse, link, usage, on_problems=None):
     return [answer, second], reply, problems
 
 
-def label_batch(request, keys, names, link, cache, usage):
+def label_batch(request, keys, names, link, cache, usage, multi_label=False):
     """Label one batch; return one cache entry per item.
 
     An entry is ``{"label": name}`` (with ``"confidence"`` where the reply
-    shows one) or ``{"unlabeled": reason}``. Each is
+    shows one; ``{"labels": [names]}`` when ``multi_label``, an empty list
+    being an answer) or ``{"unlabeled": reason}``. Each is
     stored in ``cache`` as soon as it is known: the good labels of a first
     answer before a corrective re-ask, then the rest, unlabellable items
     with their reason (so that they are not paid for again either). The
@@ -115,9 +117,12 @@ def label_batch(request, keys, names, link, cache, usage):
         return [stored.get(k, e) for k, e in zip(keys, entries)]
 
     def good(labels):
-        return [{"label": x} if x is not None else None for x in labels]
+        return [_entry(x, None, multi_label) if x is not None else None
+                for x in labels]
 
     def parse(reply):
+        if multi_label:
+            return parse_label_sets(reply, len(keys), names)
         usage.count("n_loose_labels", n_loose_matches(reply, names))
         return parse_labels(reply, len(keys), names)
 
@@ -126,15 +131,20 @@ def label_batch(request, keys, names, link, cache, usage):
     labels = [next((a[i] for a in answers if a[i] is not None), None)
               for i in range(len(keys))]
     reasons = unlabeled_reasons(reply, labels)
-    sure = item_confidence(reply, labels, names)
-    return store([_entry(x, c) if x is not None else {"unlabeled": why}
+    # Confidence is read for single labels; a label set carries none.
+    sure = ([None] * len(labels) if multi_label
+            else item_confidence(reply, labels, names))
+    return store([_entry(x, c, multi_label) if x is not None
+                  else {"unlabeled": why}
                   for x, why, c in zip(labels, reasons, sure)])
 
 
-def _entry(label, confidence):
-    """A label's cache entry, with the model's confidence where it gave one."""
-    return {"label": label} if confidence is None else {
-        "label": label, "confidence": confidence}
+def _entry(answer, confidence, multi_label=False):
+    """An answer's cache entry, with the model's confidence where it gave one."""
+    entry = {"labels": list(answer)} if multi_label else {"label": answer}
+    if confidence is not None:
+        entry["confidence"] = confidence
+    return entry
 
 
 def exchange(request, n_samples, names, link, cache, usage):

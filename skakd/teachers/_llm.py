@@ -33,6 +33,7 @@ from ._cost import (
 )
 from ._exchange import Link, exchange, item_keys, label_batch
 from ._generation import GenerationResult
+from ._label_sets import label_sets_prompt
 from ._prompts import class_names, label_prompt, samples_prompt
 from ._secret import Secret
 from ._transport import Settings, Transport, map_batches
@@ -44,6 +45,10 @@ _INIT_LOCK = threading.Lock()
 # crashed process's items wait before another process pays for them.
 _LEASE_TIMEOUTS = 3
 
+
+#: Labels per item a multi-label answer is priced with by ``estimate_cost``
+#: (GoEmotions averages 1.2; three leaves room for richer taxonomies).
+MULTI_LABEL_ANSWER_LABELS = 3
 
 class LLMTeacher(BaseTeacher):
     """The shared body of the LLM teachers (Claude, OpenAI-compatible).
@@ -117,7 +122,7 @@ class LLMTeacher(BaseTeacher):
 
     # -- labelling --------------------------------------------------------
 
-    def label(self, items, classes):
+    def label(self, items, classes, multi_label=False):
         """Label texts with the model.
 
         Parameters
@@ -126,19 +131,25 @@ class LLMTeacher(BaseTeacher):
             The texts.
         classes : sequence
             The labels to answer from.
+        multi_label : bool, default=False
+            Ask for every class that applies to each text, answered as
+            ``{"id", "labels": [...]}`` with the classes as the schema's
+            enum; an empty set is an answer (none applies), a label outside
+            the classes a malformed answer. Cached apart from single labels.
 
         Returns
         -------
         result : TeacherResult
-            One label per item (``None`` where no valid label was given),
-            with tokens, cost (USD), latency and ``n_cached``.
+            One label (a tuple of labels when ``multi_label``) per item
+            (``None`` where no valid answer was given), with tokens, cost
+            (USD), latency and ``n_cached``.
         """
         self._validate_params()
         texts = _check_texts(items, "items")
         names, by_name = class_names(classes)
         link, cache = self._connect()
         start = time.perf_counter()
-        keys = self._item_keys(texts, names)
+        keys = self._item_keys(texts, names, multi_label)
         known = cache.get_many(keys) if cache is not None else {}
         # A blank text says nothing to label, and a text no API can carry (a
         # lone surrogate) cannot be sent: neither is paid for.
@@ -151,11 +162,12 @@ class LLMTeacher(BaseTeacher):
         lost = cache.lost_in_flight(todo) if cache is not None else 0
 
         def ask(batch):
-            request = self._label_request([text for _, text in batch], names)
+            request = self._label_request([text for _, text in batch], names,
+                                          multi_label)
             try:
                 with _in_flight(cache, [key for key, _ in batch]):
                     return label_batch(request, [key for key, _ in batch], names,
-                                       link, cache, usage)
+                                       link, cache, usage, multi_label)
             except Exception as exc:
                 if not link.too_long(exc):
                     raise
@@ -170,8 +182,9 @@ class LLMTeacher(BaseTeacher):
                 return label_in_batch(
                     [(key, todo[key]) for key in some],
                     lambda items: _batches(items, self.batch_size),
-                    lambda batch: self._label_request(batch, names), names,
-                    self._batch_connection(link, cache), cache, usage)
+                    lambda batch: self._label_request(batch, names, multi_label),
+                    names, self._batch_connection(link, cache), cache, usage,
+                    multi_label)
             batches = _batches([(key, todo[key]) for key in some], self.batch_size)
             answers = map_batches(ask, batches, self.max_concurrency)
             return {key: entry for batch, entries in zip(batches, answers)
@@ -196,17 +209,20 @@ class LLMTeacher(BaseTeacher):
         result.info["n_paid_twice"] = lost
         return result
 
-    def _item_keys(self, texts, names):
+    def _item_keys(self, texts, names, multi_label=False):
         """The cache key of each text, for this teacher's labelling prompt."""
-        return item_keys(self._provider().static(self._label_request([], names)),
-                         texts)
+        static = self._label_request([], names, multi_label)
+        return item_keys(self._provider().static(static), texts)
 
-    def _label_request(self, texts, names):
+    def _label_request(self, texts, names, multi_label=False):
+        options = dict(class_descriptions=self.class_descriptions,
+                       instructions=self.instructions, examples=self.examples,
+                       temperature=self.temperature)
+        if multi_label:  # a label set states no confidence
+            return self._provider().request(
+                label_sets_prompt(self.model, texts, names, **options))
         return self._provider().request(label_prompt(
-            self.model, texts, names, class_descriptions=self.class_descriptions,
-            instructions=self.instructions, examples=self.examples,
-            temperature=self.temperature, confidence=self.confidence,
-        ))
+            self.model, texts, names, confidence=self.confidence, **options))
 
     # -- generation -------------------------------------------------------
 
@@ -259,7 +275,7 @@ class LLMTeacher(BaseTeacher):
 
     # -- cost -------------------------------------------------------------
 
-    def estimate_cost(self, items_or_n, classes=None):
+    def estimate_cost(self, items_or_n, classes=None, multi_label=False):
         """Estimate what labelling items would cost, in USD, before paying.
 
         The estimate depends only on the arguments, the teacher's parameters,
@@ -280,6 +296,9 @@ class LLMTeacher(BaseTeacher):
             estimated from the answer's JSON size (characters / 4).
         classes : sequence or None, default=None
             The label set (prompt size and answer size depend on it).
+        multi_label : bool, default=False
+            Price label-set answers (the multi-label prompt, and answers
+            of :data:`MULTI_LABEL_ANSWER_LABELS` labels per item).
 
         Returns
         -------
@@ -289,25 +308,28 @@ class LLMTeacher(BaseTeacher):
         self._validate_params()
         names = class_names(classes)[0] if classes is not None else ["label"]
         price, provider = self._price(), self._provider()
+        answers = MULTI_LABEL_ANSWER_LABELS if multi_label else None
         if isinstance(items_or_n, Integral):
             if items_or_n < 0:
                 raise ValueError(f"items_or_n={items_or_n} must be >= 0.")
             return self._discount() * cost_of_n_items(
-                int(items_or_n), empty_request=self._label_request([], names),
+                int(items_or_n),
+                empty_request=self._label_request([], names, multi_label),
                 measure=provider, names=names, batch_size=self.batch_size,
-                price=price, min_cache=self._min_cache())
+                price=price, min_cache=self._min_cache(), labels_per_item=answers)
         texts = _check_texts(items_or_n, "items_or_n")
         cache = resolve_cache(self.cache)
-        keys = self._item_keys(texts, names)
+        keys = self._item_keys(texts, names, multi_label)
         stored = cache.get_many(keys) if cache is not None else {}
         todo = list({k: t for k, t in zip(keys, texts) if k not in stored}.values())
-        requests = [self._label_request(batch, names)
+        requests = [self._label_request(batch, names, multi_label)
                     for batch in _batches(todo, self.batch_size)]
         counted = self._get_transport().count_tokens(
             self._settings(cache), requests[:MAX_COUNTED_BATCHES])
         return self._discount() * cost_of_requests(
             requests, measure=provider, counted=counted, names=names,
-            batch_size=self.batch_size, price=price, min_cache=self._min_cache())
+            batch_size=self.batch_size, price=price, min_cache=self._min_cache(),
+            labels_per_item=answers)
 
     def _discount(self):
         return BATCH_DISCOUNT if self.batch_api else 1.0
@@ -445,9 +467,16 @@ def _batches(texts, size):
     return batches
 
 
+def _answer(entry, by_name):
+    """A cache entry's label, label tuple, or :data:`UNLABELED`."""
+    if "labels" in entry:
+        return tuple(by_name[name] for name in entry["labels"])
+    return by_name[entry["label"]] if "label" in entry else UNLABELED
+
+
 def _usage_result(usage, entries, start, by_name=None):
     """A :class:`TeacherResult` of cache ``entries`` and what ``usage`` paid."""
-    labels = [by_name[e["label"]] if "label" in e else UNLABELED for e in entries]
+    labels = [_answer(e, by_name) for e in entries]
     reasons = [e.get("unlabeled") for e in entries]
     confidence = [e.get("confidence") for e in entries]
     return TeacherResult(

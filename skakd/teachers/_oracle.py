@@ -10,6 +10,11 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 
+from .._multilabel import (
+    check_multilabel_target,
+    is_label_collection,
+    label_sets,
+)
 from ._base import UNLABELED, BaseTeacher, TeacherResult
 
 __all__ = ["OracleTeacher"]
@@ -29,7 +34,9 @@ class OracleTeacher(BaseTeacher):
         the items whose labels are ``y``: texts, or rows of a numeric or
         sparse matrix. Where an item occurs twice, its first label wins.
     y : array-like of shape (n_items,), default=None
-        Labels of ``X``.
+        Labels of ``X``: one label per item, or for multi-label targets a
+        collection of labels per item (or an indicator matrix whose columns
+        ``classes`` names).
     noise_rate : float in [0, 1), default=0.0
         Probability that the oracle answers a wrong class, simulating a noisy
         LLM. The corruption is a deterministic function of the item and
@@ -63,6 +70,8 @@ class OracleTeacher(BaseTeacher):
         ``k`` above: small values make confidences bimodal (most answers
         sure and right, the rest unsure), large ones pile them up at
         ``1 - noise_rate`` (no item distinguishable from another).
+    classes : array-like or None, default=None
+        Names of the columns of an indicator matrix ``y``.
 
     Examples
     --------
@@ -80,11 +89,17 @@ class OracleTeacher(BaseTeacher):
     >>> result = cheap.label(["card lost"], ["lost", "stolen", "refund"])
     >>> len(result.confidence), 0 <= result.confidence[0] <= 1
     (1, True)
+
+    Label sets, for multi-label targets:
+
+    >>> tags = OracleTeacher(["late refund"], [["billing", "refund"]])
+    >>> tags.label(["late refund"], ["billing", "refund"], multi_label=True).labels
+    [('billing', 'refund')]
     """
 
     def __init__(self, X, y=None, *, noise_rate=0.0, random_state=None,
                  cost_per_item=0.0, confusion=None, confidence=None,
-                 confidence_concentration=1.0):
+                 confidence_concentration=1.0, classes=None):
         self.X = X
         self.y = y
         self.noise_rate = noise_rate
@@ -93,15 +108,40 @@ class OracleTeacher(BaseTeacher):
         self.confusion = confusion
         self.confidence = confidence
         self.confidence_concentration = confidence_concentration
+        self.classes = classes
 
-    def label(self, items, classes):
+    def label(self, items, classes, multi_label=False):
+        """Answer each item from the known labels.
+
+        Parameters
+        ----------
+        items : sequence
+            The items to label.
+        classes : list
+            The labels to answer from (the noise draws among them).
+        multi_label : bool, default=False
+            Answer the label set of each item (a tuple); the oracle must
+            know label sets then. Noise toggles one label of a corrupted
+            set; ``confidence="calibrated"`` is for single labels.
+
+        Returns
+        -------
+        result : TeacherResult
+        """
         start = time.perf_counter()
         lookup = self._get_lookup()
         self._check_noise()
         classes = list(classes) if classes is not None else None
         keys = [_item_key(item) for item in _iter_rows(items)]
         truth = [lookup.get(key, UNLABELED) for key in keys]
-        if self.confidence == "calibrated":
+        if multi_label:
+            truth = [label if label is UNLABELED else self._as_set(label)
+                     for label in truth]
+            labels, confidence = [
+                label if label is UNLABELED or self.noise_rate == 0 or not classes
+                else self._toggle_one(key, label, classes)
+                for key, label in zip(keys, truth)], None
+        elif self.confidence == "calibrated":
             labels, confidence = self._calibrated(keys, truth, classes)
         else:
             labels, confidence = [
@@ -181,7 +221,7 @@ class OracleTeacher(BaseTeacher):
                 "OracleTeacher: y is None but X is not a mapping; pass the "
                 "labels of X as y."
             )
-        y = np.asarray(self.y).tolist()
+        y = self._known_labels()
         rows = list(_iter_rows(self.X))
         if len(rows) != len(y):
             raise ValueError(
@@ -192,6 +232,31 @@ class OracleTeacher(BaseTeacher):
         for row, label in zip(rows, y):
             lookup.setdefault(_item_key(row), label)
         return lookup
+
+    def _known_labels(self):
+        """``y`` as a list: labels, or tuples of labels for label sets."""
+        target = check_multilabel_target(self.y, self.classes)
+        if target is None:
+            return np.asarray(self.y).tolist()
+        return label_sets(*target)
+
+    def _as_set(self, label):
+        if not is_label_collection(label):
+            raise TypeError(
+                f"OracleTeacher was asked for label sets (multi_label=True) "
+                f"but knows single labels ({label!r}); pass y as a collection "
+                "of labels per item."
+            )
+        return tuple(label)
+
+    def _toggle_one(self, key, labels, classes):
+        """A label set, one of whose labels is toggled with ``noise_rate``."""
+        draw = np.frombuffer(_digest(self._noise_seed(), key), dtype=np.uint64)
+        coin, pick = draw / np.float64(2**64)
+        if coin >= self.noise_rate:
+            return labels
+        flip = classes[int(pick * len(classes))]
+        return tuple(c for c in classes if (c in labels) != (c == flip))
 
     def _maybe_corrupt(self, key, label, classes):
         draw = np.frombuffer(_digest(self._noise_seed(), key), dtype=np.uint64)

@@ -10,6 +10,7 @@ import dataclasses
 import html
 import json
 
+from .._items import label_matcher
 from ..reasons import MALFORMED, NO_ANSWER, REFUSAL, UNKNOWN_LABEL
 
 __all__ = [
@@ -299,7 +300,7 @@ def parse_labels(reply, n_items, names):
     entries, problem = _answer_list(reply, "items", LABEL_TOOL)
     if problem:
         return [None] * n_items, [problem]
-    match = _matcher(names)
+    match = label_matcher(names)
     labels, problems = [None] * n_items, []
     seen = set()
     for entry in entries:
@@ -341,31 +342,10 @@ def n_loose_matches(reply, names):
     1
     """
     entries, _ = _answer_list(reply, "items", LABEL_TOOL)
-    match = _matcher(names)
+    match = label_matcher(names)
     return sum(isinstance(e, dict) and isinstance(e.get("label"), str)
                and e["label"] not in names and match(e["label"]) is not None
                for e in entries or ())
-
-
-def _loose(label):
-    # A model that answers "getweather " for "GetWeather" means that class.
-    return " ".join(label.split()).casefold()
-
-
-def _matcher(names):
-    """``match(label) -> name or None``: exact, else up to case and spaces
-    where that names one class alone."""
-    exact, forms = set(names), {}
-    for name in names:
-        forms.setdefault(_loose(name), []).append(name)
-    loose = {form: found[0] for form, found in forms.items() if len(found) == 1}
-
-    def match(label):
-        if not isinstance(label, str):
-            return None
-        return label if label in exact else loose.get(_loose(label))
-
-    return match
 
 
 def unlabeled_reasons(reply, labels):

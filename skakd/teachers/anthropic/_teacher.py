@@ -195,7 +195,7 @@ class AnthropicTeacher(LLMTeacher):
             confidence=confidence)
         self.prompt_caching = prompt_caching
 
-    def estimate_cost(self, items_or_n, classes=None):
+    def estimate_cost(self, items_or_n, classes=None, multi_label=False):
         """Estimate what labelling items would cost, in USD, before paying.
 
         See :meth:`LLMTeacher.estimate_cost
@@ -211,7 +211,7 @@ class AnthropicTeacher(LLMTeacher):
         >>> teacher.estimate_cost(40, classes=["neg", "pos"]) == 2 * one
         True
         """
-        return super().estimate_cost(items_or_n, classes)
+        return super().estimate_cost(items_or_n, classes, multi_label)
 
     def _new_provider(self):
         return AnthropicProvider()

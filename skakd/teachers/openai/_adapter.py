@@ -190,14 +190,14 @@ class OpenAIProvider(Provider):
             arguments["temperature"] = request["temperature"]
         if "top_logprobs" in request:
             arguments.update(logprobs=True, top_logprobs=request["top_logprobs"])
+        schema = _bounded(answer["schema"], self.n_items(request))
         if mode == "json_schema":
             arguments["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": answer["name"], "strict": True,
-                "schema": _strict(answer["schema"])}}
+                "name": answer["name"], "strict": True, "schema": _strict(schema)}}
         elif mode == "tool":
             arguments["tools"] = [{"type": "function", "function": {
                 "name": answer["name"], "description": answer["description"],
-                "parameters": answer["schema"]}}]
+                "parameters": schema}}]
             arguments["tool_choice"] = {"type": "function",
                                         "function": {"name": answer["name"]}}
         elif mode == "json_object":
@@ -281,6 +281,22 @@ def _instructed(messages, answer, mode):
                 + json.dumps(answer["schema"]))
     system = dict(messages[0], content=messages[0]["content"] + "\n\n" + rule)
     return [system, *messages[1:]]
+
+
+def _bounded(schema, n_items):
+    """The answer schema with its list of items bounded to the ``n_items``
+    asked about (a labelling request; other schemas as they are).
+
+    A server that enforces the schema with a grammar (llama.cpp) then stops
+    a small model at the last item; unbounded, SmolLM2 wrote ids past the
+    batch until ``max_tokens`` cut the answer (95% of single items lost).
+    The cache keys are made without the bound: it changes no answer.
+    """
+    items = schema.get("properties", {}).get("items")
+    if not n_items or not isinstance(items, dict) or items.get("type") != "array":
+        return schema
+    bounded = dict(items, minItems=n_items, maxItems=n_items)
+    return dict(schema, properties=dict(schema["properties"], items=bounded))
 
 
 def _strict(schema):

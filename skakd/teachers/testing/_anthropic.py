@@ -206,6 +206,9 @@ class FakeAnthropic(FakeServer):
         schema = body["tools"][0]["input_schema"]["properties"]
         if tool == "label_items":
             properties = schema["items"]["items"]["properties"]
+            if "labels" in properties:  # a multi-label request
+                return self._label(body, properties["labels"]["items"]["enum"],
+                                   fault, multi_label=True)
             stated = self.confidence if "confidence" in properties else None
             return self._label(body, properties["label"]["enum"], fault, stated)
         classes = schema["samples"]["items"]["properties"]["label"]["enum"]
@@ -218,10 +221,10 @@ class FakeAnthropic(FakeServer):
             entries[0]["label"] = "NOT_A_CLASS"
         return {"samples": entries}
 
-    def _label(self, body, classes, fault, confidence=None):
+    def _label(self, body, classes, fault, confidence=None, multi_label=False):
         prompt = _text_of(body["messages"][0]["content"])
         return label_entries(prompt, classes, self.labeler, fault,
-                             self.obey_injection, confidence)
+                             self.obey_injection, confidence, multi_label)
 
 
 class _Handler(Handler):

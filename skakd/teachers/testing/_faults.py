@@ -136,20 +136,38 @@ def default_confidence(text, classes):
 
 
 def label_entries(prompt, classes, labeler, fault, obey_injection=False,
-                  confidence=None):
+                  confidence=None, multi_label=False):
     """The answer object a model would give to a labelling prompt (with a
-    stated ``confidence(text, classes)`` per item where given)."""
+    stated ``confidence(text, classes)`` per item where given; ``{"id",
+    "labels"}`` entries when ``multi_label``, see :func:`label_set_of`)."""
     entries = []
     for item_id, text in items_of(prompt):
         injected = _INJECTED.search(text) if obey_injection else None
+        if multi_label:
+            labels = ([injected.group(1)] if injected
+                      else label_set_of(labeler, text, classes))
+            entries.append({"id": item_id, "labels": labels})
+            continue
         label = injected.group(1) if injected else labeler(text, classes)
         entries.append({"id": item_id, "label": label})
         if confidence is not None:
             entries[-1]["confidence"] = round(confidence(text, classes), 2)
+    key = "labels" if multi_label else "label"
     if fault.answer == "unknown_label" and entries:
-        entries[0]["label"] = "NOT_A_CLASS"
+        entries[0][key] = ["NOT_A_CLASS"] if multi_label else "NOT_A_CLASS"
     if fault.answer == "missing_ids":
         entries = entries[:-1]
     if fault.answer == "malformed":
-        return {"answers": [e["label"] for e in entries]}
+        return {"answers": [e[key] for e in entries]}
     return {"items": entries}
+
+
+def label_set_of(labeler, text, classes):
+    """A multi-label answer: ``labeler``'s collection of labels (a single
+    label is answered as a set of one); the default labeler answers every
+    class the text names, ``[]`` for none."""
+    if labeler is default_labeler:
+        lowered = text.lower()
+        return [label for label in classes if label.lower() in lowered]
+    answer = labeler(text, classes)
+    return [answer] if isinstance(answer, str) else list(answer)

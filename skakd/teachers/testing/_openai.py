@@ -217,12 +217,13 @@ class FakeOpenAI(FakeServer):
         prompt = next(_text(m) for m in body["messages"] if m["role"] == "user")
         schema = schema or _schema_in(system)
         if name == "write_samples" or (name is None and "<item id=" not in prompt):
-            classes = _classes(schema, system, "samples")
+            classes, _ = _classes(schema, system, "samples")
             return json.dumps(self._samples(prompt, classes, fault))
+        classes, multi_label = _classes(schema, system, "items")
         stated = "confidence" in _item_properties(schema)
-        answer = label_entries(prompt, _classes(schema, system, "items"),
-                               self.labeler, fault,
-                               confidence=self.confidence if stated else None)
+        answer = label_entries(prompt, classes, self.labeler, fault,
+                               confidence=self.confidence if stated else None,
+                               multi_label=multi_label)
         if mode == "text":
             return "\n".join(f"{e['id']}: {e['label']}"
                              for e in answer.get("items", []))
@@ -232,7 +233,8 @@ class FakeOpenAI(FakeServer):
         """``logprobs.content`` of an answer ``text`` to ``body``."""
         system = _text(body["messages"][0])
         prompt = next(_text(m) for m in body["messages"] if m["role"] == "user")
-        classes = _classes(_asked(body)[2] or _schema_in(system), system, "items")
+        classes, _ = _classes(_asked(body)[2] or _schema_in(system), system,
+                              "items")
         sure = [self.confidence(t, classes) for _, t in items_of(prompt)]
         return token_logprobs(text, classes, sure, body.get("top_logprobs") or 0)
 
@@ -423,12 +425,16 @@ def _item_properties(schema):
 
 
 def _classes(schema, system, key):
-    """The label set: from the schema's enum, else the system prompt's list."""
+    """``(label set, multi_label)``: from the schema's enum (a ``labels``
+    array for label sets), else the system prompt's list."""
     try:
-        return schema["properties"][key]["items"]["properties"]["label"]["enum"]
+        entry = schema["properties"][key]["items"]["properties"]
+        if "labels" in entry:
+            return entry["labels"]["items"]["enum"], True
+        return entry["label"]["enum"], False
     except (KeyError, TypeError):
         listed = system.split("Classes:", 1)[-1]
-        return [html.unescape(c) for c in _CLASS_LINE.findall(listed)]
+        return [html.unescape(c) for c in _CLASS_LINE.findall(listed)], False
 
 
 def _schema_in(system):
