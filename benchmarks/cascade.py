@@ -23,10 +23,13 @@ strong-only bill.
     python -m benchmarks.cascade            # 2 datasets, 2 seeds
     python -m benchmarks.cascade --quick    # banking77, 1 seed, 500 labels
 
-Writes ``benchmarks/results/cascade[_quick].{json,csv,png}``.
+Writes ``benchmarks/results/cascade[_quick][_k<concentration>].{json,csv,png}``
+and, for a run without ``--quick``, the generated section of
+``docs/benchmarks/cascade.md`` (from every full run's JSON found).
 """
 
 import argparse
+import json
 import time
 
 import numpy as np
@@ -41,7 +44,17 @@ from skakd.sampling import MRARU
 from skakd.teachers import OracleTeacher, TeacherCascade
 
 from ._common import DEFAULT_DATA, load_csv_folder, one_per_class
-from ._report import RESULTS, command_line, machine_info, write_csv, write_json
+from ._report import (
+    DOCS,
+    RESULTS,
+    command_line,
+    fmt,
+    machine_info,
+    markdown_table,
+    write_csv,
+    write_generated,
+    write_json,
+)
 
 CHEAP_PRICE, STRONG_PRICE = 0.1, 1.0
 CHEAP_ACCURACY = 0.75
@@ -164,8 +177,10 @@ def summarise(rows):
                 "accuracy": accuracy, "accuracy_gap": gap,
                 "bill": bill, "bill_ratio": ratio,
                 "label_accuracy": float(np.mean([r["label_accuracy"] for r in mine])),
+                # Of the items the cascade labelled, those the strong one did.
                 "escalated_share": float(np.mean(
-                    [r["n_escalated"] / max(r["n_labeled"], 1) for r in mine])),
+                    [r["n_escalated"] / max(r["n_escalated"] + r["n_cheap"], 1)
+                     for r in mine])),
                 "met": (config.startswith("cascade")
                         and gap <= TARGETS["max_accuracy_gap"]
                         and ratio <= TARGETS["max_bill_ratio"]),
@@ -201,6 +216,34 @@ def plot(rows, path):
     plt.close(fig)
 
 
+def write_docs():
+    """The page's generated section, from the full runs' JSON files."""
+    lines = []
+    for path in sorted(RESULTS.glob("cascade*.json")):
+        if "quick" in path.name:
+            continue
+        result = json.loads(path.read_text())
+        machine = result["machine"]
+        lines += [
+            f"**Cheap teacher's confidence concentration "
+            f"{result['cheap_confidence_concentration']:g}** (`{path.name}`): "
+            f"`{result['command']}`, {result['labels']} labels, batches of "
+            f"{result['batch_size']}, {machine['cpu_count']} CPUs at load "
+            f"{', '.join(f'{x:.1f}' for x in machine['loadavg'])}, "
+            f"{machine['timestamp_utc']}.", ""]
+        summary = summarise(result["runs"])
+        rows = [[s["dataset"], s["config"], str(s["n_seeds"]),
+                 fmt(s["accuracy"], "{:.4f}"), fmt(s["accuracy_gap"] * 100, "{:+.2f}"),
+                 fmt(s["bill_ratio"], "{:.3f}"), fmt(s["label_accuracy"], "{:.3f}"),
+                 fmt(s["escalated_share"], "{:.2f}"), "yes" if s["met"] else "no"]
+                for s in summary]
+        lines += markdown_table(
+            ["dataset", "teacher", "seeds", "accuracy", "points below strong",
+             "bill / strong", "labels right", "escalated", "targets met"],
+            rows, "llrrrrrrl") + [""]
+    write_generated(DOCS / "cascade.md", lines, "benchmarks.cascade")
+
+
 def main(argv=None):
     args = parse_args(argv)
     configs = ["strong", "cheap", *(f"cascade_t{t}" for t in THRESHOLDS),
@@ -231,6 +274,8 @@ def main(argv=None):
     write_json(RESULTS / f"{name}.json", {**meta, "summary": summary, "runs": rows})
     write_csv(RESULTS / f"{name}.csv", summary)
     plot(rows, RESULTS / f"{name}.png")
+    if not args.quick:
+        write_docs()
     for entry in summary:
         print(f"{entry['dataset']:10s} {entry['config']:20s} acc "
               f"{entry['accuracy']:.4f} gap {entry['accuracy_gap']:+.4f} bill "
