@@ -95,9 +95,7 @@ class MRARU(BaseSampler):
         than M-RARU: there its gain is within seed noise, while exhaustive
         uncertainty with the mean is ahead on both.
     cold_start : {"diverse", "random"}, default="diverse"
-        How the first rounds of a fit from no seed choose items, before a
-        student exists: one item per k-means cluster of the pool, or at
-        random (see :func:`skakd.sampling.cold_select`).
+        How a fit from no seed picks its first items (see :class:`BaseSampler`).
 
     Attributes
     ----------

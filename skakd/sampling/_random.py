@@ -13,9 +13,7 @@ class RandomSampler(BaseSampler):
     batch_size : int, default=25
         Items to label per round.
     cold_start : {"diverse", "random"}, default="diverse"
-        How the first rounds of a fit from no seed choose items, before a
-        student exists: one item per k-means cluster of the pool, or at
-        random (see :func:`skakd.sampling.cold_select`).
+        How a fit from no seed picks its first items (see :class:`BaseSampler`).
 
     Attributes
     ----------

@@ -42,9 +42,7 @@ class UncertaintySampler(BaseSampler):
         fewer teacher labels than the most uncertain label on GoEmotions
         (the "Multi-label" benchmark page).
     cold_start : {"diverse", "random"}, default="diverse"
-        How the first rounds of a fit from no seed choose items, before a
-        student exists: one item per k-means cluster of the pool, or at
-        random (see :func:`skakd.sampling.cold_select`).
+        How a fit from no seed picks its first items (see :class:`BaseSampler`).
 
     Attributes
     ----------

@@ -22,6 +22,14 @@ class _KappaCriterion(StopSetCriterion):
         **STOP_SET_CONSTRAINTS,
     }
 
+    def __init__(self, threshold, window, min_rounds, stop_set_size,
+                 random_state):
+        self.threshold = threshold
+        self.window = window
+        self.min_rounds = min_rounds
+        self.stop_set_size = stop_set_size
+        self.random_state = random_state
+
     def _start(self, student):
         self.previous_ = student.predict(self.stop_X_)
 
@@ -106,11 +114,8 @@ class StabilizingPredictions(_KappaCriterion):
 
     def __init__(self, threshold=0.99, window=3, min_rounds=10,
                  stop_set_size=None, random_state=None):
-        self.threshold = threshold
-        self.window = window
-        self.min_rounds = min_rounds
-        self.stop_set_size = stop_set_size
-        self.random_state = random_state
+        super().__init__(threshold, window, min_rounds, stop_set_size,
+                         random_state)
 
     def _statistic(self, clf, record):
         return self._kappa(clf)
@@ -190,11 +195,8 @@ class ProjectedChange(_KappaCriterion):
 
     def __init__(self, threshold=0.4, window=10, min_rounds=10,
                  stop_set_size=None, random_state=None):
-        self.threshold = threshold
-        self.window = window
-        self.min_rounds = min_rounds
-        self.stop_set_size = stop_set_size
-        self.random_state = random_state
+        super().__init__(threshold, window, min_rounds, stop_set_size,
+                         random_state)
 
     def _statistic(self, clf, record):
         kappa = self._kappa(clf)

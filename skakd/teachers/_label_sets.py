@@ -14,6 +14,7 @@ from ._prompts import (
     _list_schema,
     _short,
     _temperature,
+    entry_id,
     label_system_prompt,
     label_user_message,
 )
@@ -93,12 +94,8 @@ def parse_label_sets(reply, n_items, names):
     match = label_matcher(names)
     labels, problems, seen = [None] * n_items, [], set()
     for entry in entries:
-        item_id = entry.get("id") if isinstance(entry, dict) else None
-        if isinstance(item_id, bool) or not isinstance(item_id, int):
-            problems.append(f"entry {_short(entry)} has no integer id")
-            continue
-        if not 0 <= item_id < n_items:
-            problems.append(f"id {item_id} is not an item id (0 to {n_items - 1})")
+        item_id = entry_id(entry, n_items, problems)
+        if item_id is None:
             continue
         answer, why = _label_set(entry.get("labels"), match, item_id)
         if item_id in seen:

@@ -20,6 +20,7 @@ __all__ = [
     "Reply",
     "class_names",
     "correction",
+    "entry_id",
     "label_prompt",
     "label_schema",
     "label_system_prompt",
@@ -304,12 +305,8 @@ def parse_labels(reply, n_items, names):
     labels, problems = [None] * n_items, []
     seen = set()
     for entry in entries:
-        item_id = entry.get("id") if isinstance(entry, dict) else None
-        if isinstance(item_id, bool) or not isinstance(item_id, int):
-            problems.append(f"entry {_short(entry)} has no integer id")
-            continue
-        if not 0 <= item_id < n_items:
-            problems.append(f"id {item_id} is not an item id (0 to {n_items - 1})")
+        item_id = entry_id(entry, n_items, problems)
+        if item_id is None:
             continue
         label = entry.get("label")
         if item_id in seen:
@@ -346,6 +343,18 @@ def n_loose_matches(reply, names):
     return sum(isinstance(e, dict) and isinstance(e.get("label"), str)
                and e["label"] not in names and match(e["label"]) is not None
                for e in entries or ())
+
+
+def entry_id(entry, n_items, problems):
+    """The item id of an answer's entry, or ``None`` (the problem noted)."""
+    item_id = entry.get("id") if isinstance(entry, dict) else None
+    if isinstance(item_id, bool) or not isinstance(item_id, int):
+        problems.append(f"entry {_short(entry)} has no integer id")
+        return None
+    if not 0 <= item_id < n_items:
+        problems.append(f"id {item_id} is not an item id (0 to {n_items - 1})")
+        return None
+    return item_id
 
 
 def unlabeled_reasons(reply, labels):
