@@ -22,7 +22,7 @@ __all__ = ["MODES", "TOP_LOGPROBS", "OpenAIProvider"]
 
 # What a 400 says when the prompt is longer than the model reads.
 _TOO_LONG = ("context_length_exceeded", "maximum context length", "too long",
-             "too many tokens")
+             "too many tokens", "exceeds the available context size")
 
 #: The ways of asking for the answer object, best first.
 MODES = ("json_schema", "tool", "json_object", "text")
