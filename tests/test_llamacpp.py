@@ -253,3 +253,15 @@ def test_a_fit_with_the_local_teacher_is_free_and_stays_in_the_classes(server):
     assert len(taught) >= 10
     assert set(taught) <= set(clf.classes_)
     assert clf.teacher_cost_ == 0
+
+
+def test_the_demo_with_the_local_teacher_says_what_its_labels_cost(tmp_path,
+                                                                   monkeypatch,
+                                                                   capsys):
+    from skakd.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--teacher", "local"]) == 0
+    out = capsys.readouterr().out
+    assert "local teacher: 30 labels in" in out and "$0.00" in out
+    assert "student's test accuracy:" in out and "by the true labels" in out
