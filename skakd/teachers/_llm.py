@@ -348,6 +348,11 @@ class LLMTeacher(BaseTeacher):
         """The shortest prefix the API caches, or ``None`` (no caching)."""
         return None
 
+    def _marks_cached_prefix(self):
+        """Whether requests mark their static prefix for the API's cache
+        (APIs that cache by themselves need no mark)."""
+        return False
+
     def _settings(self, cache):
         return Settings(
             api_key=self.api_key, base_url=self.base_url, timeout=self.timeout,
@@ -355,7 +360,7 @@ class LLMTeacher(BaseTeacher):
             requests_per_minute=self.requests_per_minute,
             tokens_per_minute=self.tokens_per_minute,
             cache_path=None if cache is None else cache.path,
-            prompt_caching=getattr(self, "prompt_caching", False),
+            prompt_caching=self._marks_cached_prefix(),
             env_key=self._provider().env_key,
         )
 

@@ -219,6 +219,9 @@ class AnthropicTeacher(LLMTeacher):
     def _price(self):
         return claude_price(self.model, self.prices)
 
+    def _marks_cached_prefix(self):
+        return self.prompt_caching
+
     def _min_cache(self):
         # The estimate's view of prompt caching: the model's shortest cached
         # prefix, or None when caching is off.
