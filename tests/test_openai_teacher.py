@@ -319,3 +319,18 @@ def test_items_lost_in_flight_by_a_killed_process_are_counted_when_paid_again(
     assert result.n_cached == 10  # the first request's answers were stored
     assert result.info["n_paid_twice"] == 10
     assert server.ledger["n_billed"] == 3  # the lost request was billed too
+
+
+def test_the_answer_list_is_bounded_to_the_items_and_texts_asked_for():
+    # A server that enforces the schema with a grammar stops a small model
+    # at the last item instead of letting it write ids past the batch.
+    with FakeOpenAI() as server:
+        teacher = make_teacher(server, batch_size=5)
+        teacher.label(TEXTS[:9], CLASSES)
+        teacher.generate(GenerationRequest(classes=CLASSES, n_samples=3))
+        bodies = server.completion_bodies()
+    schemas = [b["response_format"]["json_schema"]["schema"]["properties"]
+               for b in bodies]
+    assert [s["items"]["maxItems"] for s in schemas[:2]] == [5, 4]
+    assert [s["items"]["minItems"] for s in schemas[:2]] == [5, 4]
+    assert schemas[2]["samples"]["maxItems"] == 3

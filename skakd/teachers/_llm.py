@@ -253,7 +253,7 @@ class LLMTeacher(BaseTeacher):
         provider = self._provider()
         message = provider.request(samples_prompt(
             self.model, request.to_prompt(), names, instructions=self.instructions,
-            temperature=self.temperature))
+            temperature=self.temperature, n_samples=request.n_samples))
         usage = Usage()
         try:
             samples, cached = exchange(message, request.n_samples, names, link,

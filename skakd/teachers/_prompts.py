@@ -100,6 +100,9 @@ class Prompt:
     #: How the model's confidence in each label is read: ``"logprobs"``
     #: (asked of the API), ``"verbalized"`` (a field of the answer) or None.
     confidence: str | None = None
+    #: How many texts a generation asks for (``None`` for labelling, whose
+    #: items are counted in ``user``): an adapter may bound the answer's list.
+    n_samples: int | None = None
 
 
 @dataclasses.dataclass
@@ -159,8 +162,9 @@ def label_prompt(model, texts, names, *, class_descriptions=None,
                   confidence)
 
 
-def samples_prompt(model, prompt, names, *, instructions=None, temperature=0.0):
-    """The :class:`Prompt` that asks for new texts with ``prompt``.
+def samples_prompt(model, prompt, names, *, instructions=None, temperature=0.0,
+                   n_samples=None):
+    """The :class:`Prompt` that asks for ``n_samples`` new texts with ``prompt``.
 
     Examples
     --------
@@ -170,7 +174,8 @@ def samples_prompt(model, prompt, names, *, instructions=None, temperature=0.0):
     """
     return Prompt(model, samples_system_prompt(instructions), prompt, SAMPLES_TOOL,
                   "Record the generated training texts with their labels.",
-                  samples_schema(names), _temperature(temperature))
+                  samples_schema(names), _temperature(temperature),
+                  n_samples=n_samples)
 
 
 def _temperature(temperature):

@@ -82,6 +82,8 @@ class OpenAIProvider(Provider):
         }
         if prompt.confidence == "logprobs":
             request["top_logprobs"] = TOP_LOGPROBS
+        if prompt.n_samples:
+            request["answer"]["n_samples"] = prompt.n_samples
         return request
 
     def static(self, request):
@@ -190,7 +192,8 @@ class OpenAIProvider(Provider):
             arguments["temperature"] = request["temperature"]
         if "top_logprobs" in request:
             arguments.update(logprobs=True, top_logprobs=request["top_logprobs"])
-        schema = _bounded(answer["schema"], self.n_items(request))
+        schema = _bounded(answer["schema"],
+                          answer.get("n_samples") or self.n_items(request))
         if mode == "json_schema":
             arguments["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": answer["name"], "strict": True, "schema": _strict(schema)}}
@@ -284,19 +287,20 @@ def _instructed(messages, answer, mode):
 
 
 def _bounded(schema, n_items):
-    """The answer schema with its list of items bounded to the ``n_items``
-    asked about (a labelling request; other schemas as they are).
+    """The answer schema with its list bounded to the ``n_items`` asked
+    about: the items of a labelling request, the texts of a generation.
 
     A server that enforces the schema with a grammar (llama.cpp) then stops
     a small model at the last item; unbounded, SmolLM2 wrote ids past the
     batch until ``max_tokens`` cut the answer (95% of single items lost).
-    The cache keys are made without the bound: it changes no answer.
+    A label's cache key is made without the bound: it changes no answer.
     """
-    items = schema.get("properties", {}).get("items")
-    if not n_items or not isinstance(items, dict) or items.get("type") != "array":
+    properties = schema.get("properties", {})
+    key = next((k for k in ("items", "samples") if k in properties), None)
+    if not n_items or key is None or properties[key].get("type") != "array":
         return schema
-    bounded = dict(items, minItems=n_items, maxItems=n_items)
-    return dict(schema, properties=dict(schema["properties"], items=bounded))
+    bounded = dict(properties[key], minItems=n_items, maxItems=n_items)
+    return dict(schema, properties=dict(properties, **{key: bounded}))
 
 
 def _strict(schema):
