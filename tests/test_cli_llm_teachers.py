@@ -158,3 +158,27 @@ def test_sigkill_at_ten_random_moments_of_a_batch_run_pays_nothing_twice(
     assert len(billed) == len(set(billed)) == 60  # nothing paid twice
     history = json.loads((tmp_path / "m.history.json").read_text())
     assert history[-1]["n_labeled"] == 18 + 60
+
+
+def test_a_resumed_run_says_how_many_items_a_kill_made_it_pay_twice(files,
+                                                                     tmp_path):
+    with FakeOpenAI(latency=1.0) as server:
+        env = {**os.environ, "PYTHONPATH": str(REPO),
+               "OPENAI_API_KEY": "test-key"}
+        argv = openai_args(files, server, "m.joblib", "--budget-labels", "20")
+        process = subprocess.Popen([sys.executable, "-m", "skakd", *argv],
+                                   cwd=tmp_path, env=env,
+                                   stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        try:  # killed while its first round's request is out
+            server.wait_for_requests(lambda r: not r["answered"], timeout=120)
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+        server.latency = 0.0
+        resumed = subprocess.run(
+            [sys.executable, "-m", "skakd", "distill", "--out", "m.joblib",
+             "--resume"], cwd=tmp_path, env=env, capture_output=True, text=True,
+            timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "paid twice: 10 items whose requests were in flight" in resumed.stdout

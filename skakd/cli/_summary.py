@@ -123,6 +123,16 @@ class Summary:
                 f"round{'' if rounds == 1 else 's'} before the first student "
                 "(no seed)")
 
+    def paid_twice(self):
+        """How many items this run paid for again: requests in flight when an
+        earlier run was killed (their answers never reached the cache)."""
+        n = sum(record.get("n_paid_twice", 0) for record in self.clf.history_)
+        if not n:
+            return None
+        return (f"paid twice: {n} item{'' if n == 1 else 's'} whose requests were "
+                "in flight when an earlier run was killed (--batch-api keeps "
+                "even those: a batch is recorded before it is waited for)")
+
     def budget_use(self):
         """How much of the label budget was used, and why not all of it."""
         args = self.args
@@ -355,7 +365,7 @@ def report(summary, paths, cache, status, seconds):
            if VALIDATION_KEY in last else "."),
     ]
     for sentence in (summary.budget_use(), summary.cold_start(),
-                     summary.validation(paths["labels"])):
+                     summary.paid_twice(), summary.validation(paths["labels"])):
         if sentence is not None:
             lines.append(sentence + ".")
     if clf.termination_condition_ == reasons.CONVERGED:
