@@ -42,7 +42,7 @@ class Link:
 
     send: Callable
     correct: Callable
-    too_long: Callable = bool
+    too_long: Callable
 
 
 def item_keys(static, texts):
