@@ -5,6 +5,8 @@ import pytest
 from sklearn.datasets import make_classification
 from threadpoolctl import threadpool_limits
 
+from skakd.datasets import load_dataset
+
 # The tests fit small models: one BLAS thread is as fast, and with two on a
 # busy 2-core machine OpenBLAS spins waiting for a core (a 1,000-text
 # LogisticRegression fit took 6 s instead of 0.1 s). Child processes (CLI
@@ -61,3 +63,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name.startswith("test_benchmark_"):
             item.add_marker(pytest.mark.benchmark)
+
+
+@pytest.fixture(scope="module")
+def trec400():
+    """400 trec questions: the first 4 of each class seed, the rest the pool;
+    ``truth`` maps every text to its label (what a perfect teacher answers)."""
+    data = load_dataset("trec")
+    X = np.asarray(data.X_train[:400], dtype=object)
+    y = np.asarray(data.y_train[:400])
+    seed = np.zeros(len(y), bool)
+    for label in np.unique(y):
+        seed[np.flatnonzero(y == label)[:4]] = True
+    return {"X_seed": X[seed], "y_seed": y[seed], "X_pool": X[~seed],
+            "truth": dict(zip(X.tolist(), y.tolist()))}

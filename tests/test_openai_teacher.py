@@ -15,7 +15,6 @@ from sklearn.pipeline import make_pipeline
 
 from skakd import ActiveDistillationClassifier
 from skakd.augmentation import PGKD, GenerationRequest
-from skakd.datasets import load_dataset
 from skakd.sampling import MRARU
 from skakd.teachers import OpenAITeacher, TeacherCache
 from skakd.teachers.openai import MODES, OPENAI_PRICES
@@ -40,19 +39,6 @@ def server_cost(server, model=MODEL, prefix=""):
     fresh = ledger[prefix + "prompt_tokens"] - ledger[prefix + "cached_tokens"]
     return (fresh * price_in + ledger[prefix + "cached_tokens"] * cached
             + ledger[prefix + "completion_tokens"] * price_out) / 1e6
-
-
-@pytest.fixture(scope="module")
-def trec():
-    """400 trec questions: the first 4 of each class seed, the rest the pool."""
-    data = load_dataset("trec")
-    X = np.asarray(data.X_train[:400], dtype=object)
-    y = np.asarray(data.y_train[:400])
-    seed = np.zeros(len(y), bool)
-    for label in np.unique(y):
-        seed[np.flatnonzero(y == label)[:4]] = True
-    return {"X_seed": X[seed], "y_seed": y[seed], "X_pool": X[~seed],
-            "truth": dict(zip(X.tolist(), y.tolist()))}
 
 
 def distiller(teacher, max_iter=4):
@@ -92,11 +78,11 @@ def test_a_fixed_way_the_server_rejects_fails_with_a_note():
 
 
 def test_faults_change_neither_the_labels_nor_the_student_and_the_bill_is_exact(
-        trec, tmp_path, monkeypatch):
+        trec400, tmp_path, monkeypatch):
     # The SDK's backoff on a 500 without retry-after is ~0.5 s: shorten it.
     monkeypatch.setattr(openai._base_client, "INITIAL_RETRY_DELAY", 0.01)
     monkeypatch.setattr(openai._base_client, "MAX_RETRY_DELAY", 0.02)
-    truth = trec["truth"]
+    truth = trec400["truth"]
     fits, met = [], set()
     for seed in (None, *range(10)):
         with FakeOpenAI(labeler=lambda text, classes: truth[text]) as server:
@@ -106,8 +92,8 @@ def test_faults_change_neither_the_labels_nor_the_student_and_the_bill_is_exact(
             teacher = make_teacher(server, batch_size=3, max_concurrency=2,
                                    timeout=0.3, max_retries=3,
                                    cache=TeacherCache(tmp_path / f"{seed}.sqlite"))
-            clf = distiller(teacher).fit(trec["X_seed"], trec["y_seed"],
-                                         X_pool=trec["X_pool"])
+            clf = distiller(teacher).fit(trec400["X_seed"], trec400["y_seed"],
+                                         X_pool=trec400["X_pool"])
             history = clf.history_
             assert sum(r["input_tokens"] + r["cache_read_tokens"]
                        for r in history[1:]) == server.ledger["prompt_tokens"]
@@ -123,8 +109,8 @@ def test_faults_change_neither_the_labels_nor_the_student_and_the_bill_is_exact(
     for fit in faulty:
         np.testing.assert_array_equal(fit.labeled_X_, clean.labeled_X_)
         np.testing.assert_array_equal(fit.labeled_y_, clean.labeled_y_)
-        np.testing.assert_allclose(fit.predict_proba(trec["X_pool"]),
-                                   clean.predict_proba(trec["X_pool"]))
+        np.testing.assert_allclose(fit.predict_proba(trec400["X_pool"]),
+                                   clean.predict_proba(trec400["X_pool"]))
 
 
 def test_a_body_that_is_not_json_is_retried_and_not_billed():
@@ -144,17 +130,17 @@ def test_unreadable_answers_past_the_retries_fail_with_a_resume_hint():
     assert "resumes without paying" in "".join(info.value.__notes__)
 
 
-def test_a_refit_on_the_same_cache_sends_nothing(trec, tmp_path):
-    truth = trec["truth"]
+def test_a_refit_on_the_same_cache_sends_nothing(trec400, tmp_path):
+    truth = trec400["truth"]
     with FakeOpenAI(labeler=lambda text, classes: truth[text]) as server:
         teacher = make_teacher(server, batch_size=5,
                                cache=TeacherCache(tmp_path / "c.sqlite"))
-        first = distiller(teacher).fit(trec["X_seed"], trec["y_seed"],
-                                       X_pool=trec["X_pool"])
+        first = distiller(teacher).fit(trec400["X_seed"], trec400["y_seed"],
+                                       X_pool=trec400["X_pool"])
         sent = server.n_completions
         again = distiller(make_teacher(
             server, batch_size=5, cache=TeacherCache(tmp_path / "c.sqlite"))).fit(
-            trec["X_seed"], trec["y_seed"], X_pool=trec["X_pool"])
+            trec400["X_seed"], trec400["y_seed"], X_pool=trec400["X_pool"])
         assert server.n_completions == sent
     assert again.teacher_cost_ == 0 and first.teacher_cost_ > 0
     np.testing.assert_array_equal(again.labeled_y_, first.labeled_y_)
@@ -267,8 +253,9 @@ def test_a_crash_while_the_batch_is_in_flight_collects_it_instead_of_paying(
     assert result.labels == [default_labeler(t, CLASSES) for t in TEXTS]
 
 
-def test_pgkd_generates_through_the_fake_server(trec, tmp_path):
-    X, y = trec["X_pool"], np.asarray([trec["truth"][t] for t in trec["X_pool"]])
+def test_pgkd_generates_through_the_fake_server(trec400, tmp_path):
+    X = trec400["X_pool"]
+    y = np.asarray([trec400["truth"][t] for t in X])
 
     def generator(classes, n_samples, prompt, counter):
         # Real texts of the requested classes, new ones each call.
@@ -287,7 +274,7 @@ def test_pgkd_generates_through_the_fake_server(trec, tmp_path):
         clf = ActiveDistillationClassifier(
             make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=300)),
             teacher=teacher, sampler=PGKD(batch_size=12, patience=None),
-            max_iter=2, random_state=0).fit(trec["X_seed"], trec["y_seed"])
+            max_iter=2, random_state=0).fit(trec400["X_seed"], trec400["y_seed"])
         assert server.n_completions == 3
     assert clf.n_iter_ == 2 and clf.teacher_cost_ > 0
 

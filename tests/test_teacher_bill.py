@@ -17,7 +17,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from skakd import ActiveDistillationClassifier
-from skakd.datasets import load_dataset
 from skakd.sampling import MRARU
 from skakd.teachers import PRICES, AnthropicTeacher, TeacherCache
 from skakd.teachers.testing import FakeAnthropic, Fault, random_faults
@@ -29,19 +28,6 @@ TOKENS = ("input_tokens", "output_tokens", "cache_write_tokens",
 LEDGER = {"input_tokens": "input_tokens", "output_tokens": "output_tokens",
           "cache_write_tokens": "cache_creation_input_tokens",
           "cache_read_tokens": "cache_read_input_tokens"}
-
-
-@pytest.fixture(scope="module")
-def trec():
-    """400 trec questions: the first 4 of each class seed, the rest the pool."""
-    data = load_dataset("trec")
-    X = np.asarray(data.X_train[:400], dtype=object)
-    y = np.asarray(data.y_train[:400])
-    seed = np.zeros(len(y), bool)
-    for label in np.unique(y):
-        seed[np.flatnonzero(y == label)[:4]] = True
-    return {"X_seed": X[seed], "y_seed": y[seed], "X_pool": X[~seed],
-            "truth": dict(zip(X.tolist(), y.tolist()))}
 
 
 def distiller(teacher, max_iter=4):
@@ -80,8 +66,8 @@ def server_cost(server, model="claude-haiku-4-5"):
     return (weighted * price_in + ledger["output_tokens"] * price_out) / 1e6
 
 
-def test_every_billed_token_is_counted_even_when_the_round_fails(trec, tmp_path):
-    truth = trec["truth"]
+def test_every_billed_token_is_counted_even_when_the_round_fails(trec400, tmp_path):
+    truth = trec400["truth"]
     with FakeAnthropic(labeler=lambda text, classes: truth[text]) as server:
         server.script(
             # round 1: a corrective re-ask, then an answer after the timeout
@@ -94,7 +80,7 @@ def test_every_billed_token_is_counted_even_when_the_round_fails(trec, tmp_path)
         )
         clf = distiller(make_teacher(server, tmp_path))
         with pytest.raises(anthropic.BadRequestError):
-            clf.fit(trec["X_seed"], trec["y_seed"], X_pool=trec["X_pool"])
+            clf.fit(trec400["X_seed"], trec400["y_seed"], X_pool=trec400["X_pool"])
         server.wait_for_messages(len(server.requests))
         ledger = dict(server.ledger)
         # Write-ahead: the failed round's paid batch is in the cache, so the
@@ -102,7 +88,7 @@ def test_every_billed_token_is_counted_even_when_the_round_fails(trec, tmp_path)
         assert len(TeacherCache(tmp_path / "cache.sqlite")) == 25
         sent = server.n_messages
         resumed = distiller(make_teacher(server, tmp_path)).fit(
-            trec["X_seed"], trec["y_seed"], X_pool=trec["X_pool"])
+            trec400["X_seed"], trec400["y_seed"], X_pool=trec400["X_pool"])
         assert server.n_messages - sent == 3 and resumed.n_iter_ == 4
         server.ledger = ledger
 
@@ -116,11 +102,11 @@ def test_every_billed_token_is_counted_even_when_the_round_fails(trec, tmp_path)
 
 
 def test_faults_change_neither_the_labels_nor_the_student_and_the_bill_is_exact(
-        trec, tmp_path, monkeypatch):
+        trec400, tmp_path, monkeypatch):
     # The SDK's backoff on a 500 without retry-after is ~0.5 s: shorten it.
     monkeypatch.setattr(anthropic._base_client, "INITIAL_RETRY_DELAY", 0.01)
     monkeypatch.setattr(anthropic._base_client, "MAX_RETRY_DELAY", 0.02)
-    truth = trec["truth"]
+    truth = trec400["truth"]
     fits = []
     for faults in (False, True):
         with FakeAnthropic(labeler=lambda text, classes: truth[text]) as server:
@@ -129,8 +115,8 @@ def test_faults_change_neither_the_labels_nor_the_student_and_the_bill_is_exact(
                                              not_json=True))
             teacher = make_teacher(server, tmp_path / str(faults),
                                    max_concurrency=2, timeout=0.3)
-            clf = distiller(teacher).fit(trec["X_seed"], trec["y_seed"],
-                                         X_pool=trec["X_pool"])
+            clf = distiller(teacher).fit(trec400["X_seed"], trec400["y_seed"],
+                                         X_pool=trec400["X_pool"])
             assert counted(clf.history_) == billed(server)
             assert clf.teacher_cost_ == pytest.approx(server_cost(server))
         fits.append(clf)
@@ -138,8 +124,8 @@ def test_faults_change_neither_the_labels_nor_the_student_and_the_bill_is_exact(
     assert sum(faulty.history_[1:, "n_api_retries"]) > 0
     np.testing.assert_array_equal(faulty.labeled_X_, clean.labeled_X_)
     np.testing.assert_array_equal(faulty.labeled_y_, clean.labeled_y_)
-    np.testing.assert_allclose(faulty.predict_proba(trec["X_pool"]),
-                               clean.predict_proba(trec["X_pool"]))
+    np.testing.assert_allclose(faulty.predict_proba(trec400["X_pool"]),
+                               clean.predict_proba(trec400["X_pool"]))
 
 
 @pytest.mark.parametrize("key_from", ["argument", "environment"])
@@ -161,9 +147,9 @@ def test_a_pickled_error_never_carries_the_api_key(tmp_path, monkeypatch, key_fr
 
 
 def test_unlabelable_items_are_counted_per_reason_warned_once_and_never_paid_again(
-        trec, tmp_path):
-    truth = trec["truth"]
-    bad = {t for t in trec["X_pool"] if zlib.crc32(t.encode()) % 5 == 0}
+        trec400, tmp_path):
+    truth = trec400["truth"]
+    bad = {t for t in trec400["X_pool"] if zlib.crc32(t.encode()) % 5 == 0}
 
     def labeler(text, classes):
         return "NOT_A_CLASS" if text in bad else truth[text]
@@ -172,12 +158,12 @@ def test_unlabelable_items_are_counted_per_reason_warned_once_and_never_paid_aga
         teacher = make_teacher(server, tmp_path, max_concurrency=2)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            clf = distiller(teacher).fit(trec["X_seed"], trec["y_seed"],
-                                         X_pool=trec["X_pool"])
+            clf = distiller(teacher).fit(trec400["X_seed"], trec400["y_seed"],
+                                         X_pool=trec400["X_pool"])
         sent = server.n_messages
         with pytest.warns(UserWarning, match="could not label"):
-            again = distiller(teacher).fit(trec["X_seed"], trec["y_seed"],
-                                           X_pool=trec["X_pool"])
+            again = distiller(teacher).fit(trec400["X_seed"], trec400["y_seed"],
+                                           X_pool=trec400["X_pool"])
         assert server.n_messages == sent  # the bad items are not paid again
 
     unlabeled = [str(w.message) for w in caught
