@@ -29,6 +29,7 @@ __all__ = [
     "check_fit_data",
     "check_items",
     "check_texts",
+    "for_teacher",
     "is_empty",
     "is_missing",
     "is_numeric_frame",
@@ -84,6 +85,17 @@ def is_numeric_frame(X):
     if dtypes is None or getattr(X, "ndim", 1) != 2:
         return False
     return all(getattr(dtype, "kind", "O") in "biuf" for dtype in dtypes)
+
+
+def for_teacher(items):
+    """Items as a teacher is asked about them: texts as a plain list,
+    DataFrame rows as row arrays (numeric columns) or dicts (mixed
+    columns); other items as they are."""
+    if is_text_items(items):
+        return items.tolist()
+    if hasattr(items, "iloc"):
+        return items.to_numpy() if is_numeric_frame(items) else items.to_dict("records")
+    return items
 
 
 def is_missing(item):

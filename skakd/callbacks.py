@@ -9,7 +9,11 @@ grid-searches) with hooks that receive the classifier being fitted:
   answers were added to ``state.labeled`` and *before* the student is
   refitted on them: ``state.estimator`` is still the previous round's
   student and ``state.X_pool`` the pool (see
-  :class:`~skakd.DistillationState`). Read the state, do not change it;
+  :class:`~skakd.DistillationState`). Read the state, do not change it,
+  with one exception: an audit such as :class:`skakd.audit.LabelAudit` may
+  relabel rows (:meth:`~skakd.strategy.LabeledSet.relabel`) and adds what
+  it asked to ``state.n_used`` and ``state.teacher_cost``, so that the
+  budget counts it;
 * ``on_round_end(clf, record)`` after each teacher round, with the record
   about to be appended to ``history_``; it may add keys to ``record`` and
   returns ``True`` to stop the loop (``termination_condition_`` is then the

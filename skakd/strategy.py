@@ -251,6 +251,8 @@ class LabeledSet:
     ``teacher`` and ``confidence`` give each row's provenance; they become
     the classifier's ``label_source_``, ``label_round_``,
     ``labeled_pool_index_``, ``label_teacher_`` and ``labeled_confidence_``.
+    ``audited`` says which rows :meth:`relabel` answered again (see
+    :class:`skakd.audit.LabelAudit`).
 
     Examples
     --------
@@ -262,6 +264,10 @@ class LabeledSet:
     ...             pool_index=[7])
     >>> labeled.X.tolist(), labeled.y.tolist(), labeled.pool_index.tolist()
     (['good', 'bad', 'fine'], ['pos', 'neg', 'pos'], [-1, -1, 7])
+    >>> labeled.relabel([2], ["neg"], teacher="strong", confidence=[0.99]).tolist()
+    [True]
+    >>> labeled.y.tolist(), labeled.teacher.tolist(), labeled.audited.tolist()
+    (['pos', 'neg', 'neg'], ['', '', 'strong'], [False, False, True])
     >>> X_val, y_val = labeled.remove(labeled.source == "seed")
     >>> len(labeled), y_val.tolist()
     (1, ['pos', 'neg'])
@@ -275,6 +281,7 @@ class LabeledSet:
         self._pool_index = []
         self._teacher = []
         self._confidence = []
+        self._audited = []
         self._cache = None
 
     def add(self, X, y, source, round_, pool_index=None, *, teacher=None,
@@ -298,6 +305,7 @@ class LabeledSet:
                              else np.asarray(teacher, dtype=object))
         self._confidence.append(np.full(n, np.nan) if confidence is None else
                                 np.asarray(confidence, dtype=float))
+        self._audited.append(np.zeros(n, dtype=bool))
         self._cache = None
 
     def remove(self, mask):
@@ -306,13 +314,56 @@ class LabeledSet:
         taken = (_safe_indexing(X, np.flatnonzero(mask)), y[mask])
         keep = np.flatnonzero(~mask)
         columns = (self.source, self.rounds, self.pool_index, self.teacher,
-                   self.confidence)
+                   self.confidence, self.audited)
         self._blocks = [_safe_indexing(X, keep)]
         self._y = [y[keep]]
         (self._source, self._round, self._pool_index, self._teacher,
-         self._confidence) = ([c[keep]] for c in columns)
+         self._confidence, self._audited) = ([c[keep]] for c in columns)
         self._cache = None
         return taken
+
+    def relabel(self, rows, y, *, teacher="", confidence=None):
+        """Give ``rows`` the labels ``y`` of another teacher (an audit's).
+
+        The rows keep their place, item, ``source`` and round; their
+        ``teacher`` and ``confidence`` become the new answer's, and they are
+        marked ``audited`` whether the label changed or not. This is the one
+        change to the labelled set a callback may make (see
+        :class:`skakd.audit.LabelAudit`): the loop refits the student on it.
+
+        Parameters
+        ----------
+        rows : array-like of int
+            Positions in the set.
+        y : sequence
+            The new label of each row (an indicator row for label sets).
+        teacher : str or sequence of str, default=""
+            Who gave the new labels.
+        confidence : sequence of float or None, default=None
+            How sure it was (``None`` or ``nan``: unknown).
+
+        Returns
+        -------
+        changed : ndarray of bool
+            Whether each row's label differs from the one it had.
+        """
+        rows = np.asarray(rows, dtype=np.intp).ravel()
+        labels = np.empty(len(rows), dtype=object)
+        labels[:] = list(y)
+        old = np.asarray(_join(self._y, object))
+        changed = np.array([not np.array_equal(a, b)
+                            for a, b in zip(old[rows], labels)], dtype=bool)
+        # Each column becomes one block, written in place at the rows.
+        new_y, names = old.copy(), self.teacher.copy()
+        new_y[rows] = labels if old.ndim == 1 else np.stack(labels)
+        names[rows] = teacher
+        sure, audited = self.confidence.copy(), self.audited.copy()
+        sure[rows] = np.nan if confidence is None else np.array(
+            [np.nan if c is None else c for c in confidence], dtype=float)
+        audited[rows] = True
+        self._y, self._teacher = [new_y], [names]
+        self._confidence, self._audited = [sure], [audited]
+        return changed
 
     def __len__(self):
         return sum(len(y) for y in self._y)
@@ -346,6 +397,10 @@ class LabeledSet:
     @property
     def confidence(self):
         return _join(self._confidence, float)
+
+    @property
+    def audited(self):
+        return _join(self._audited, bool)
 
 
 def _join(columns, dtype):

@@ -5,10 +5,11 @@ import time
 
 import numpy as np
 
-from .._items import is_numeric_frame, is_text_items, take, warn
+from .._items import for_teacher, is_text_items, take, warn
 from .._multilabel import check_label_sets, label_sets
-from ..strategy import Acquisition
+from ..strategy import Acquisition, sample_weight_param
 from ..teachers import TeacherResult, check_teacher_labels
+from ._base import confidence_weights
 from ._cold import class_texts, cold_select
 
 __all__ = ["PoolStrategy"]
@@ -52,8 +53,17 @@ class PoolStrategy:
 
     def prepare(self, state):
         """Refuse a student without ``predict_proba`` when the sampler scores
-        with it, before anything is fitted or paid for."""
+        with it, or without ``sample_weight`` when the sampler weights rows
+        by confidence, before anything is fitted or paid for."""
         student = state.estimator
+        if self._weighted and sample_weight_param(student) is None:
+            raise TypeError(
+                f"sampler {type(self.sampler).__name__} has "
+                "weight_by_confidence=True, but the student "
+                f"{type(student).__name__} (or its Pipeline's last step) "
+                "takes no sample_weight in fit; use a student that does (e.g. "
+                "LogisticRegression) or weight_by_confidence=False."
+            )
         if getattr(self.sampler, "_needs_proba", False) and not hasattr(
             student, "predict_proba"
         ):
@@ -63,6 +73,24 @@ class PoolStrategy:
                 "predict_proba; use a probabilistic student (e.g. wrap it in "
                 "sklearn.calibration.CalibratedClassifierCV) or RandomSampler."
             )
+
+    def sample_weight(self, state):
+        """Per-row weights of the student's next fit: with the sampler's
+        ``weight_by_confidence``, each row's label confidence (1 where
+        unknown); else ``None``, unweighted.
+
+        Returns
+        -------
+        weights : ndarray of shape (len(state.labeled),) or None
+        """
+        if not self._weighted:
+            return None
+        return confidence_weights(state.labeled.confidence)
+
+    @property
+    def _weighted(self):
+        # A sampler written without the parameter fits unweighted.
+        return bool(getattr(self.sampler, "weight_by_confidence", False))
 
     def acquire(self, state):
         """Label the items the sampler picks; ``None`` once the pool is used up."""
@@ -79,7 +107,7 @@ class PoolStrategy:
         elapsed = time.perf_counter() - start
         chosen = self._check_selection(chosen, state)
         items = take(state.X_pool, chosen)
-        queries = _for_teacher(items)
+        queries = for_teacher(items)
         if isinstance(queries, list) and all(isinstance(q, str) for q in queries):
             labels, result, counts = self._ask_once_per_text(state, queries)
         else:
@@ -203,13 +231,3 @@ def _warn_duplicates(state, counts):
         "label (or the seed's) for free. history_ counts them in n_duplicates "
         "and n_seed_duplicates; drop the copies from X_pool to silence this."
     )
-
-
-def _for_teacher(items):
-    """Texts go to teachers as a plain list, DataFrame rows as row arrays
-    (numeric columns) or dicts (mixed columns); other items as they are."""
-    if is_text_items(items):
-        return items.tolist()
-    if hasattr(items, "iloc"):
-        return items.to_numpy() if is_numeric_frame(items) else items.to_dict("records")
-    return items

@@ -42,6 +42,16 @@ class BaseSampler(BaseEstimator):
         How the first rounds of a fit from no seed choose items, before a
         student exists: one item per k-means cluster of the pool, or at
         random (see :func:`skakd.sampling.cold_select`).
+    weight_by_confidence : bool, default=False
+        Whether each training row counts as much as the teacher was sure of
+        its label (``labeled_confidence_``): a label given with confidence 0.6
+        weighs 0.6 in the student's ``fit`` (``sample_weight``), a row of
+        unknown confidence (the seed, a person's label, a teacher that says
+        nothing) weighs 1. Needs a student whose ``fit`` (a Pipeline's last
+        step) takes ``sample_weight``; another is refused at fit, before the
+        teacher is asked. A strategy that weights rows its own way (such as
+        :class:`~skakd.augmentation.PGKD`, whose ``pool_sampler`` this may
+        be) does not read it.
 
     Attributes
     ----------
@@ -75,6 +85,7 @@ class BaseSampler(BaseEstimator):
     _parameter_constraints: dict = {
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "cold_start": [StrOptions(set(COLD_STARTS))],
+        "weight_by_confidence": ["boolean"],
     }
 
     # Samplers pick pool items for the teacher to label; it writes none.
@@ -84,9 +95,11 @@ class BaseSampler(BaseEstimator):
     # student without probabilities fails before the teacher is paid.
     _needs_proba = False
 
-    def __init__(self, batch_size=25, *, cold_start="diverse"):
+    def __init__(self, batch_size=25, *, cold_start="diverse",
+                 weight_by_confidence=False):
         self.batch_size = batch_size
         self.cold_start = cold_start
+        self.weight_by_confidence = weight_by_confidence
 
     def select(self, estimator, X_pool, candidates, n_samples, random_state):
         """Choose up to ``n_samples`` items of ``X_pool`` for the teacher.
@@ -139,6 +152,13 @@ class BaseSampler(BaseEstimator):
 
 # sampler -> the parameter values its last validation passed with.
 _CHECKED_PARAMS = weakref.WeakKeyDictionary()
+
+
+def confidence_weights(confidence):
+    """One training weight per row: the teacher's confidence in its label
+    (``labeled_confidence_``), 1 where it is unknown (``nan``)."""
+    confidence = np.asarray(confidence, dtype=float)
+    return np.where(np.isnan(confidence), 1.0, confidence)
 
 
 def check_candidates(candidates):

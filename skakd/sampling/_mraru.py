@@ -96,6 +96,9 @@ class MRARU(BaseSampler):
         uncertainty with the mean is ahead on both.
     cold_start : {"diverse", "random"}, default="diverse"
         How a fit from no seed picks its first items (see :class:`BaseSampler`).
+    weight_by_confidence : bool, default=False
+        Whether the student weights each row by the teacher's confidence in
+        its label, 1 where unknown (see :class:`BaseSampler`).
 
     Attributes
     ----------
@@ -145,8 +148,10 @@ class MRARU(BaseSampler):
     def __init__(self, batch_size=25, *, temperature=1.0, strategy="margin",
                  target_acceptance=0.1,
                  max_visits="auto", fallback="most_uncertain", chunk_size=2048,
-                 label_aggregation="mean", cold_start="diverse"):
-        super().__init__(batch_size=batch_size, cold_start=cold_start)
+                 label_aggregation="mean", cold_start="diverse",
+                 weight_by_confidence=False):
+        super().__init__(batch_size=batch_size, cold_start=cold_start,
+                         weight_by_confidence=weight_by_confidence)
         self.temperature = temperature
         self.strategy = strategy
         self.target_acceptance = target_acceptance

@@ -14,6 +14,9 @@ class RandomSampler(BaseSampler):
         Items to label per round.
     cold_start : {"diverse", "random"}, default="diverse"
         How a fit from no seed picks its first items (see :class:`BaseSampler`).
+    weight_by_confidence : bool, default=False
+        Whether the student weights each row by the teacher's confidence in
+        its label, 1 where unknown (see :class:`BaseSampler`).
 
     Attributes
     ----------

@@ -43,6 +43,9 @@ class UncertaintySampler(BaseSampler):
         (the "Multi-label" benchmark page).
     cold_start : {"diverse", "random"}, default="diverse"
         How a fit from no seed picks its first items (see :class:`BaseSampler`).
+    weight_by_confidence : bool, default=False
+        Whether the student weights each row by the teacher's confidence in
+        its label, 1 where unknown (see :class:`BaseSampler`).
 
     Attributes
     ----------
@@ -75,8 +78,9 @@ class UncertaintySampler(BaseSampler):
 
     def __init__(self, batch_size=25, *, strategy="least_confidence",
                  chunk_size=10_000, n_jobs=None, label_aggregation="mean",
-                 cold_start="diverse"):
-        super().__init__(batch_size=batch_size, cold_start=cold_start)
+                 cold_start="diverse", weight_by_confidence=False):
+        super().__init__(batch_size=batch_size, cold_start=cold_start,
+                         weight_by_confidence=weight_by_confidence)
         self.strategy = strategy
         self.chunk_size = chunk_size
         self.n_jobs = n_jobs
