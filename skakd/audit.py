@@ -269,7 +269,8 @@ class LabelAudit(Callback):
                 "multi-label. Remove LabelAudit from callbacks."
             )
         self.audits_, self.flagged_ = [], np.empty(0, dtype=np.intp)
-        self.labeled_, self.unanswered_, self.pending_ = None, set(), {}
+        # item key -> (label, teacher name, confidence), None if unanswered.
+        self.answers_, self.labeled_, self.pending_ = {}, None, {}
 
     def on_acquisition(self, clf, state, acquisition):
         self.labeled_ = state.labeled  # read at on_fit_end, then dropped
@@ -280,12 +281,20 @@ class LabelAudit(Callback):
                                   cv=self.cv, filter_by=self.filter_by,
                                   random_state=state.rng)
         self.flagged_ = found.indices
-        askable = self._askable(labeled, found.indices)
-        rows = askable[:self._allowance(clf, state, len(askable))]
-        asked = self._ask(state, rows)
-        self.audits_.append({"round": state.round, "n_flagged": len(askable),
-                             **asked})
-        self.pending_ = asked | {"n_flagged": len(askable)}
+        rows = self._askable(labeled, found.indices)
+        done = {"round": state.round, "n_flagged": len(rows), "n_asked": 0,
+                "n_changed": 0, "n_unanswered": 0, "cost": 0.0}
+        self.audits_.append(done)  # counted as it goes, in _spent
+        self.pending_ = done
+        while len(rows):
+            n = self._allowance(clf, state, len(rows))
+            if n == 0:
+                break
+            if clf.max_cost is not None and self._cost_per_item(state, n) is None:
+                n = 1  # the price is unknown: one item first, to learn it
+            for key, value in self._ask(state, rows[:n]).items():
+                done[key] += value
+            rows = rows[n:]
 
     def on_round_end(self, clf, record):
         done, self.pending_ = self.pending_, {}
@@ -306,7 +315,7 @@ class LabelAudit(Callback):
         keys = ("n_flagged", "n_asked", "n_changed", "n_unanswered", "cost")
         self.summary_ = {"n_audits": len(self.audits_),
                          **{k: sum(a[k] for a in self.audits_) for k in keys}}
-        del self.labeled_, self.unanswered_, self.pending_
+        del self.labeled_, self.answers_, self.pending_
 
     # -- when, what and how much -------------------------------------------
 
@@ -330,41 +339,44 @@ class LabelAudit(Callback):
     def _share_left(self, state):
         """Items the audit may still ask so that, after them, re-asks are at
         most ``budget_share`` of all items bought: ``a + k <= s (u + k)``."""
-        asked = sum(a["n_asked"] for a in self.audits_)
+        asked = self._spent("n_asked")
         room = (self.budget_share * state.n_used - asked) / (1 - self.budget_share)
         return max(int(room + 1e-9), 0)
 
     def _allowance(self, clf, state, n_wanted):
-        """How many rows this audit may ask about: its share, the labels
-        and the money left."""
+        """How many more rows this audit may ask about: its share, the
+        labels and the money left (at the known price per item)."""
         if self.teacher is None:
             return 0
         n = min(n_wanted, self._share_left(state))
         if clf.max_labels is not None:
             n = min(n, clf.max_labels - state.n_used)
         if clf.max_cost is not None and n > 0:
-            per_item = self._cost_per_item(state, n)
             left = clf.max_cost - state.teacher_cost
-            if per_item > 0:
-                n = min(n, int(left / per_item + 1e-9))
-            elif left <= 0:
+            per_item = self._cost_per_item(state, n)
+            if left <= 0:
                 n = 0
+            elif per_item:
+                n = min(n, int(left / per_item + 1e-9))
         return max(n, 0)
 
     def _cost_per_item(self, state, n):
-        """The teacher's own estimate, else what the audit paid per item so far."""
+        """The teacher's own estimate, else what the audit paid per item so
+        far; ``None`` before anything is known."""
         estimate = getattr(self._teacher, "estimate_cost", None)
         if estimate is not None:
             return float(estimate(n, classes=list(state.classes))) / n
-        asked = sum(a["n_asked"] for a in self.audits_)
-        return sum(a["cost"] for a in self.audits_) / asked if asked else 0.0
+        asked = self._spent("n_asked")
+        return self._spent("cost") / asked if asked else None
+
+    def _spent(self, key):
+        return sum(a[key] for a in self.audits_)
 
     def _askable(self, labeled, rows):
         """The rows found that a teacher labelled and no one asked again."""
         source, teacher, audited = labeled.source, labeled.teacher, labeled.audited
         keep = [r for r in rows.tolist() if source[r] in ("teacher", "generated")
-                and teacher[r] != "human" and not audited[r]
-                and r not in self.unanswered_]
+                and teacher[r] != "human" and not audited[r]]
         return np.asarray(keep, dtype=np.intp)
 
     @property
@@ -377,46 +389,58 @@ class LabelAudit(Callback):
     # -- asking ------------------------------------------------------------
 
     def _ask(self, state, rows):
-        """Ask about ``rows`` (each distinct item once), relabel the answered
-        ones, and count the items and the cost in the fit's budget."""
-        if len(rows) == 0:
-            return {"n_asked": 0, "n_changed": 0, "n_unanswered": 0, "cost": 0.0}
+        """Ask about ``rows`` (each item new to the audit once; one asked
+        before takes that answer), relabel the answered ones, and count the
+        items and the cost in the fit's budget."""
         questions = for_teacher(take(state.labeled.X, rows))
-        distinct, where = _distinct(questions)
+        keys = [_key(q) for q in questions]
+        new = {}
+        for key, question in zip(keys, questions):
+            if key not in self.answers_:
+                new.setdefault(key, question)
+        cost = self._ask_new(state, list(new), list(new.values()))
+        answered = [i for i, key in enumerate(keys)
+                    if self.answers_[key] is not None]
+        found = [self.answers_[keys[i]] for i in answered]
+        changed = state.labeled.relabel(
+            rows[answered], [label for label, _, _ in found],
+            teacher=[name for _, name, _ in found],
+            confidence=[sure for _, _, sure in found])
+        return {"n_asked": len(new), "n_changed": int(changed.sum()),
+                "n_unanswered": len(rows) - len(answered), "cost": cost}
+
+    def _ask_new(self, state, keys, questions):
+        """Ask the teacher, remember its answers and bill them; the cost."""
+        if not keys:
+            return 0.0
         teacher = self._teacher
         try:
-            result = teacher.label(distinct, list(state.classes))
+            result = teacher.label(questions, list(state.classes))
         except BaseException as exc:
             # What a failed call paid for is still the fit's bill.
             paid = getattr(exc, "teacher_result", None)
             state.teacher_cost += float(getattr(paid, "cost", 0.0) or 0.0)
             raise
-        labels = check_teacher_labels(result.labels, len(distinct),
+        labels = check_teacher_labels(result.labels, len(keys),
                                       type(teacher).__name__)
         cost = float(getattr(result, "cost", 0.0) or 0.0)
-        state.n_used += len(distinct)
+        state.n_used += len(keys)
         state.teacher_cost += cost
-        answered = [i for i, j in enumerate(where) if labels[j] is not UNLABELED
-                    and labels[j] in set(state.classes.tolist())]
-        self.unanswered_.update(rows[i] for i in range(len(rows))
-                                if i not in set(answered))
-        changed = state.labeled.relabel(
-            rows[answered], [labels[where[i]] for i in answered],
-            teacher=[_name(teacher, result, where[i]) for i in answered],
-            confidence=[_confidence(result, where[i]) for i in answered])
-        return {"n_asked": len(distinct), "n_changed": int(changed.sum()),
-                "n_unanswered": len(rows) - len(answered), "cost": cost}
+        known = set(state.classes.tolist())
+        for i, (key, label) in enumerate(zip(keys, labels)):
+            self.answers_[key] = (None if label is UNLABELED or label not in known
+                                  else (label, _name(teacher, result, i),
+                                        _confidence(result, i)))
+        return cost
 
 
-def _distinct(questions):
-    """The distinct questions, and for each question its position among
-    them (texts compared as they are; other items are all distinct)."""
-    if not (isinstance(questions, list)
-            and all(isinstance(q, str) for q in questions)):
-        return questions, list(range(len(questions)))
-    first = {}
-    where = [first.setdefault(q, len(first)) for q in questions]
-    return list(first), where
+def _key(question):
+    """What tells two questions apart: a text itself, a row its bytes."""
+    if isinstance(question, str):
+        return question
+    if isinstance(question, np.ndarray):
+        return ("row", question.dtype.str, question.tobytes())
+    return repr(question)
 
 
 def _name(teacher, result, i):
