@@ -21,10 +21,10 @@ from ._items import for_teacher, take
 from .callbacks import Callback
 from .teachers import UNLABELED, CallableTeacher, check_teacher_labels
 
-__all__ = ["FILTERS", "LabelAudit", "find_label_issues"]
+__all__ = ["LabelAudit", "find_label_issues"]
 
-#: How :func:`find_label_issues` decides that a row is an issue.
-FILTERS = ("confident_learning", "predicted_neq_given")
+# How find_label_issues decides that a row is an issue.
+_FILTERS = ("confident_learning", "predicted_neq_given")
 
 
 def find_label_issues(estimator, X, y, *, cv=5, filter_by="confident_learning",
@@ -95,8 +95,8 @@ def find_label_issues(estimator, X, y, *, cv=5, filter_by="confident_learning",
             f"y must hold one label per row, got an array of shape {y.shape}; "
             "find_label_issues does not audit multi-label targets."
         )
-    if filter_by not in FILTERS:
-        raise ValueError(f"filter_by must be one of {list(FILTERS)}, got "
+    if filter_by not in _FILTERS:
+        raise ValueError(f"filter_by must be one of {list(_FILTERS)}, got "
                          f"{filter_by!r}.")
     classes, given = np.unique(y, return_inverse=True)
     proba = _out_of_fold_proba(estimator, X, y, classes, _folds(cv, X, given,
@@ -250,7 +250,7 @@ class LabelAudit(Callback):
         "budget_share": [Interval(Real, 0, 1, closed="left")],
         "every": [Interval(Integral, 1, None, closed="left"), None],
         "cv": [Interval(Integral, 2, None, closed="left"), HasMethods(["split"])],
-        "filter_by": [StrOptions(set(FILTERS))],
+        "filter_by": [StrOptions(set(_FILTERS))],
     }
 
     def __init__(self, teacher=None, *, budget_share=0.1, every=None, cv=5,

@@ -251,8 +251,9 @@ def test_every_row_is_asked_at_most_once_and_copies_of_a_text_once(texts):
     clf = ActiveDistillationClassifier(
         make_pipeline(TfidfVectorizer(), LogisticRegression()), teacher=noisy,
         sampler=RandomSampler(30), max_iter=6, random_state=0,
-        callbacks=[LabelAudit(strong, budget_share=0.3, every=1, cv=3)],
-    ).fit(X[:4], y[:4], X_pool=X[4:])
+        callbacks=[LabelAudit(strong, budget_share=0.3, every=1, cv=3)])
+    with pytest.warns(UserWarning, match="the pool repeats texts"):
+        clf.fit(X[:4], y[:4], X_pool=X[4:])
     assert len(strong.asked_) == len(set(strong.asked_)) > 0
     assert clf.callbacks_[0].summary_["n_audits"] == 6
 
