@@ -19,6 +19,8 @@ its defaults):
   well (``--every``);
 * ``drop``: noisy, then the student refitted without the teacher rows that
   :func:`skakd.audit.find_label_issues` finds (no re-ask, no extra label);
+  ``drop_top=<s>`` (with ``--arms``) drops only the share ``s`` of the rows
+  it ranks most implausible;
 * ``calibrated`` / ``calibrated_weighted``: a noisy teacher that says how sure
   it is (``confidence="calibrated"``, right as often as it says, same 20%
   mean error), its rows unweighted or weighted by that confidence
@@ -82,7 +84,11 @@ def parse_args(argv=None):
     parser.add_argument("--confusion", choices=["names", "uniform"],
                         default="names")
     parser.add_argument("--arms", nargs="+", default=None,
-                        help="only these arms (default: all)")
+                        help="only these arms (default: all; also drop_top=<s>: "
+                             "drop only that share of the rows, the most "
+                             "implausible)")
+    parser.add_argument("--tag", default=None,
+                        help="suffix of the result files' name")
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.labels = 1, 500
@@ -125,8 +131,9 @@ def run_one(data, arm, seed, args):
     start = time.perf_counter()
     clf.fit(X[seed_idx], y[seed_idx], X_pool=X[pool])
     model, n_dropped = clf, 0
-    if arm == "drop":
-        model, n_dropped = _refit_without_issues(clf, seed)
+    if arm.startswith("drop"):
+        top = float(arm.split("=")[1]) if "=" in arm else None
+        model, n_dropped = _refit_without_issues(clf, seed, top)
     truth = dict(zip(X.tolist(), y.tolist()))
     right = np.array([truth[x] == label
                       for x, label in zip(clf.labeled_X_, clf.labeled_y_)])
@@ -148,11 +155,15 @@ def run_one(data, arm, seed, args):
     }
 
 
-def _refit_without_issues(clf, seed):
-    """The student refitted without the teacher rows confident learning finds."""
+def _refit_without_issues(clf, seed, top=None):
+    """The student refitted without the teacher rows confident learning
+    finds: all of them, or the ``top`` share of the rows, most implausible
+    first."""
     found = find_label_issues(clf.estimator_, clf.labeled_X_, clf.labeled_y_,
                               random_state=seed)
     drop = found.indices[clf.label_source_[found.indices] == "teacher"]
+    if top is not None:
+        drop = drop[:int(top * len(clf.labeled_y_))]
     keep = np.setdiff1d(np.arange(len(clf.labeled_y_)), drop)
     model = clone(clf.estimator_).fit(clf.labeled_X_[keep], clf.labeled_y_[keep])
     return model, len(drop)
@@ -212,7 +223,9 @@ def write_docs():
         result = json.loads(path.read_text())
         machine = result["machine"]
         lines += [
-            f"**Confusion `{result['confusion']}`** (`{path.name}`): "
+            f"**Confusion `{result['confusion']}`, "
+            f"{len({r['seed'] for r in result['runs']})} seeds** "
+            f"(`{path.name}`): "
             f"`{result['command']}`, {result['labels']} labels, batches of "
             f"{result['batch_size']}, "
             f"{machine['cpu_count']} CPUs at load "
@@ -252,6 +265,8 @@ def main(argv=None):
     name = "audit_quick" if args.quick else "audit"
     if args.confusion != "names":
         name += f"_{args.confusion}"
+    if args.tag:
+        name += f"_{args.tag}"
     meta = {"command": command_line("audit", argv), "machine": machine_info(),
             "noise_rate": NOISE, "confusion": args.confusion,
             "target_recovered": TARGET_RECOVERED, "labels": args.labels,
