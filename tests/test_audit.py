@@ -313,3 +313,23 @@ def test_the_audit_clones_with_its_teacher():
     assert audit.teacher is strong and audit.get_params()["every"] == 4
     with pytest.raises(ValueError, match="budget_share"):
         _noisy_fit(X, y, LabelAudit(strong, budget_share=1.0))
+
+
+def test_relabel_keeps_provenance_aligned_through_later_rows_and_removal():
+    from skakd.strategy import LabeledSet
+
+    labeled = LabeledSet()
+    labeled.add(np.array(["s1", "s2"], dtype=object), ["a", "b"], "seed", 0)
+    labeled.add(np.array(["t1", "t2"], dtype=object), ["a", "a"], "teacher", 1,
+                teacher=["cheap", "cheap"], confidence=[0.4, 0.9])
+    changed = labeled.relabel([3, 2], ["b", "a"], teacher="strong",
+                              confidence=[None, 0.8])
+    assert changed.tolist() == [True, False]
+    labeled.add(np.array(["t3"], dtype=object), ["b"], "teacher", 2)
+    assert labeled.y.tolist() == ["a", "b", "a", "b", "b"]
+    assert labeled.teacher.tolist() == ["", "", "strong", "strong", ""]
+    np.testing.assert_array_equal(labeled.confidence,
+                                  [np.nan, np.nan, 0.8, np.nan, np.nan])
+    labeled.remove(labeled.source == "seed")
+    assert labeled.audited.tolist() == [True, True, False]
+    assert labeled.X.tolist() == ["t1", "t2", "t3"]
