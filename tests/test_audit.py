@@ -291,8 +291,16 @@ def test_a_failed_re_ask_still_bills_what_it_paid():
             exc.teacher_result = TeacherResult(labels=[], cost=7.0)
             raise exc
 
+    noisy = OracleTeacher(X, y, noise_rate=0.25, random_state=0, cost_per_item=1.0)
+    clf = ActiveDistillationClassifier(
+        LogisticRegression(), teacher=noisy, sampler=RandomSampler(20),
+        max_labels=200, random_state=0, callbacks=[LabelAudit(Broke(X, y))])
+    seed = [np.flatnonzero(y == c)[0] for c in "abcd"]
     with pytest.raises(RuntimeError, match="went away"):
-        _noisy_fit(X, y, LabelAudit(Broke(X, y)), noisy_price=1.0)
+        clf.fit(X[seed], y[seed], X_pool=X)
+    assert clf.termination_condition_ == "error"
+    n_taught = int((clf.label_source_ == "teacher").sum())
+    assert clf.teacher_cost_ == pytest.approx(n_taught + 7.0)
 
 
 def test_multi_label_fits_are_refused():
