@@ -24,7 +24,8 @@ its defaults):
 * ``calibrated`` / ``calibrated_weighted``: a noisy teacher that says how sure
   it is (``confidence="calibrated"``, right as often as it says, same 20%
   mean error), its rows unweighted or weighted by that confidence
-  (``MRARU(weight_by_confidence=True)``).
+  (``MRARU(weight_by_confidence=True)``); ``calibrated_weighted_audit``
+  (with ``--arms``) also audits, at the first of ``--shares``.
 
 Target: the audit recovers at least half of the accuracy lost to the noise
 at the same budget: ``(audit - noisy) / (clean - noisy) >= 0.5``.
@@ -123,8 +124,10 @@ def run_one(data, arm, seed, args):
         options = dict(part.split("=") for part in arm.split("_")[1:])
         callbacks = [LabelAudit(strong, budget_share=float(options["share"]),
                                 every=int(options.get("every", 0)) or None)]
+    elif arm == "calibrated_weighted_audit":
+        callbacks = [LabelAudit(strong, budget_share=args.shares[0])]
     sampler = MRARU(batch_size=args.batch_size,
-                    weight_by_confidence=arm == "calibrated_weighted")
+                    weight_by_confidence=arm.startswith("calibrated_weighted"))
     clf = ActiveDistillationClassifier(
         student(), teacher=teacher, sampler=sampler, max_iter=None,
         max_labels=args.labels, random_state=seed, callbacks=callbacks)
@@ -177,25 +180,37 @@ def summarise(rows):
     mean = {arm: float(np.mean([r["accuracy"] for r in runs]))
             for arm, runs in by_arm.items()}
     lost = mean.get("clean", np.nan) - mean.get("noisy", np.nan)
+    per_seed = {(r["arm"], r["seed"]): r["accuracy"] for r in rows}
     summary = []
     for arm, runs in by_arm.items():
-        floor = mean.get("calibrated" if arm == "calibrated_weighted" else "noisy",
+        floor = mean.get("calibrated" if arm.startswith("calibrated_") else "noisy",
                          np.nan)
         recovered = (mean[arm] - floor) / lost if lost > 0 else np.nan
+        base = "calibrated" if arm.startswith("calibrated_") else "noisy"
+        seeds = [r["seed"] for r in runs]
+        by_seed = [(per_seed[arm, k] - per_seed.get((base, k), np.nan))
+                   / (per_seed.get(("clean", k), np.nan)
+                      - per_seed.get(("noisy", k), np.nan)) for k in seeds]
         summary.append({
             "arm": arm, "n_seeds": len(runs), "accuracy": mean[arm],
             "accuracy_std": float(np.std([r["accuracy"] for r in runs])),
             "points_below_clean": (mean.get("clean", np.nan) - mean[arm]) * 100,
             "recovered": None if arm in ("clean", "noisy", "calibrated")
             else float(recovered),
+            "recovered_by_seed": None if arm in ("clean", "noisy", "calibrated")
+            else [float(x) for x in by_seed],
             **{key: float(np.mean([r[key] for r in runs]))
                for key in ("n_bought", "labels_right", "n_asked", "n_changed",
                            "n_dropped")},
             # The audit's target, for its re-asking and its dropping arms.
-            "met": (arm.startswith(("audit", "drop"))
-                    and recovered >= TARGET_RECOVERED),
+            "met": _audits(arm) and bool(recovered >= TARGET_RECOVERED),
         })
     return summary
+
+
+def _audits(arm):
+    """Whether the audit's target applies: an arm that re-asks or drops."""
+    return arm.startswith(("audit", "drop")) or arm.endswith("audit")
 
 
 def plot(summary, path):
@@ -233,17 +248,21 @@ def write_docs():
             f"{machine['cpu_count']} CPUs at load "
             f"{', '.join(f'{x:.1f}' for x in machine['loadavg'])}, "
             f"{machine['timestamp_utc']}.", ""]
-        rows = [[s["arm"], str(s["n_seeds"]), fmt(s["accuracy"], "{:.4f}"),
+        rows = [[s["arm"], str(s["n_seeds"]),
+                 f"{s['accuracy']:.4f} ± {s['accuracy_std']:.4f}",
                  fmt(s["points_below_clean"], "{:+.2f}"),
-                 fmt(s["recovered"], "{:.2f}"), fmt(s["n_bought"], "{:.0f}"),
+                 fmt(s["recovered"], "{:.2f}"),
+                 " / ".join(f"{x:.2f}" for x in s["recovered_by_seed"] or []) or "—",
+                 fmt(s["n_bought"], "{:.0f}"),
                  fmt(s["labels_right"], "{:.3f}"), fmt(s["n_asked"], "{:.0f}"),
                  fmt(s["n_changed"], "{:.0f}"), fmt(s["n_dropped"], "{:.0f}"),
-                 "yes" if s["met"] else "no"]
+                 "yes" if s["met"] else "no" if _audits(s["arm"]) else "—"]
                 for s in summarise(result["runs"])]
         lines += markdown_table(
-            ["arm", "seeds", "accuracy", "points below clean", "loss recovered",
-             "items bought", "teacher labels right", "re-asked", "changed",
-             "dropped", "target met"], rows, "lrrrrrrrrrl") + [""]
+            ["arm", "seeds", "accuracy (± std over seeds)", "points below clean",
+             "loss recovered", "per seed", "items bought", "teacher labels right",
+             "re-asked", "changed", "dropped", "target met"], rows,
+            "lrrrrrrrrrrl") + [""]
     write_generated(DOCS / "audit.md", lines, "benchmarks.audit")
 
 
