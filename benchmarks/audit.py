@@ -179,18 +179,17 @@ def summarise(rows):
         by_arm.setdefault(row["arm"], []).append(row)
     mean = {arm: float(np.mean([r["accuracy"] for r in runs]))
             for arm, runs in by_arm.items()}
-    lost = mean.get("clean", np.nan) - mean.get("noisy", np.nan)
     per_seed = {(r["arm"], r["seed"]): r["accuracy"] for r in rows}
     summary = []
     for arm, runs in by_arm.items():
-        floor = mean.get("calibrated" if arm.startswith("calibrated_") else "noisy",
-                         np.nan)
-        recovered = (mean[arm] - floor) / lost if lost > 0 else np.nan
+        # Each noisy arm against its own teacher's loss: the coin-noise
+        # teacher's, or the calibrated one's for the calibrated_* arms.
         base = "calibrated" if arm.startswith("calibrated_") else "noisy"
-        seeds = [r["seed"] for r in runs]
-        by_seed = [(per_seed[arm, k] - per_seed.get((base, k), np.nan))
-                   / (per_seed.get(("clean", k), np.nan)
-                      - per_seed.get(("noisy", k), np.nan)) for k in seeds]
+        lost = mean.get("clean", np.nan) - mean.get(base, np.nan)
+        recovered = (mean[arm] - mean.get(base, np.nan)) / lost
+        by_seed = [(per_seed[arm, r["seed"]] - per_seed.get((base, r["seed"]), np.nan))
+                   / (per_seed.get(("clean", r["seed"]), np.nan)
+                      - per_seed.get((base, r["seed"]), np.nan)) for r in runs]
         summary.append({
             "arm": arm, "n_seeds": len(runs), "accuracy": mean[arm],
             "accuracy_std": float(np.std([r["accuracy"] for r in runs])),
