@@ -200,7 +200,8 @@ def review_format(path):
 def confidence_note(args):
     """One line: the stages, and what asking each for its confidence costs."""
     deciding = [stage for stage in plan_stages(args) if stage.decides]
-    limits = thresholds(args)[len(thresholds(args)) - len(deciding):]
+    limits = thresholds(args)
+    limits = limits[len(limits) - len(deciding):]  # not --review-in's
     line = f"skakd distill: cascade {' -> '.join(stage_names(args))}"
     if deciding:
         line += "; confidence of " + "; of ".join(

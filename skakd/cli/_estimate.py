@@ -15,9 +15,9 @@ prices it, each stage by its own ``estimate_cost`` on the same sample of
 the pool: the first stage for every label, each later one for the share of
 texts that reaches it, ``--escalation-share`` of those asked of the stage
 before (by default 1, every text reaching every stage: an upper bound; a
-run's summary says the share it measured). A confidence stated by Claude costs about 8
-more output tokens per label of that stage, which the estimate leaves out
-and says.
+run's summary says the share it measured). A confidence stated by Claude
+costs about 8 more output tokens per label of that stage, which the
+estimate leaves out and says.
 
 ``--target-accuracy A`` forecasts the labels and dollars to accuracy ``A``
 from a learning curve (:class:`~skakd.stopping.LearningCurveForecast`,
