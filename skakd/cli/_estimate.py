@@ -179,12 +179,13 @@ def _price_cascade(args, cascade, inputs):
     stages, each one's price and the escalation assumed."""
     stages = cascade.get_params()["teachers"]
     sample = _sample(inputs)
-    prices = [float(teacher.estimate_cost(sample, inputs.classes)) / len(sample)
-              for _, teacher in stages]
+    prices = [_stage_price(name, teacher, sample, inputs.classes)
+              for name, teacher in stages]
     share = cascade.escalation_share
     print(f"teacher: cascade {' -> '.join(name for name, _ in stages)}")
     print("cost per label by stage: " + ", ".join(
-        f"{name} ${price:.6f}" for (name, _), price in zip(stages, prices)))
+        f"{name} " + ("unknown" if price is None else f"${price:.6f}")
+        for (name, _), price in zip(stages, prices)))
     print(f"assumed: {share:.0%} of the texts a stage is asked about go on to "
           f"the next (--escalation-share {share:g}"
           f"{', an upper bound' if share == 1 else ''}; a run's summary says "
@@ -194,10 +195,23 @@ def _price_cascade(args, cascade, inputs):
             print(f"note: {stage.name} states a confidence with each label: "
                   "about 8 more output tokens per label it is asked for, not "
                   "in this estimate")
+    unknown = [name for (name, _), price in zip(stages, prices) if price is None]
+    if unknown:
+        return None, f"{', '.join(unknown)} says nothing about its price"
     # Stage s is asked about share**s of the texts.
     per_item = sum(price * share ** s for s, price in enumerate(prices))
     return per_item, (f"the stages' prices on {len(sample)} pool texts at that "
                       "escalation")
+
+
+def _stage_price(name, teacher, sample, classes):
+    """USD per label of one stage: its ``estimate_cost`` on ``sample``, else
+    its ``cost_per_item``, else ``None``."""
+    if hasattr(teacher, "estimate_cost"):
+        return float(teacher.estimate_cost(sample, classes)) / len(sample)
+    if hasattr(teacher, "cost_per_item"):
+        return float(teacher.cost_per_item)
+    return None
 
 
 def _sample(inputs):
