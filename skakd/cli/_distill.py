@@ -14,7 +14,7 @@ it lives.
 ``--teacher local,anthropic`` is a cascade, cheapest first: a stage's label
 is final at ``--min-confidence`` or above, the others go on to the next
 stage; ``--review-out FILE`` puts a person last (the texts no teacher was
-sure of wait in FILE for her labels, which ``--resume`` reads back), and
+sure of wait in FILE for a person's labels, which ``--resume`` reads back), and
 ``--review-in FILE`` takes a person's labels before any teacher is asked.
 The summary says what each stage labelled and cost.
 """
@@ -109,14 +109,15 @@ def add_arguments(parser):
     out.add_argument("--quiet", action="store_true", help="no progress bar")
     review = parser.add_argument_group(
         "a person at the end of the cascade",
-        "Texts no teacher was sure of go to a person through a file; her labels "
-        "come back\nwith source human, and no teacher is paid for them again.")
+        "Texts no teacher was sure of go to a person through a file; the "
+        "person's labels\ncome back as the teacher human, and no teacher is "
+        "paid for those texts again.")
     review.add_argument("--review-out", metavar="FILE", help="write the texts "
                         "no teacher was sure of (below --min-confidence) to "
                         "FILE (CSV text,label, or JSONL by its name) for a "
-                        "person to label; they stay unlabelled until she fills "
-                        "in their label, which every later run or --resume "
-                        "reads back")
+                        "person to label; they stay unlabelled until the "
+                        "person fills in their label, which every later run or "
+                        "--resume reads back")
     review.add_argument("--review-in", metavar="FILE", help="a review file a "
                         "person filled in: its labelled texts are answered "
                         "from it first, never sent to a teacher")

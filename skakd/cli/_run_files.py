@@ -46,11 +46,11 @@ FREE_SETTINGS = ("review_in",)
 # What a run writes (next to the cache, which outlives runs).
 OUTPUTS = ("model", "labels", "history", "plot", "run", "prompts")
 # What the teacher's answers cost, summed over the rounds of history_.
-# A cascade's counters per stage (``n_stage_<i>``...), summed the same way.
-_STAGE_COUNTERS = ("n_stage_", "cost_stage_", "n_asked_stage_", "n_escalated")
 BILL_KEYS = ("input_tokens", "output_tokens", "cache_write_tokens",
              "cache_read_tokens", "n_requests", "n_unlabeled", "n_duplicates",
              "n_seed_duplicates")
+# A cascade's counters per stage (``n_stage_<i>``...), summed the same way.
+_STAGE_COUNTERS = ("n_stage_", "cost_stage_", "n_asked_stage_", "n_escalated")
 
 
 def output_paths(out):
