@@ -172,10 +172,23 @@ def test_the_bill_of_a_first_run_is_the_sum_of_the_servers_ledgers(
                                   + strong.ledger["n_billed"])
 
 
+def write_review(path, rows):
+    """What a person saves: the review file with its labels filled in."""
+    if str(path).endswith(".jsonl"):
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    else:
+        write_csv(path, [(row["text"], row["label"]) for row in rows])
+
+
+@pytest.mark.parametrize("name, resume, answered_by", [
+    ("review.csv", [], "human"),
+    # A resumed run may add --review-in: the person's labels come first.
+    ("review.jsonl", ["--review-in", "REVIEW"], "review-in"),
+])
 def test_a_person_labels_what_no_teacher_was_sure_of_through_the_file(
-        data, tmp_path, capsys):
+        data, tmp_path, capsys, name, resume, answered_by):
     cheap, strong = servers(data["truth"])
-    review = tmp_path / "review.csv"
+    review = tmp_path / name
     out = tmp_path / "m.joblib"
     with cheap, strong:
         assert main(cascade_args(data, cheap, strong, out,
@@ -185,15 +198,18 @@ def test_a_person_labels_what_no_teacher_was_sure_of_through_the_file(
         assert hard  # the fixture makes some
         rows = read_rows(review)
         assert sorted(r["text"] for r in rows) == sorted(hard)
-        assert all(r["label"] == "" for r in rows)
+        assert all(not r["label"] for r in rows)
         assert f"awaiting review: {len(hard)} texts" in printed
         clf = joblib.load(out)
         assert "human" not in clf.label_teacher_
         assert not set(hard) & set(clf.labeled_X_.tolist())
         # The person fills in the labels; the resumed run trains on them.
         ledgers = dict(cheap.ledger), dict(strong.ledger)
-        write_csv(review, [(r["text"], data["truth"][r["text"]]) for r in rows])
-        assert main(["distill", "--out", str(out), "--resume", "--quiet"]) == 0
+        write_review(review, [{"text": r["text"], "label": data["truth"][r["text"]]}
+                              for r in rows])
+        again = [str(review) if arg == "REVIEW" else arg for arg in resume]
+        assert main(["distill", "--out", str(out), "--resume", "--quiet",
+                     *again]) == 0
         printed = capsys.readouterr().out
         assert (dict(cheap.ledger), dict(strong.ledger)) == ledgers
     clf = joblib.load(out)
@@ -202,7 +218,7 @@ def test_a_person_labels_what_no_teacher_was_sure_of_through_the_file(
     assert (clf.label_source_[human] == "teacher").all()
     assert [data["truth"][t] for t in clf.labeled_X_[human]] == \
         clf.labeled_y_[human].tolist()
-    assert stage_counts(printed)["human"] == (len(hard), 0.0)
+    assert stage_counts(printed)[answered_by] == (len(hard), 0.0)
     assert "awaiting review: none" in printed
 
 
