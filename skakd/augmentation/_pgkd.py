@@ -9,17 +9,10 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ..reasons import REJECTION_REASONS, SURPLUS
 from ..strategy import Acquisition
-from ._allocation import (
-    ALLOCATIONS,
-    allocate,
-    class_cap,
-    class_errors,
-    prior_weights,
-    target_prior,
-)
+from ._allocation import ALLOCATIONS, prior_weights, round_counts, target_prior
 from ._first_texts import write_first_texts
-from ._guidance import build_request, native
-from ._pgkd_state import PGKDState, pool_strategy, stratified_mask
+from ._guidance import build_request
+from ._pgkd_state import PGKDState, pool_strategy, validation_mask
 from ._request import check_answer, check_setup
 from ._screen import SampleScreen
 
@@ -351,8 +344,11 @@ class PGKD(BaseEstimator):
         """Check the setup and move the validation split out of the seed."""
         self._validate_params()
         check_setup(self.min_length, self.max_length, state)
-        prior = target_prior(self.prior_correction, state.estimator, state.labeled.y)
-        mask = stratified_mask(state.labeled.y, self.validation_fraction, state.rng)
+        multi = state.multi_label  # no prior one weight per row can restore
+        prior = None if multi else target_prior(
+            self.prior_correction, state.estimator, state.labeled.y)
+        mask = validation_mask(state.labeled.y, self.validation_fraction,
+                               state.rng, multi)
         if not mask.any():
             raise ValueError(
                 "PGKD holds seed examples out for validation, keeping one of "
@@ -369,11 +365,13 @@ class PGKD(BaseEstimator):
                 state.classes, X_val, min_length=self.min_length,
                 max_length=self.max_length,
                 near_duplicate_threshold=self.near_duplicate_threshold,
+                multi_label=multi,
             ),
             pool=pool_strategy(self.pool_sampler, state.X_pool),
             prior=prior,
             selects=len(y_val) >= self.min_validation_size,
             val_source="generated" if state.n_used else "seed",  # after a cold start
+            label_names=state.classes if multi else None,
         )
 
     def acquire(self, state):
@@ -436,7 +434,7 @@ class PGKD(BaseEstimator):
 
     def _generate(self, state):
         fit = state.strategy_state
-        counts, cap = self._class_counts(state)
+        counts, cap = round_counts(state, self.allocation, self.class_cap)
         request = build_request(self, state, counts)
         fit.last_request = request
         answer = state.teacher.generate(request)
@@ -444,10 +442,11 @@ class PGKD(BaseEstimator):
         accepted, rejected = fit.screen.screen(
             samples, limit=request.n_samples, quotas=counts
         )
-        fit.count(samples, rejected)
         texts = np.empty(len(accepted), dtype=object)
         texts[:] = [text for text, _ in accepted]
-        kept = Counter(label for _, label in accepted)
+        kept = Counter(one for _, label in accepted  # each label of a set
+                       for one in (label if state.multi_label else (label,)))
+        fit.count(samples, rejected, counts, kept)
         stats = {
             "acquisition": "generated",
             "n_generated": len(samples),
@@ -465,24 +464,6 @@ class PGKD(BaseEstimator):
         return Acquisition(
             texts, [label for _, label in accepted], "generated", None, answer, stats
         )
-
-    def _class_counts(self, state):
-        """How many texts of each class this round asks for (``allocation``),
-        and the cap on a class's labelled texts after the round."""
-        classes, fit = state.classes, state.strategy_state
-        held = Counter(np.asarray(state.labeled.y).tolist())
-        counts = np.array([held[label] for label in classes.tolist()])
-        errors = None
-        if self.allocation == "error":
-            errors = class_errors(fit.val_proba, state.estimator.classes_,
-                                  fit.y_val, classes)
-        n, fit.credit = allocate(state.n_wanted, counts, errors=errors,
-                                 credit=fit.credit, ratio=self.class_cap,
-                                 rng=state.rng)
-        cap = class_cap(counts, state.n_wanted, self.class_cap)
-        return {
-            label: int(k) for label, k in zip(native(classes), n) if k > 0
-        }, cap
 
     def _evaluate(self, state, round_):
         return state.strategy_state.score(
