@@ -91,9 +91,10 @@ class SampleScreen:
         them. Once ``limit`` samples are accepted, or ``quotas[label]``
         samples of a label (``quotas``: dict ``label -> int``; a label it
         lacks has none), the remaining valid ones are counted as
-        :data:`~skakd.reasons.SURPLUS`. A label set fills the count of its
-        label with most room left; a set with no label whose count has room
-        (the empty set among them) is surplus.
+        :data:`~skakd.reasons.SURPLUS`. A label set fills the count of the
+        first of its labels, in the teacher's order, whose count has room
+        (a teacher names first the label it wrote the text for); a set with
+        no such label (the empty set among them) is surplus.
 
         Returns
         -------
@@ -140,9 +141,8 @@ class SampleScreen:
         if quotas is None:
             return label
         labels = label if self.multi_label else (label,)
-        room, slot = max(((quotas.get(one, 0) - taken[one], one) for one in labels),
-                         default=(0, None), key=lambda option: option[0])
-        return slot if room > 0 else None
+        return next((one for one in labels if taken[one] < quotas.get(one, 0)),
+                    None)
 
     def _check_alone(self, sample):
         if not (isinstance(sample, (tuple, list)) and len(sample) == 2):
