@@ -64,7 +64,8 @@ class PGKD(BaseEstimator):
         ``sample_weight`` to the student's ``fit`` (a Pipeline's last step).
         ``"seed"``: the class shares of the labelled seed; ``"balanced"``:
         equal shares; ``None``: unweighted. A student that takes no
-        ``sample_weight`` is fitted unweighted, with a warning.
+        ``sample_weight`` is fitted unweighted, with a warning. Ignored for
+        label sets (see Notes).
     refit_with_validation : bool, default=True
         Whether the final student is refitted on its training rows plus the
         validation split (``labeled_X_`` then holds the validation texts
@@ -152,7 +153,10 @@ class PGKD(BaseEstimator):
         :data:`skakd.reasons.REJECTION_REASONS`, plus ``"surplus"``),
         ``best_round``, ``chosen_round``, and ``early_stopping``: why PGKD
         stops early, in words (``None`` when it cannot, see
-        ``patience``).
+        ``patience``); for label sets also ``per_label``: ``label ->
+        {precision, recall, f1, support, asked, kept}``, the chosen
+        round's validation scores and the texts asked for and kept
+        carrying the label over the fit.
 
     All fitted attributes are set when the fit ends, whatever ended it.
 
@@ -232,6 +236,23 @@ class PGKD(BaseEstimator):
     after fitting the seed student too, which this class supports).
     ``history_``'s ``n_labeled`` counts training rows during the loop; the
     final refit adds the validation split to ``labeled_X_``.
+
+    **Label sets.** With a multi-label ``y`` the teacher writes ``(text,
+    labels)`` pairs (``GenerationRequest(multi_label=True)``; an empty set
+    is "none of these", a label outside ``classes`` is ``label``-rejected,
+    a bare label where a set is due ``malformed``). The report is per label
+    with micro, macro, weighted and samples averages; ``val_loss`` is the
+    binary log-loss over texts and labels, ``val_accuracy`` the share of
+    whole sets right, and ``val_micro_f1`` is recorded too. A misclassified
+    text's predicted set differs from its true set; a hard negative is a
+    text given a label it does not carry (each label's hardest first). The
+    counts are of texts *carrying* each label, its error the probability
+    the student leaves off them: rare labels are asked for. A text fills
+    the count of the first of its labels with room; one with none is
+    surplus. The validation split is random, each label keeping a training
+    row, and no prior correction applies (one weight per row cannot restore
+    every label's base rate; a ``class_weight="balanced"`` student, the
+    multi-label default, does it per label).
 
     **Versus the paper.** The paper leaves the class mix to the LLM, learns
     the prior of the generated mix, never trains on its validation split
@@ -407,8 +428,8 @@ class PGKD(BaseEstimator):
         Returns
         -------
         metrics : dict
-            ``val_loss``, ``val_accuracy``, ``val_macro_f1`` and
-            ``best_round``.
+            ``val_loss``, ``val_accuracy``, ``val_macro_f1`` (and
+            ``val_micro_f1`` for label sets) and ``best_round``.
         stop : bool
             Whether ``patience`` rounds passed without a new best loss (only
             when ``select_by_validation_``).
