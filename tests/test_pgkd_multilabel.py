@@ -289,3 +289,18 @@ def test_a_teacher_answering_a_label_where_a_set_is_due():
         ActiveDistillationClassifier(
             teacher=reservoir, classes=LABELS, sampler=PGKD(batch_size=5),
             max_iter=1, random_state=0).fit(TEXTS[:N_SEED], SETS[:N_SEED])
+
+
+def test_a_cached_generation_replays_label_sets(tmp_path):
+    from skakd.teachers import CachedTeacher
+
+    teacher = CachedTeacher(
+        SimulatedGenerator(TEXTS[:300], SETS[:300], random_state=0),
+        path=tmp_path / "cache.sqlite")
+    request = GenerationRequest(LABELS, n_samples=4, multi_label=True,
+                                class_counts={"outage": 2, "refund": 2})
+    first = list(teacher.generate(request))
+    replay = teacher.generate(request)
+    assert list(replay) == first and replay.n_cached == 4
+    assert all(isinstance(labels, tuple) for _, labels in first)
+    assert sum("outage" in labels for _, labels in first) >= 2
