@@ -40,6 +40,7 @@ def absorb(acquisition, state):
     if pool_index is not None:
         state.unlabeled[pool_index] = False
     keep = np.flatnonzero(known)
+    provenance = _provenance(acquisition.result, keep)
     state.labeled.add(
         take(acquisition.X, keep),
         to_indicator(labels[keep], state.classes) if state.multi_label
@@ -47,7 +48,7 @@ def absorb(acquisition, state):
         acquisition.source,
         state.round,
         None if pool_index is None else pool_index[keep],
-        **_provenance(acquisition.result, keep),
+        **provenance,
     )
     state.n_used += len(labels)
     usage = acquisition.usage()
@@ -63,6 +64,9 @@ def absorb(acquisition, state):
     record.update(acquisition.stats)
     if n_loose:  # added to what an LLM teacher already matched itself
         record["n_loose_labels"] = record.get("n_loose_labels", 0) + n_loose
+    stated = provenance.get("confidence", np.empty(0))
+    if np.isfinite(stated).any():
+        record["teacher_confidence"] = float(np.nanmean(stated))
     return record
 
 

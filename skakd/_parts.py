@@ -8,7 +8,6 @@ from. Each is made anew at every fit; :func:`fit_student` fits the student
 on what is labelled so far.
 """
 
-import inspect
 import time
 
 import numpy as np
@@ -24,7 +23,7 @@ from ._multilabel_student import MultiLabelStudent
 from .callbacks import ProgressBar
 from .sampling import MRARU, PoolStrategy
 from .strategy import is_generative, sample_weight_param
-from .teachers import CallableTeacher
+from .teachers import CallableTeacher, check_multi_label_teacher
 
 __all__ = ["fit_student", "make_callbacks", "make_strategy", "make_student",
            "make_teacher", "seed_sequence"]
@@ -118,28 +117,8 @@ def make_teacher(teacher, strategy, X_pool, multi_label=False):
     if not (hasattr(teacher, "label") or hasattr(teacher, "generate")):
         return CallableTeacher(teacher)
     if multi_label:
-        _check_multi_label_teacher(teacher)
+        check_multi_label_teacher(teacher, type(teacher).__name__)
     return teacher
-
-
-def _check_multi_label_teacher(teacher):
-    """Refuse, before anything is paid, a teacher whose ``label`` cannot be
-    asked for label sets (``label(items, classes, multi_label=True)``)."""
-    label = getattr(teacher, "label", None)
-    if label is None:
-        return
-    try:
-        inspect.signature(label).bind([], [], multi_label=True)
-    except TypeError:
-        raise TypeError(
-            f"teacher {type(teacher).__name__} cannot answer label sets: its "
-            "label(items, classes) takes no multi_label argument. Multi-label "
-            "targets need label(items, classes, multi_label=False) returning "
-            "a collection of labels per item when multi_label is true (or "
-            "pass a function items -> label lists as teacher)."
-        ) from None
-    except ValueError:  # no signature to read (a builtin): let it answer
-        return
 
 
 def make_callbacks(callbacks, verbose):

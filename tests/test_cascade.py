@@ -337,3 +337,9 @@ def test_a_fit_records_who_gave_each_label_and_how_sure_it_was():
     assert sum(history[1:, "n_stage_1"]) == (clf.label_teacher_ == "strong").sum()
     assert clf.teacher_cost_ == pytest.approx(
         sum(history[1:, "cost_stage_0"]) + sum(history[1:, "cost_stage_1"]))
+    # Each round's record has the mean confidence stated for its labels.
+    for r in range(1, clf.n_iter_ + 1):
+        stated = clf.labeled_confidence_[clf.label_round_ == r]
+        assert history[r, "teacher_confidence"] == pytest.approx(
+            np.nanmean(stated))
+    assert "teacher_confidence" not in history[0]

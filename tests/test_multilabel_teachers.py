@@ -106,3 +106,20 @@ def test_a_multi_label_fit_with_fake_claude_and_openai(provider):
     expected = [[int(c in TRUTH[t]) for c in CLASSES] for t in clf.labeled_X_[taught]]
     assert clf.labeled_y_[taught].tolist() == expected
     assert clf.predict(TEXTS[:2]).shape == (2, 3)
+
+
+@pytest.mark.parametrize("mode", ["json_object", "text"])
+def test_label_sets_through_json_mode_and_plain_text_lines(mode):
+    """A server with no structured outputs answers label sets as lines
+    ``<id>: a | b`` or ``<id>: none``; the teacher reads them back."""
+    supports = ("json_object",) if mode == "json_object" else ()
+    with FakeOpenAI(labeler=truth_labeler, supports=supports) as server:
+        teacher = OpenAITeacher(model="gpt-4.1-mini", base_url=server.base_url,
+                                api_key="test-key", timeout=5, cache=None,
+                                batch_size=8, structured_output=mode)
+        result = teacher.label(TEXTS[:8], CLASSES, multi_label=True)
+        body = server.completion_bodies()[-1]
+    assert result.labels == [tuple(s) for s in SETS[:8]]
+    assert result.n_unlabeled == 0
+    if mode == "text":
+        assert "`<id>: none`" in body["messages"][0]["content"]

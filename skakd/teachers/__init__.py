@@ -5,7 +5,13 @@ A teacher is a plain callable ``f(items) -> labels`` (wrapped in
 TeacherResult`` and, for generative strategies, ``generate(request)``.
 """
 
-from ._base import UNLABELED, BaseTeacher, TeacherResult, check_teacher_labels
+from ._base import (
+    UNLABELED,
+    BaseTeacher,
+    TeacherResult,
+    check_multi_label_teacher,
+    check_teacher_labels,
+)
 from ._cache import TeacherCache, default_cache_path, request_key
 from ._cached import CachedTeacher
 from ._callable import CallableTeacher
@@ -43,6 +49,7 @@ __all__ = [
     "TeacherCache",
     "TeacherCascade",
     "TeacherResult",
+    "check_multi_label_teacher",
     "check_teacher_labels",
     "cost_of_usage",
     "default_cache_path",

@@ -1,5 +1,6 @@
 """The teacher protocol: what the distillation loop asks of a teacher."""
 
+import inspect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -134,3 +135,29 @@ def check_teacher_labels(labels, n_items, teacher_name):
             f"{n_items} items; expected exactly one label per item."
         )
     return labels
+
+
+def check_multi_label_teacher(teacher, teacher_name):
+    """Refuse, before anything is paid, a teacher whose ``label`` cannot be
+    asked for label sets (``label(items, classes, multi_label=True)``).
+
+    Examples
+    --------
+    >>> from skakd.teachers import OracleTeacher, check_multi_label_teacher
+    >>> check_multi_label_teacher(OracleTeacher({"a": ["x"]}), "oracle")
+    """
+    label = getattr(teacher, "label", None)
+    if label is None:
+        return
+    try:
+        inspect.signature(label).bind([], [], multi_label=True)
+    except TypeError:
+        raise TypeError(
+            f"teacher {teacher_name} cannot answer label sets: its "
+            "label(items, classes) takes no multi_label argument. Multi-label "
+            "targets need label(items, classes, multi_label=False) returning "
+            "a collection of labels per item when multi_label is true (or "
+            "pass a function items -> label lists as teacher)."
+        ) from None
+    except ValueError:  # no signature to read (a builtin): let it answer
+        return

@@ -10,15 +10,21 @@ from numbers import Integral, Real
 from sklearn.utils._param_validation import Interval
 
 from .._items import take
-from ._base import UNLABELED, BaseTeacher, TeacherResult, check_teacher_labels
+from ._base import UNLABELED, BaseTeacher, TeacherResult, check_multi_label_teacher
 from ._calibration import measure_agreement
 from ._callable import CallableTeacher
-from ._oracle import _item_key
+from ._stage import (
+    Answer,
+    add_bill,
+    ask_stage,
+    default_name,
+    item_keys,
+    rows,
+    stage_cost,
+    sure,
+)
 
 __all__ = ["TeacherCascade"]
-
-_BILL = ("input_tokens", "output_tokens", "cost")
-
 
 class TeacherCascade(BaseTeacher):
     """Ask the cheapest teacher first; escalate only what it is unsure of.
@@ -122,7 +128,7 @@ class TeacherCascade(BaseTeacher):
 
     # -- labelling --------------------------------------------------------
 
-    def label(self, items, classes):
+    def label(self, items, classes, multi_label=False):
         """Label items, each by the first stage sure enough of it.
 
         Parameters
@@ -131,6 +137,11 @@ class TeacherCascade(BaseTeacher):
             What to label (texts, or rows for teachers that take rows).
         classes : sequence
             The labels to answer from.
+        multi_label : bool, default=False
+            Ask every stage for a label set per item (``label(items,
+            classes, multi_label=True)``); a set is final where its stage's
+            confidence in the whole set reaches the threshold. Answers to
+            label sets are kept apart from single labels.
 
         Returns
         -------
@@ -139,12 +150,12 @@ class TeacherCascade(BaseTeacher):
             every stage, and per-stage counts in ``info`` (see Notes).
         """
         self._validate_params()
-        stages = self._stages()
+        stages = self._stages(multi_label)
         thresholds = self._thresholds(len(stages))
         start = time.perf_counter()
         items = list(items) if isinstance(items, Iterator) else items
-        keys = [_item_key(row) for row in _rows(items)]
-        answer = _Answer(len(keys))
+        keys = item_keys(items, multi_label)
+        answer = Answer(len(keys))
         # info stays flat and numeric: it becomes columns of history_.
         bill = TeacherResult(labels=[])
         todo = self._replay_later_answers(keys, thresholds, answer, bill)
@@ -152,9 +163,10 @@ class TeacherCascade(BaseTeacher):
             for s, (name, teacher) in enumerate(stages):
                 last = s == len(stages) - 1
                 found, replayed, cached = self._ask(s, name, teacher, items, todo,
-                                                    keys, classes, bill)
+                                                    keys, classes, bill,
+                                                    multi_label)
                 decided = [i for i in todo if answer.take(
-                    i, found[i], s, last or _sure(found[i], thresholds[s]))]
+                    i, found[i], s, last or sure(found[i], thresholds[s]))]
                 todo = sorted(set(todo) - set(decided))
                 # A stage tells how many of its answers were cached, not
                 # which: at most that many of those it decided.
@@ -167,12 +179,13 @@ class TeacherCascade(BaseTeacher):
             # What the stages paid before the failure still goes on the bill.
             paid = getattr(exc, "teacher_result", None)
             if paid is not None:
-                _add(bill, paid, None)
+                add_bill(bill, paid, None)
             exc.teacher_result = bill
             raise
         return answer.result(bill, len(stages), time.perf_counter() - start)
 
-    def _ask(self, s, name, teacher, items, todo, keys, classes, bill):
+    def _ask(self, s, name, teacher, items, todo, keys, classes, bill,
+             multi_label=False):
         """Stage ``s``'s answers to the items ``todo``: replayed if known,
         each distinct item asked once.
 
@@ -188,9 +201,9 @@ class TeacherCascade(BaseTeacher):
         bill.info.setdefault(f"cost_stage_{s}", 0.0)
         fresh, cached = {}, 0
         if asked:
-            result = _label(teacher, take(items, list(asked.values())), classes,
-                            name)
-            _add(bill, result, s)
+            result = ask_stage(teacher, take(items, list(asked.values())), classes,
+                            name, multi_label)
+            add_bill(bill, result, s)
             cached = getattr(result, "n_cached", 0) or 0
             n = len(asked)
             confidence = result.confidence or [None] * n
@@ -217,7 +230,7 @@ class TeacherCascade(BaseTeacher):
             for s in range(len(memory) - 1, 0, -1):
                 found = memory[s].get(key)
                 last = s == len(memory) - 1
-                if found is not None and (last or _sure(found, thresholds[s])):
+                if found is not None and (last or sure(found, thresholds[s])):
                     answer.take(i, found, s, True)
                     bill.n_cached += 1
                     bill.info["n_replayed"] = bill.info.get("n_replayed", 0) + 1
@@ -228,7 +241,8 @@ class TeacherCascade(BaseTeacher):
 
     # -- calibration ------------------------------------------------------
 
-    def calibrate(self, items, classes, *, target_agreement=0.9):
+    def calibrate(self, items, classes, *, target_agreement=0.9,
+                  multi_label=False):
         """Measure each stage's threshold against the last stage's answers.
 
         Every stage (but the last) and the last one label ``items``
@@ -250,6 +264,8 @@ class TeacherCascade(BaseTeacher):
             The labels to answer from.
         target_agreement : float in (0, 1], default=0.9
             The agreement with the last stage wanted of the kept answers.
+        multi_label : bool, default=False
+            Calibrate on label sets (agreement: the same set).
 
         Returns
         -------
@@ -261,20 +277,20 @@ class TeacherCascade(BaseTeacher):
             raise ValueError(
                 f"target_agreement must be in (0, 1], got {target_agreement!r}."
             )
-        stages = self._stages()
+        stages = self._stages(multi_label)
         if len(stages) < 2:
             raise ValueError("calibrate needs a cascade of at least two teachers.")
         items = list(items) if isinstance(items, Iterator) else items
-        keys = [_item_key(row) for row in _rows(items)]
+        keys = item_keys(items, multi_label)
         everything = list(range(len(keys)))
         bill = TeacherResult(labels=[])
         *first, (last_name, last_teacher) = stages
         reference = self._ask(len(stages) - 1, last_name, last_teacher, items,
-                              everything, keys, classes, bill)[0]
+                              everything, keys, classes, bill, multi_label)[0]
         thresholds, report = [], []
         for s, (name, teacher) in enumerate(first):
             found = self._ask(s, name, teacher, items, everything, keys, classes,
-                              bill)[0]
+                              bill, multi_label)[0]
             measured = measure_agreement(
                 [found[i][:2] for i in everything],
                 [reference[i][0] for i in everything], target_agreement)
@@ -288,7 +304,7 @@ class TeacherCascade(BaseTeacher):
 
     # -- cost -------------------------------------------------------------
 
-    def estimate_cost(self, items_or_n, classes=None):
+    def estimate_cost(self, items_or_n, classes=None, multi_label=False):
         """Estimate what labelling items through the cascade would cost, in USD.
 
         The first stage is priced for every item (with texts, by its own
@@ -304,6 +320,8 @@ class TeacherCascade(BaseTeacher):
             The items, or how many.
         classes : sequence or None, default=None
             The label set.
+        multi_label : bool, default=False
+            Price answers of label sets.
 
         Returns
         -------
@@ -311,20 +329,20 @@ class TeacherCascade(BaseTeacher):
             Estimated USD.
         """
         self._validate_params()
-        stages = self._stages()
+        stages = self._stages(multi_label)
         if isinstance(items_or_n, Integral):
             if items_or_n < 0:
                 raise ValueError(f"items_or_n={items_or_n} must be >= 0.")
             n = int(items_or_n)
         else:
-            n = len(_rows(items_or_n))
+            n = len(rows(items_or_n))
         shares = [self.escalation_share if self.escalation_share is not None
                   else (1.0 if share is None else share)
                   for share in self.escalation_shares_]
         total, reach = 0.0, 1.0
         for s, (name, teacher) in enumerate(stages):
             what = items_or_n if s == 0 else math.ceil(reach * n)
-            total += _stage_cost(teacher, what, classes, name)
+            total += stage_cost(teacher, what, classes, name, multi_label)
             reach *= shares[s] if s < len(shares) else 0.0
         return total
 
@@ -338,8 +356,9 @@ class TeacherCascade(BaseTeacher):
 
     # -- parts ------------------------------------------------------------
 
-    def _stages(self):
-        """``[(name, teacher)]``, names unique."""
+    def _stages(self, multi_label=False):
+        """``[(name, teacher)]``, names unique; each can answer label sets
+        when ``multi_label``."""
         if not self.teachers:
             raise ValueError("teachers is empty; expected at least one teacher.")
         stages, seen = [], {}
@@ -353,10 +372,12 @@ class TeacherCascade(BaseTeacher):
                         "function items -> labels, or a (name, teacher) pair."
                     )
                 teacher = CallableTeacher(teacher)
-            name = str(name) if name is not None else _default_name(teacher)
+            name = str(name) if name is not None else default_name(teacher)
             seen[name] = seen.get(name, 0) + 1
             if seen[name] > 1:
                 name = f"{name}-{seen[name]}"
+            if multi_label:
+                check_multi_label_teacher(teacher, name)
             stages.append((name, teacher))
         return stages
 
@@ -401,94 +422,3 @@ class TeacherCascade(BaseTeacher):
         state = super().__getstate__()
         state.pop("_mutex", None)
         return state
-
-
-class _Answer:
-    """The cascade's answer, filled item by item."""
-
-    def __init__(self, n):
-        self.labels = [UNLABELED] * n
-        self.confidence = [None] * n
-        self.sources = [None] * n
-        self.reasons = [None] * n
-        self.stage = [None] * n
-
-    def take(self, i, found, stage, final):
-        """Make ``found`` item ``i``'s answer if ``final``; whether it was."""
-        if final:
-            label, confidence, source, reason = found
-            self.labels[i], self.confidence[i] = label, confidence
-            self.sources[i], self.reasons[i] = source, reason
-            self.stage[i] = stage if label is not UNLABELED else None
-        return final
-
-    def result(self, bill, n_stages, latency):
-        for s in range(n_stages):
-            bill.info[f"n_stage_{s}"] = sum(x == s for x in self.stage)
-        bill.labels = self.labels
-        bill.confidence = self.confidence
-        bill.sources = self.sources
-        bill.reasons = self.reasons if any(self.reasons) else None
-        bill.latency = latency
-        return bill
-
-
-def _sure(found, threshold):
-    label, confidence = found[0], found[1]
-    return (label is not UNLABELED and confidence is not None
-            and threshold is not None and confidence >= threshold)
-
-
-def _label(teacher, items, classes, name):
-    result = teacher.label(items, classes)
-    n = len(_rows(items))
-    result.labels = check_teacher_labels(result.labels, n, name)
-    for field in ("confidence", "sources", "reasons"):
-        values = getattr(result, field, None)
-        if values is not None and len(values) != n:
-            raise ValueError(
-                f"teacher {name} returned {len(values)} {field} for {n} items; "
-                "expected one per item."
-            )
-    return result
-
-
-def _add(bill, result, stage):
-    """Add ``result``'s bill to ``bill`` (and to stage ``stage``'s counts)."""
-    for field in _BILL:
-        setattr(bill, field, getattr(bill, field) + (getattr(result, field, 0) or 0))
-    for key, value in (getattr(result, "info", None) or {}).items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and (
-                not key.startswith(("n_stage_", "cost_stage_", "n_asked_stage_"))):
-            bill.info[key] = bill.info.get(key, 0) + value
-    if stage is not None:
-        bill.info[f"n_asked_stage_{stage}"] += len(result.labels)
-        bill.info[f"cost_stage_{stage}"] += getattr(result, "cost", 0.0) or 0.0
-
-
-def _stage_cost(teacher, what, classes, name):
-    if hasattr(teacher, "estimate_cost"):
-        return teacher.estimate_cost(what, classes)
-    price = getattr(teacher, "cost_per_item", None)
-    if price is None:
-        raise TypeError(
-            f"stage {name} ({type(teacher).__name__}) has neither "
-            "estimate_cost(items_or_n, classes) nor cost_per_item; the cascade "
-            "cannot price it."
-        )
-    return price * (what if isinstance(what, Integral) else len(_rows(what)))
-
-
-def _default_name(teacher):
-    model = getattr(teacher, "model", None)
-    return model if isinstance(model, str) else type(teacher).__name__
-
-
-def _rows(items):
-    """The items one by one (for their keys), whatever their container."""
-    if hasattr(items, "tocsr"):
-        return [items.tocsr()[i] for i in range(items.shape[0])]
-    if hasattr(items, "iloc"):  # a Series' values, a DataFrame's rows
-        return (list(items) if items.ndim == 1
-                else [items.iloc[i].to_numpy() for i in range(len(items))])
-    return list(items)

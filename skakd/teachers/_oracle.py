@@ -122,7 +122,8 @@ class OracleTeacher(BaseTeacher):
         multi_label : bool, default=False
             Answer the label set of each item (a tuple); the oracle must
             know label sets then. Noise toggles one label of a corrupted
-            set; ``confidence="calibrated"`` is for single labels.
+            set (with ``confidence="calibrated"``, a wrong set has one label
+            toggled).
 
         Returns
         -------
@@ -137,12 +138,13 @@ class OracleTeacher(BaseTeacher):
         if multi_label:
             truth = [label if label is UNLABELED else self._as_set(label)
                      for label in truth]
+        if self.confidence == "calibrated":
+            labels, confidence = self._calibrated(keys, truth, classes, multi_label)
+        elif multi_label:
             labels, confidence = [
                 label if label is UNLABELED or self.noise_rate == 0 or not classes
                 else self._toggle_one(key, label, classes)
                 for key, label in zip(keys, truth)], None
-        elif self.confidence == "calibrated":
-            labels, confidence = self._calibrated(keys, truth, classes)
         else:
             labels, confidence = [
                 label if label is UNLABELED or self.noise_rate == 0 or not classes
@@ -155,8 +157,10 @@ class OracleTeacher(BaseTeacher):
             latency=time.perf_counter() - start,
         )
 
-    def _calibrated(self, keys, truth, classes):
-        """Labels right with probability equal to their drawn confidence."""
+    def _calibrated(self, keys, truth, classes, multi_label=False):
+        """Labels right with probability equal to their drawn confidence (a
+        wrong label set has one label toggled)."""
+        wrong = self._wrong_set if multi_label else self._wrong
         mean = 1.0 - self.noise_rate
         draws = np.array([np.frombuffer(
             _digest(self._noise_seed(), ("calibrated", key)), dtype=np.uint64)
@@ -175,7 +179,7 @@ class OracleTeacher(BaseTeacher):
                 continue
             # The coin is independent of c: P(right | c) = c, calibrated.
             if coin >= c and classes:
-                label = self._wrong(key, label, classes)
+                label = wrong(key, label, classes)
             labels.append(label)
             confidence.append(float(c))
         return labels, confidence
@@ -255,8 +259,7 @@ class OracleTeacher(BaseTeacher):
         coin, pick = draw / np.float64(2**64)
         if coin >= self.noise_rate:
             return labels
-        flip = classes[int(pick * len(classes))]
-        return tuple(c for c in classes if (c in labels) != (c == flip))
+        return _toggle(labels, classes, pick)
 
     def _maybe_corrupt(self, key, label, classes):
         draw = np.frombuffer(_digest(self._noise_seed(), key), dtype=np.uint64)
@@ -269,6 +272,11 @@ class OracleTeacher(BaseTeacher):
         draw = np.frombuffer(_digest(self._noise_seed(), ("wrong", key)),
                              dtype=np.uint64)
         return self._confuse(label, classes, draw[0] / np.float64(2**64))
+
+    def _wrong_set(self, key, labels, classes):
+        draw = np.frombuffer(_digest(self._noise_seed(), ("wrong", key)),
+                             dtype=np.uint64)
+        return _toggle(labels, classes, draw[0] / np.float64(2**64))
 
     def _confuse(self, label, classes, pick):
         """The wrong class at quantile ``pick`` of ``label``'s confusions."""
@@ -358,3 +366,9 @@ def _digest(seed, key):
     h.update(str(seed).encode())
     h.update(repr(key).encode() if not isinstance(key, bytes) else key)
     return h.digest()
+
+
+def _toggle(labels, classes, pick):
+    """``labels`` with the class at quantile ``pick`` of ``classes`` toggled."""
+    flip = classes[int(pick * len(classes))]
+    return tuple(c for c in classes if (c in labels) != (c == flip))

@@ -37,6 +37,11 @@ _ENDED = ("completed", "failed", "expired", "cancelled")
 _LINE = re.compile(r"^\s*(?:item\s*)?(\d+)\s*[:=\-)]\s*[\"']?(.+?)[\"']?\s*$",
                    re.IGNORECASE | re.MULTILINE)
 _NO_KEY = "sk-no-key-required"
+_NO_LABEL = "none"
+_LABEL_SET_LINES = (
+    "Answer with one line per item, `<id>: <label> | <label>` with every "
+    f"label that applies copied exactly from the class list, `<id>: {_NO_LABEL}` "
+    "when none applies, and nothing else.")
 #: Alternatives asked per token with ``confidence="logprobs"`` (the most
 #: OpenAI gives): the other labels a token could have begun or continued.
 TOP_LOGPROBS = 20
@@ -106,7 +111,7 @@ class OpenAIProvider(Provider):
         text = (calls[0].function.arguments if calls else answer.content) or ""
         payload = _json_object(text)
         if payload is None and request["answer"]["name"] == "label_items":
-            payload = _lines(text)
+            payload = _lines(text, _asks_label_sets(request["answer"]))
         if payload is None:
             return Reply(problem=f"the answer was not a JSON object: {text[:80]!r}",
                          refused=refused, truncated=truncated, echo=text)
@@ -277,8 +282,9 @@ def _instructed(messages, answer, mode):
     if mode in ("json_schema", "tool"):
         return messages
     if mode == "text" and answer["name"] == "label_items":
-        rule = ("Answer with one line per item, `<id>: <label>`, the label "
-                "copied exactly from the class list, and nothing else.")
+        rule = _LABEL_SET_LINES if _asks_label_sets(answer) else (
+            "Answer with one line per item, `<id>: <label>`, the label "
+            "copied exactly from the class list, and nothing else.")
     else:
         rule = ("Answer with one JSON object only, following this JSON schema: "
                 + json.dumps(answer["schema"]))
@@ -332,8 +338,20 @@ def _json_object(text):
     return payload if isinstance(payload, dict) else None
 
 
-def _lines(text):
-    """``{"items": [...]}`` from ``<id>: <label>`` lines, or ``None``."""
-    entries = [{"id": int(i), "label": label.strip()}
-               for i, label in _LINE.findall(text)]
+def _asks_label_sets(answer):
+    """Whether a labelling answer holds a label set per item."""
+    entry = answer["schema"]["properties"]["items"]["items"]["properties"]
+    return "labels" in entry
+
+
+def _lines(text, label_sets=False):
+    """``{"items": [...]}`` from ``<id>: <label>`` lines (``<id>: <label> |
+    <label>`` or ``<id>: none`` for label sets), or ``None``."""
+    found = [(int(i), value.strip()) for i, value in _LINE.findall(text)]
+    if not label_sets:
+        entries = [{"id": i, "label": value} for i, value in found]
+    else:
+        entries = [{"id": i, "labels": [] if value.lower() == _NO_LABEL else
+                    [label.strip() for label in value.split("|")]}
+                   for i, value in found]
     return {"items": entries} if entries else None

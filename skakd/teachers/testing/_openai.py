@@ -10,6 +10,7 @@ import time
 import zlib
 
 from .._cost import BATCH_DISCOUNT, cost_of_usage
+from .._label_sets import MULTI_LABEL_RULE
 from ._faults import (
     _PIECE,
     Fault,
@@ -227,7 +228,7 @@ class FakeOpenAI(FakeServer):
                                confidence=self.confidence if stated else None,
                                multi_label=multi_label)
         if mode == "text":
-            return "\n".join(f"{e['id']}: {e['label']}"
+            return "\n".join(f"{e['id']}: {_line_value(e)}"
                              for e in answer.get("items", []))
         return json.dumps(answer)
 
@@ -434,7 +435,15 @@ def _classes(schema, system, key):
         return entry["label"]["enum"], False
     except (KeyError, TypeError):
         listed = system.split("Classes:", 1)[-1]
-        return [html.unescape(c) for c in _CLASS_LINE.findall(listed)], False
+        return ([html.unescape(c) for c in _CLASS_LINE.findall(listed)],
+                MULTI_LABEL_RULE in system)
+
+
+def _line_value(entry):
+    """An answer entry as a plain-text line's value, the way it was asked."""
+    if "labels" not in entry:
+        return entry["label"]
+    return " | ".join(entry["labels"]) or "none"
 
 
 def _schema_in(system):
