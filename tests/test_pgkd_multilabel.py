@@ -304,3 +304,11 @@ def test_a_cached_generation_replays_label_sets(tmp_path):
     assert list(replay) == first and replay.n_cached == 4
     assert all(isinstance(labels, tuple) for _, labels in first)
     assert sum("outage" in labels for _, labels in first) >= 2
+
+
+def test_a_seed_too_small_to_validate_is_refused():
+    teacher = SimulatedGenerator(TEXTS[:300], SETS[:300], random_state=0)
+    with pytest.raises(ValueError, match="no row of the 2-row seed can go"):
+        ActiveDistillationClassifier(
+            teacher=teacher, classes=LABELS, sampler=PGKD(batch_size=4),
+            max_iter=1).fit(["an invoice", "a password"], [["billing"], ["login"]])

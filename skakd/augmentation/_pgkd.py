@@ -370,13 +370,6 @@ class PGKD(BaseEstimator):
             self.prior_correction, state.estimator, state.labeled.y)
         mask = validation_mask(state.labeled.y, self.validation_fraction,
                                state.rng, multi)
-        if not mask.any():
-            raise ValueError(
-                "PGKD holds seed examples out for validation, keeping one of "
-                "each class for training, but every seed class has a single "
-                "example; expected a seed with at least two examples of some "
-                "class (two of each is best)."
-            )
         X_val, y_val = state.labeled.remove(mask)
         state.strategy_state = PGKDState(
             X_val=X_val,

@@ -203,10 +203,27 @@ def _class_scores(estimator, X_val, y_val):
 def validation_mask(y, fraction, rng, multi_label):
     """The validation split of the seed: stratified by class, or for label
     sets random rows keeping each label a training row
-    (:func:`~._label_sets.label_set_mask`)."""
+    (:func:`~._label_sets.label_set_mask`). Refuses a seed too small for
+    any."""
     if multi_label:
-        return label_set_mask(y, fraction, rng)
-    return stratified_mask(y, fraction, rng)
+        mask = label_set_mask(y, fraction, rng)
+        if not mask.any():
+            raise ValueError(
+                f"PGKD holds seed rows out for validation, keeping a row of "
+                f"each label for training, but no row of the {len(y)}-row "
+                "seed can go: each carries a label no other row carries; "
+                "expected a seed with at least two rows of some label set."
+            )
+        return mask
+    mask = stratified_mask(y, fraction, rng)
+    if not mask.any():
+        raise ValueError(
+            "PGKD holds seed examples out for validation, keeping one of "
+            "each class for training, but every seed class has a single "
+            "example; expected a seed with at least two examples of some "
+            "class (two of each is best)."
+        )
+    return mask
 
 
 def stratified_mask(y, fraction, rng):
