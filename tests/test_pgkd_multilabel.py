@@ -130,6 +130,9 @@ def test_misclassified_and_hard_negatives_per_label(simulated_fit):
         assert predicted == tuple(np.array(LABELS)[Y_pred[i] == 1])
     hard = request.hard_negatives
     assert len(hard) == 10
+    text, true, label = hard[0]
+    assert (f"labels: {', '.join(true) or '(none)'}; wrongly predicted: {label}"
+            in request.to_prompt())
     wrong = [label for _, _, label in hard]
     first = wrong[:len(set(wrong))]
     assert len(set(first)) == len(first)  # each label's hardest text first
