@@ -78,7 +78,10 @@ class Summary:
         held_out = self.strategy_summary["validation_indices"]
         split = _pairs(inputs.seed_texts[held_out], inputs.seed_labels[held_out])
         tail = np.arange(max(len(self.sources) - len(held_out), 0), len(self.sources))
-        added_back = _pairs(self.clf.labeled_X_[tail], self.clf.labeled_y_[tail])
+        y_tail = self.clf.labeled_y_[tail]
+        if np.ndim(y_tail) == 2:  # indicator rows, as the seed's label sets
+            y_tail = [tuple(self.clf.classes_[row.astype(bool)]) for row in y_tail]
+        added_back = _pairs(self.clf.labeled_X_[tail], y_tail)
         if (self.sources[tail] == "seed").all() and added_back == split:
             self.sources[tail] = "validation"
             self.validation_refit = True
@@ -234,7 +237,9 @@ def _totals(history):
 
 
 def _pairs(texts, labels):
-    return [(str(text), str(label)) for text, label in zip(texts, labels)]
+    """``(text, label)`` pairs to compare; a label set compares as a set."""
+    return [(str(text), frozenset(label) if isinstance(label, (tuple, list))
+             else str(label)) for text, label in zip(texts, labels)]
 
 
 # -- output files --------------------------------------------------------------
