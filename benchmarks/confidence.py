@@ -216,7 +216,7 @@ def page(payload, figure):
         f"Command: `{payload['command']}`; {payload['seconds_total'] / 60:.0f} "
         f"minutes, load average {start} at the start and {end} at the end. "
         f"Model: `{payload['model']}`.", "",
-        "### Calibration", "",
+        "## Calibration", "",
         *markdown_table(
             ["data set", "texts", "with confidence", "accuracy", "mean confidence",
              "ECE", "s per label"],
@@ -225,7 +225,7 @@ def page(payload, figure):
                                                              "{:.2f}")]
              for r in payload["calibration"]], "lrrrrrr"),
         "", f"![reliability]({os.path.relpath(figure, DOC.parent)})", "",
-        "### Thresholds measured by the cascade, checked on the other half", "",
+        "## Thresholds measured by the cascade, checked on the other half", "",
         *markdown_table(
             ["data set", "asked agreement", "splits with a threshold",
              "median threshold", "median held-out agreement", "median gap",

@@ -309,7 +309,7 @@ def page(payload, figure):
         f"{setup['ctx_size']} tokens); {setup['batch_size']} texts per "
         "labelling request.",
         "",
-        "### Labelling test texts",
+        "## Labelling test texts",
         "",
         *markdown_table(
             ["data set", "examples per class", "texts", "accuracy",
@@ -318,7 +318,7 @@ def page(payload, figure):
             [_labelling_cells(r) for r in payload["labelling"]],
             "lrrrrlrrr"),
         "",
-        f"### M-RARU on trec ({setup['seed_per_class']} seed texts per class, "
+        f"## M-RARU on trec ({setup['seed_per_class']} seed texts per class, "
         f"{setup['max_labels']} labels from {setup['pool']} pool texts)",
         "",
         *markdown_table(
@@ -329,7 +329,7 @@ def page(payload, figure):
               f"{r['seconds']:.0f}"] for r in payload["distillation"]],
             "lrrrrr"),
         "",
-        f"### PGKD on trec ({setup['pgkd_seed_per_class']} seed texts per "
+        f"## PGKD on trec ({setup['pgkd_seed_per_class']} seed texts per "
         f"class, {setup['pgkd_rounds']} rounds of {setup['pgkd_batch']} texts)",
         "",
         *markdown_table(

@@ -24,3 +24,12 @@ def test_labels_to_reach_and_summary():
     assert rows["random"]["mean_labels"] == 175 and rows["random"]["n_reached"] == 1
     verdict = multilabel.verdict(list(rows.values()))[0]
     assert "71% fewer" in verdict and "(uncertainty_mean) needs 100 against its 50" in verdict
+    rows["mraru_mean"]["mean_labels"] = 210
+    assert "20% more teacher labels" in multilabel.verdict(list(rows.values()))[0]
+
+
+def test_students_have_their_own_results_and_page_section():
+    assert multilabel.stem_for("tfidf") == "multilabel"
+    assert multilabel.stem_for("minilm", quick=True) == "multilabel_minilm_quick"
+    data = (["a text"], [["joy"]], ["another"], [[1]], ["joy"])
+    assert multilabel.featurize(data, "tfidf") is data

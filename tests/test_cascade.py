@@ -124,7 +124,7 @@ def test_estimate_cost_uses_the_given_or_the_measured_escalation_share():
     share, = measured.escalation_shares_
     assert share == pytest.approx(result.info["n_escalated"] / N)
     assert measured.estimate_cost(TEXTS[:1000], CLASSES) == pytest.approx(
-        100 + np.ceil(1000 * share))
+        100 + 1000 * share)
 
 
 def test_estimate_cost_prices_llm_stages_by_their_own_estimates():
@@ -139,6 +139,10 @@ def test_estimate_cost_prices_llm_stages_by_their_own_estimates():
                 + full.estimate_cost(300, CLASSES))
     assert cascade.estimate_cost(1000, CLASSES) == pytest.approx(expected)
     assert expected < full.estimate_cost(1000, CLASSES) / 2
+    # Given texts, each stage is priced on them, not on an average text.
+    long = [text + " with many more words" * 40 for text in TEXTS[:100]]
+    assert cascade.estimate_cost(long, CLASSES) == pytest.approx(
+        nano.estimate_cost(long, CLASSES) + 0.3 * full.estimate_cost(long, CLASSES))
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])

@@ -187,16 +187,6 @@ def test_mraru_selection_stays_o_batch_for_multilabel():
     assert len(chosen) == 10 and sampler.last_stats_["n_visited"] <= 500
 
 
-def test_pgkd_refuses_label_sets():
-    from skakd.augmentation import PGKD
-
-    texts, sets = _texts(40)
-    with pytest.raises(ValueError, match="PGKD does not generate texts with label"):
-        ActiveDistillationClassifier(
-            teacher=lambda items: [[]] * len(items), sampler=PGKD(),
-            classes=list(NAMES)).fit(texts, sets)
-
-
 def test_scoring_and_stopping_read_label_sets():
     from skakd.callbacks import Scoring
     from skakd.stopping import ConfidenceStop, StabilizingPredictions, TeacherAgreement

@@ -52,10 +52,13 @@ def _read(path):
 def test_distill_then_predict_with_label_sets(tmp_path, suffix, separator):
     seed = _write(tmp_path / f"seed{suffix}", _rows(16), separator)
     pool = _write(tmp_path / f"pool{suffix}", _rows(200, 16), separator)
+    # Random sampling: "hello" (no known word) is predicted from the
+    # intercepts alone, which sit near 0.5 after uncertainty sampling.
     done = skakd("distill", "--multi-label", "--label-separator", separator,
                  "--label-column", "labels", "--seed", seed, "--pool", pool,
-                 "--teacher", "oracle", "--batch-size", "20", "--budget-labels",
-                 "60", "--out", str(tmp_path / "model.joblib"), cwd=tmp_path)
+                 "--teacher", "oracle", "--sampler", "random", "--batch-size",
+                 "20", "--budget-labels", "60",
+                 "--out", str(tmp_path / "model.joblib"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     history = json.loads((tmp_path / "model.history.json").read_text())
     assert [r["n_labeled"] for r in history] == [16, 36, 56, 76]
@@ -102,3 +105,20 @@ def test_a_label_outside_classes_is_named(tmp_path):
     assert done.returncode != 0
     assert "'spam'" in done.stderr and "pool.csv" in done.stderr
     assert np.all([line.count("Traceback") == 0 for line in done.stderr.splitlines()])
+
+
+def test_pgkd_with_label_sets_writes_each_validation_row_once(tmp_path):
+    """PGKD's validation rows, added back at the final refit, are found in
+    labels.csv as label sets (not written a second time)."""
+    seed = _write(tmp_path / "seed.csv", _rows(64))
+    pool = _write(tmp_path / "pool.csv", _rows(200, 64))
+    done = skakd("distill", "--multi-label", "--label-column", "labels",
+                 "--seed", seed, "--pool", pool, "--teacher", "oracle",
+                 "--sampler", "pgkd", "--batch-size", "16", "--max-rounds", "2",
+                 "--out", str(tmp_path / "model.joblib"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = _read(tmp_path / "model.labels.csv")
+    texts = [row["text"] for row in rows]
+    assert len(texts) == len(set(texts))
+    sources = {row["source"] for row in rows}
+    assert "validation" in sources and "never trained on" not in done.stdout

@@ -3,17 +3,21 @@
 Pure functions of counts, errors and a generator: the loop decides the class
 mix of every generated batch (a teacher told to "focus on the weak classes"
 piles the batch onto two of them), and the class prior the student learns
-from the mix is corrected back with per-row weights.
+from the mix is corrected back with per-row weights. With label sets the
+counts are of texts carrying each label (:func:`round_counts`).
 """
 
+from collections import Counter
 
 import numpy as np
 
 from .._items import warn
 from ..strategy import sample_weight_param
+from ._label_sets import label_errors
 
 __all__ = ["ALLOCATIONS", "FLOOR_SHARE", "SHRINKAGE", "allocate", "batch_shares",
-           "class_cap", "class_errors", "prior_weights", "target_prior"]
+           "class_cap", "class_errors", "prior_weights", "round_counts",
+           "target_prior"]
 
 #: Allocation policies of :class:`PGKD`.
 ALLOCATIONS = ("error", "uniform")
@@ -58,6 +62,43 @@ def class_errors(proba, student_classes, y_val, classes, shrinkage=SHRINKAGE):
             raw[k], support[k] = 1.0 - p_true[rows].mean(), len(rows)
     mean = raw[support > 0].mean() if (support > 0).any() else 1.0
     return (support * raw + shrinkage * mean) / (support + shrinkage)
+
+
+def round_counts(state, allocation, ratio):
+    """How many texts of each class a PGKD round asks for, and the cap.
+
+    ``allocation`` and ``ratio`` are PGKD's ``allocation`` and
+    ``class_cap``; ``state.strategy_state`` holds the validation scores and
+    the credit carried across rounds (updated here). With label sets a
+    label's count is of the labelled texts carrying it and its error that of
+    :func:`~._label_sets.label_errors`: the texts asked for carry the labels
+    the student misses, and a label already carried by many texts (above
+    the cap) is asked for no more, so the counts go to the rare labels.
+
+    Returns
+    -------
+    class_counts : dict
+        ``label -> int`` (labels asked for none left out), summing to
+        ``state.n_wanted``.
+    cap : int
+        The cap on a class's labelled texts after the round.
+    """
+    classes, fit = state.classes, state.strategy_state
+    if state.multi_label:
+        counts = np.asarray(state.labeled.y).sum(axis=0)
+    else:
+        held = Counter(np.asarray(state.labeled.y).tolist())
+        counts = np.array([held[label] for label in classes.tolist()])
+    errors = None
+    if allocation == "error" and state.multi_label:
+        errors = label_errors(fit.val_proba, fit.y_val, SHRINKAGE)
+    elif allocation == "error":
+        errors = class_errors(fit.val_proba, state.estimator.classes_,
+                              fit.y_val, classes)
+    n, fit.credit = allocate(state.n_wanted, counts, errors=errors,
+                             credit=fit.credit, ratio=ratio, rng=state.rng)
+    cap = class_cap(counts, state.n_wanted, ratio)
+    return {label: int(k) for label, k in zip(classes.tolist(), n) if k > 0}, cap
 
 
 def class_cap(counts, n, ratio):

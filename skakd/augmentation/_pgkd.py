@@ -9,17 +9,10 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ..reasons import REJECTION_REASONS, SURPLUS
 from ..strategy import Acquisition
-from ._allocation import (
-    ALLOCATIONS,
-    allocate,
-    class_cap,
-    class_errors,
-    prior_weights,
-    target_prior,
-)
+from ._allocation import ALLOCATIONS, prior_weights, round_counts, target_prior
 from ._first_texts import write_first_texts
-from ._guidance import build_request, native
-from ._pgkd_state import PGKDState, pool_strategy, stratified_mask
+from ._guidance import build_request
+from ._pgkd_state import PGKDState, pool_strategy, validation_mask
 from ._request import check_answer, check_setup
 from ._screen import SampleScreen
 
@@ -71,7 +64,8 @@ class PGKD(BaseEstimator):
         ``sample_weight`` to the student's ``fit`` (a Pipeline's last step).
         ``"seed"``: the class shares of the labelled seed; ``"balanced"``:
         equal shares; ``None``: unweighted. A student that takes no
-        ``sample_weight`` is fitted unweighted, with a warning.
+        ``sample_weight`` is fitted unweighted, with a warning. Ignored for
+        label sets (see Notes).
     refit_with_validation : bool, default=True
         Whether the final student is refitted on its training rows plus the
         validation split (``labeled_X_`` then holds the validation texts
@@ -159,7 +153,10 @@ class PGKD(BaseEstimator):
         :data:`skakd.reasons.REJECTION_REASONS`, plus ``"surplus"``),
         ``best_round``, ``chosen_round``, and ``early_stopping``: why PGKD
         stops early, in words (``None`` when it cannot, see
-        ``patience``).
+        ``patience``); for label sets also ``per_label``: ``label ->
+        {precision, recall, f1, support, asked, kept}``, the chosen
+        round's validation scores and the texts asked for and kept
+        carrying the label over the fit.
 
     All fitted attributes are set when the fit ends, whatever ended it.
 
@@ -239,6 +236,23 @@ class PGKD(BaseEstimator):
     after fitting the seed student too, which this class supports).
     ``history_``'s ``n_labeled`` counts training rows during the loop; the
     final refit adds the validation split to ``labeled_X_``.
+
+    **Label sets.** With a multi-label ``y`` the teacher writes ``(text,
+    labels)`` pairs (``GenerationRequest(multi_label=True)``; an empty set
+    is "none of these", a label outside ``classes`` is ``label``-rejected,
+    a bare label where a set is due ``malformed``). The report is per label
+    with micro, macro, weighted and samples averages; ``val_loss`` is the
+    binary log-loss over texts and labels, ``val_accuracy`` the share of
+    whole sets right, and ``val_micro_f1`` is recorded too. A misclassified
+    text's predicted set differs from its true set; a hard negative is a
+    text given a label it does not carry (each label's hardest first). The
+    counts are of texts *carrying* each label, its error the probability
+    the student leaves off them: rare labels are asked for. A text fills
+    the count of the first of its labels with room; one with none is
+    surplus. The validation split is random, each label keeping a training
+    row, and no prior correction applies (one weight per row cannot restore
+    every label's base rate; a ``class_weight="balanced"`` student, the
+    multi-label default, does it per label).
 
     **Versus the paper.** The paper leaves the class mix to the LLM, learns
     the prior of the generated mix, never trains on its validation split
@@ -351,15 +365,11 @@ class PGKD(BaseEstimator):
         """Check the setup and move the validation split out of the seed."""
         self._validate_params()
         check_setup(self.min_length, self.max_length, state)
-        prior = target_prior(self.prior_correction, state.estimator, state.labeled.y)
-        mask = stratified_mask(state.labeled.y, self.validation_fraction, state.rng)
-        if not mask.any():
-            raise ValueError(
-                "PGKD holds seed examples out for validation, keeping one of "
-                "each class for training, but every seed class has a single "
-                "example; expected a seed with at least two examples of some "
-                "class (two of each is best)."
-            )
+        multi = state.multi_label  # no prior one weight per row can restore
+        prior = None if multi else target_prior(
+            self.prior_correction, state.estimator, state.labeled.y)
+        mask = validation_mask(state.labeled.y, self.validation_fraction,
+                               state.rng, multi)
         X_val, y_val = state.labeled.remove(mask)
         state.strategy_state = PGKDState(
             X_val=X_val,
@@ -369,11 +379,13 @@ class PGKD(BaseEstimator):
                 state.classes, X_val, min_length=self.min_length,
                 max_length=self.max_length,
                 near_duplicate_threshold=self.near_duplicate_threshold,
+                multi_label=multi,
             ),
             pool=pool_strategy(self.pool_sampler, state.X_pool),
             prior=prior,
             selects=len(y_val) >= self.min_validation_size,
             val_source="generated" if state.n_used else "seed",  # after a cold start
+            label_names=state.classes if multi else None,
         )
 
     def acquire(self, state):
@@ -409,8 +421,8 @@ class PGKD(BaseEstimator):
         Returns
         -------
         metrics : dict
-            ``val_loss``, ``val_accuracy``, ``val_macro_f1`` and
-            ``best_round``.
+            ``val_loss``, ``val_accuracy``, ``val_macro_f1`` (and
+            ``val_micro_f1`` for label sets) and ``best_round``.
         stop : bool
             Whether ``patience`` rounds passed without a new best loss (only
             when ``select_by_validation_``).
@@ -436,7 +448,7 @@ class PGKD(BaseEstimator):
 
     def _generate(self, state):
         fit = state.strategy_state
-        counts, cap = self._class_counts(state)
+        counts, cap = round_counts(state, self.allocation, self.class_cap)
         request = build_request(self, state, counts)
         fit.last_request = request
         answer = state.teacher.generate(request)
@@ -444,10 +456,11 @@ class PGKD(BaseEstimator):
         accepted, rejected = fit.screen.screen(
             samples, limit=request.n_samples, quotas=counts
         )
-        fit.count(samples, rejected)
         texts = np.empty(len(accepted), dtype=object)
         texts[:] = [text for text, _ in accepted]
-        kept = Counter(label for _, label in accepted)
+        kept = Counter(one for _, label in accepted  # each label of a set
+                       for one in (label if state.multi_label else (label,)))
+        fit.count(samples, rejected, counts, kept)
         stats = {
             "acquisition": "generated",
             "n_generated": len(samples),
@@ -465,24 +478,6 @@ class PGKD(BaseEstimator):
         return Acquisition(
             texts, [label for _, label in accepted], "generated", None, answer, stats
         )
-
-    def _class_counts(self, state):
-        """How many texts of each class this round asks for (``allocation``),
-        and the cap on a class's labelled texts after the round."""
-        classes, fit = state.classes, state.strategy_state
-        held = Counter(np.asarray(state.labeled.y).tolist())
-        counts = np.array([held[label] for label in classes.tolist()])
-        errors = None
-        if self.allocation == "error":
-            errors = class_errors(fit.val_proba, state.estimator.classes_,
-                                  fit.y_val, classes)
-        n, fit.credit = allocate(state.n_wanted, counts, errors=errors,
-                                 credit=fit.credit, ratio=self.class_cap,
-                                 rng=state.rng)
-        cap = class_cap(counts, state.n_wanted, self.class_cap)
-        return {
-            label: int(k) for label, k in zip(native(classes), n) if k > 0
-        }, cap
 
     def _evaluate(self, state, round_):
         return state.strategy_state.score(

@@ -7,6 +7,7 @@ change it. PGKD publishes its fitted attributes from it when the fit ends.
 """
 
 import copy
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,10 +20,16 @@ from ..reasons import REJECTION_REASONS, SURPLUS
 from ..sampling import PoolStrategy
 from ..strategy import sample_weight_param
 from ._allocation import prior_weights
+from ._label_sets import (
+    label_report,
+    label_set_mask,
+    label_set_scores,
+    per_label_summary,
+)
 from ._request import GenerationRequest
 from ._screen import SampleScreen
 
-__all__ = ["PGKDState", "pool_strategy", "stratified_mask"]
+__all__ = ["PGKDState", "pool_strategy", "stratified_mask", "validation_mask"]
 
 
 @dataclass
@@ -53,23 +60,27 @@ class PGKDState:
     last_request: GenerationRequest | None = None
     # Where the validation rows came from: the seed, or a cold start's texts.
     val_source: str = "seed"
+    # With label sets: the label names, the last predicted sets, each
+    # round's report per label, and the texts asked for and kept per label.
+    label_names: np.ndarray | None = None
+    val_pred: np.ndarray | None = None
+    reports: dict = field(default_factory=dict)
+    asked: Counter = field(default_factory=Counter)
+    kept: Counter = field(default_factory=Counter)
 
     def score(self, estimator, round_, *, keep_best, patience):
         """Score ``estimator`` (round ``round_``'s student) on the validation
         split; return its metrics and whether ``patience`` rounds passed
         without a new lowest loss (only when the loss selects the round)."""
-        proba = estimator.predict_proba(self.X_val)
+        if self.label_names is not None:
+            proba, self.val_pred, metrics = label_set_scores(
+                estimator, self.X_val, self.y_val)
+            self.reports[round_] = label_report(self.y_val, self.val_pred,
+                                                self.label_names)
+        else:
+            proba, metrics = _class_scores(estimator, self.X_val, self.y_val)
         self.val_proba, self.last_round = proba, round_
-        classes = estimator.classes_
-        y_pred = classes[proba.argmax(axis=1)]
-        loss = float(log_loss(self.y_val, proba, labels=classes))
-        metrics = {
-            "val_loss": loss,
-            "val_accuracy": float(np.mean(y_pred == np.asarray(self.y_val))),
-            "val_macro_f1": float(
-                f1_score(self.y_val, y_pred, average="macro", zero_division=0)
-            ),
-        }
+        loss = metrics["val_loss"]
         if round_ == 0:
             self.seed_scores = dict(metrics)
         if loss < self.best_val_loss:
@@ -92,11 +103,14 @@ class PGKDState:
         self.screen.remember(np.asarray(labeled.X[new])[not_generated])
         self.n_remembered = len(labeled)
 
-    def count(self, samples, rejected):
-        """Count a batch the teacher wrote and what the screen dropped of it."""
+    def count(self, samples, rejected, asked, kept):
+        """Count a batch the teacher wrote, what the screen dropped of it, and
+        the texts asked for and kept per label (``Counter``)."""
         self.n_generated += len(samples)
         for reason, n in rejected.items():
             self.n_rejected[reason] += n
+        self.asked.update(asked)
+        self.kept.update(kept)
 
     def fitted_attributes(self, chosen_round, patience):
         """PGKD's fitted attributes, its ``summary_`` included."""
@@ -125,6 +139,10 @@ class PGKDState:
                 if stops_early else None
             ),
         }
+        if self.label_names is not None:
+            attributes["summary_"]["per_label"] = per_label_summary(
+                self.reports.get(chosen_round), self.asked, self.kept,
+                self.label_names)
         return attributes
 
     def refit_with_validation(self, state, chosen_round):
@@ -166,6 +184,46 @@ def pool_strategy(pool_sampler, X_pool):
             f"texts, like the seed; got {type(X_pool).__name__}."
         )
     return PoolStrategy(clone(pool_sampler))
+
+
+def _class_scores(estimator, X_val, y_val):
+    """A one-label student's validation probabilities and metrics."""
+    proba = estimator.predict_proba(X_val)
+    classes = estimator.classes_
+    y_pred = classes[proba.argmax(axis=1)]
+    return proba, {
+        "val_loss": float(log_loss(y_val, proba, labels=classes)),
+        "val_accuracy": float(np.mean(y_pred == np.asarray(y_val))),
+        "val_macro_f1": float(
+            f1_score(y_val, y_pred, average="macro", zero_division=0)
+        ),
+    }
+
+
+def validation_mask(y, fraction, rng, multi_label):
+    """The validation split of the seed: stratified by class, or for label
+    sets random rows keeping each label a training row
+    (:func:`~._label_sets.label_set_mask`). Refuses a seed too small for
+    any."""
+    if multi_label:
+        mask = label_set_mask(y, fraction, rng)
+        if not mask.any():
+            raise ValueError(
+                f"PGKD holds seed rows out for validation, keeping a row of "
+                f"each label for training, but no row of the {len(y)}-row "
+                "seed can go: each carries a label no other row carries; "
+                "expected a seed with at least two rows of some label set."
+            )
+        return mask
+    mask = stratified_mask(y, fraction, rng)
+    if not mask.any():
+        raise ValueError(
+            "PGKD holds seed examples out for validation, keeping one of "
+            "each class for training, but every seed class has a single "
+            "example; expected a seed with at least two examples of some "
+            "class (two of each is best)."
+        )
+    return mask
 
 
 def stratified_mask(y, fraction, rng):

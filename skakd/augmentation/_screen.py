@@ -7,6 +7,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 
+from .._multilabel import is_label_collection
 from ..reasons import (
     DUPLICATE,
     EMPTY,
@@ -43,6 +44,10 @@ def normalize_text(text):
 class SampleScreen:
     """Accept or reject generated ``(text, label)`` pairs, counting why.
 
+    With ``multi_label``, a sample's label is a collection of labels (empty
+    for none of the classes), accepted as a tuple when every label is one
+    of ``classes``.
+
     Parameters
     ----------
     classes : array-like
@@ -54,11 +59,14 @@ class SampleScreen:
     near_duplicate_threshold : float or None
         Cosine similarity of character 3-gram vectors at or above which two
         texts count as near duplicates; ``None`` checks exact copies only.
+    multi_label : bool, default=False
+        Whether samples carry label sets.
     """
 
     def __init__(self, classes, validation_texts, *, min_length, max_length,
-                 near_duplicate_threshold):
+                 near_duplicate_threshold, multi_label=False):
         self.classes = set(np.asarray(classes).tolist())
+        self.multi_label = multi_label
         self.min_length = min_length
         self.max_length = max_length
         self.threshold = near_duplicate_threshold
@@ -83,7 +91,10 @@ class SampleScreen:
         them. Once ``limit`` samples are accepted, or ``quotas[label]``
         samples of a label (``quotas``: dict ``label -> int``; a label it
         lacks has none), the remaining valid ones are counted as
-        :data:`~skakd.reasons.SURPLUS`.
+        :data:`~skakd.reasons.SURPLUS`. A label set fills the count of the
+        first of its labels, in the teacher's order, whose count has room
+        (a teacher names first the label it wrote the text for); a set with
+        no such label (the empty set among them) is surplus.
 
         Returns
         -------
@@ -97,32 +108,41 @@ class SampleScreen:
         for sample in samples:
             reason = self._check_alone(sample)
             if reason is None:
-                candidates.append((sample[0].strip(), sample[1]))
+                label = _as_set(sample[1]) if self.multi_label else sample[1]
+                candidates.append((sample[0].strip(), label))
             else:
                 rejected[reason] += 1
         near_val, near_known, near_batch = self._near_matrices(candidates)
         accepted, kept, batch_keys, per_label = [], [], set(), Counter()
         for i, (text, label) in enumerate(candidates):
             key = normalize_text(text)
+            slot = self._slot(label, quotas, per_label)
             if key in self._val_keys or near_val[i]:
                 reason = LEAK
             elif key in self._known_keys or key in batch_keys:
                 reason = DUPLICATE
             elif near_known[i] or near_batch[i, kept].any():
                 reason = NEAR_DUPLICATE
-            elif (limit is not None and len(accepted) >= limit) or (
-                quotas is not None and per_label[label] >= quotas.get(label, 0)
-            ):
+            elif (limit is not None and len(accepted) >= limit) or slot is None:
                 reason = SURPLUS
             else:
                 accepted.append((text, label))
                 kept.append(i)
                 batch_keys.add(key)
-                per_label[label] += 1
+                per_label[slot] += 1
                 continue
             rejected[reason] += 1
         self.remember([text for text, _ in accepted])
         return accepted, rejected
+
+    def _slot(self, label, quotas, taken):
+        """The label whose count a sample fills (``None``: none has room);
+        without quotas, the sample's label itself."""
+        if quotas is None:
+            return label
+        labels = label if self.multi_label else (label,)
+        return next((one for one in labels if taken[one] < quotas.get(one, 0)),
+                    None)
 
     def _check_alone(self, sample):
         if not (isinstance(sample, (tuple, list)) and len(sample) == 2):
@@ -130,7 +150,13 @@ class SampleScreen:
         text, label = sample
         if not isinstance(text, str):
             return MALFORMED
-        if not _is_hashable(label) or label not in self.classes:
+        if self.multi_label:  # a bare label where a set is due is malformed
+            if not is_label_collection(label):
+                return MALFORMED
+            if not all(_is_hashable(one) and one in self.classes
+                       for one in _values(label)):
+                return NOT_IN_CLASSES
+        elif not _is_hashable(label) or label not in self.classes:
             return NOT_IN_CLASSES
         text = text.strip()
         if not text:
@@ -162,6 +188,15 @@ class SampleScreen:
         if self.threshold is None or len(texts) == 0:
             return None
         return _HASHER.transform([str(t) for t in texts])
+
+
+def _values(labels):
+    return labels.tolist() if isinstance(labels, np.ndarray) else list(labels)
+
+
+def _as_set(labels):
+    """A label collection as a tuple, without repeats, in its order."""
+    return tuple(dict.fromkeys(_values(labels)))
 
 
 def _is_hashable(label):

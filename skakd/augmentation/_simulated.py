@@ -5,6 +5,7 @@ import hashlib
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from .._multilabel import check_multilabel_target
 from ..teachers import OracleTeacher
 
 __all__ = ["SimulatedGenerator"]
@@ -48,12 +49,20 @@ class SimulatedGenerator(OracleTeacher):
     ``label`` answers from the reservoir like :class:`OracleTeacher`, so the
     same object can label a pool drawn from it.
 
+    With label sets (``y`` a collection of labels per text, or an indicator
+    matrix with ``classes=``) it answers a multi-label request
+    (``request.multi_label``) with ``(text, labels)`` pairs: a class's count
+    is met with texts *carrying* that class, each text handed out once, and
+    a hard negative (a text the student wrongly gives a label) is answered
+    with texts of its labels, and of the wrong one, closest to it.
+
     Parameters
     ----------
     X : sequence of str
         The reservoir of held-out texts.
-    y : array-like of shape (n_texts,)
-        Their labels.
+    y : array-like of shape (n_texts,) or (n_texts, n_classes)
+        Their labels: one per text, or a collection of labels per text (an
+        indicator matrix with ``classes``).
     targeted : bool, default=True
         Whether to follow the report and hard negatives.
     hard_negative_share : float in [0, 1], default=0.5
@@ -72,6 +81,8 @@ class SimulatedGenerator(OracleTeacher):
         before give the same answer.
     cost_per_item : float, default=0.0
         Simulated price of one label in USD (``label`` only).
+    classes : array-like or None, default=None
+        Names of the columns of an indicator matrix ``y``.
 
     Examples
     --------
@@ -83,13 +94,23 @@ class SimulatedGenerator(OracleTeacher):
     >>> request = GenerationRequest(["neg", "pos"], n_samples=2, report=report)
     >>> sorted(label for _, label in teacher.generate(request))
     ['neg', 'neg']
+
+    Label sets:
+
+    >>> tags = SimulatedGenerator(["late refund", "login fails", "refund please"],
+    ...                           [["billing", "refund"], ["login"], ["refund"]],
+    ...                           random_state=0)
+    >>> request = GenerationRequest(["billing", "login", "refund"], n_samples=2,
+    ...                             class_counts={"refund": 2}, multi_label=True)
+    >>> sorted(tags.generate(request))
+    [('late refund', ('billing', 'refund')), ('refund please', ('refund',))]
     """
 
     def __init__(self, X, y=None, *, targeted=True, hard_negative_share=0.5,
                  hard_negative_policy="pair", n_neighbors=10, noise_rate=0.0,
-                 random_state=None, cost_per_item=0.0):
+                 random_state=None, cost_per_item=0.0, classes=None):
         super().__init__(X, y, noise_rate=noise_rate, random_state=random_state,
-                         cost_per_item=cost_per_item)
+                         cost_per_item=cost_per_item, classes=classes)
         self.targeted = targeted
         self.hard_negative_share = hard_negative_share
         self.hard_negative_policy = hard_negative_policy
@@ -105,8 +126,17 @@ class SimulatedGenerator(OracleTeacher):
         Returns
         -------
         samples : list of (str, label)
+            A tuple of labels for ``label`` when ``request.multi_label``.
         """
         reservoir = self._get_reservoir()
+        if request.multi_label != reservoir["multi_label"]:
+            raise ValueError(
+                f"SimulatedGenerator: the request asks for "
+                f"{'label sets' if request.multi_label else 'one label per text'}"
+                f" but the reservoir's y holds "
+                f"{'label sets' if reservoir['multi_label'] else 'single labels'}"
+                "; expected a reservoir labelled like the fit's y."
+            )
         rng = np.random.default_rng(
             [int(self._noise_seed()) % 2**63, _fingerprint(request.to_prompt())]
         )
@@ -156,7 +186,9 @@ class SimulatedGenerator(OracleTeacher):
         n_hard = int(round(self.hard_negative_share * request.n_samples))
         targets = []
         for text, label, *confused in request.hard_negatives:
-            if self.hard_negative_policy == "text" or not confused:
+            if request.multi_label:  # texts of its labels and the wrong one
+                targets += [(c, text) for c in (*label, *confused)]
+            elif self.hard_negative_policy == "text" or not confused:
                 targets += [(label, text)] + [(c, text) for c in confused]
             else:  # both sides of the confused pair, near the other side
                 targets += [(label, confused[0]), (confused[0], label)]
@@ -219,7 +251,7 @@ class SimulatedGenerator(OracleTeacher):
                 chosen = rng.choice(members, size=min(count, len(members)),
                                     replace=False)
                 draws += [int(i) for i in chosen]
-        taken.update(draws)
+                taken.update(draws)  # a text carrying two labels goes once
         return draws
 
     def _class_weights(self, request, classes):
@@ -240,7 +272,9 @@ class SimulatedGenerator(OracleTeacher):
     def _answer(self, index, classes):
         reservoir = self._get_reservoir()
         text, label = reservoir["texts"][index], reservoir["labels"][index]
-        if self.noise_rate > 0:
+        if self.noise_rate > 0 and reservoir["multi_label"]:
+            label = self._toggle_one(text, label, classes)
+        elif self.noise_rate > 0:
             label = self._maybe_corrupt(text, label, classes)
         return text, label
 
@@ -253,18 +287,21 @@ class SimulatedGenerator(OracleTeacher):
 
     def _build_reservoir(self):
         texts = [str(t) for t in self.X]
-        labels = np.asarray(self.y).tolist()
+        labels = self._known_labels()  # label tuples for label sets
         if len(texts) != len(labels):
             raise ValueError(
                 f"SimulatedGenerator: X has {len(texts)} texts but y has "
                 f"{len(labels)} labels; expected one label per text."
             )
+        multi_label = check_multilabel_target(self.y, self.classes) is not None
         by_class = {}
         for i, label in enumerate(labels):
-            by_class.setdefault(label, []).append(i)
+            for member in (label if multi_label else (label,)):
+                by_class.setdefault(member, []).append(i)
         vectorizer = TfidfVectorizer(sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")
         return {
             "texts": texts, "labels": labels, "by_class": by_class,
+            "multi_label": multi_label,
             "vectorizer": vectorizer, "matrix": vectorizer.fit_transform(texts),
         }
 

@@ -32,6 +32,9 @@ examples:
   skakd demo
   skakd distill --seed seed.csv --pool pool.csv --teacher oracle \\
       --budget-labels 500 --out model.joblib
+  skakd distill --seed seed.csv --pool pool.csv --teacher local,anthropic \\
+      --min-confidence 0.8 --review-out review.csv --budget-labels 500 \\
+      --out model.joblib
   skakd predict model.joblib texts.csv --out predictions.csv --proba
   skakd estimate-cost --seed seed.csv --pool pool.csv --teacher anthropic \\
       --budget-labels 2000

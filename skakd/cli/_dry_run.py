@@ -4,14 +4,15 @@ A fake of the teacher's API (:class:`~skakd.teachers.testing.FakeAnthropic`
 or :class:`~skakd.teachers.testing.FakeOpenAI`) is started on 127.0.0.1 and
 the teacher is pointed at it (``base_url`` and a placeholder key), so every
 request goes through the real client, cache, retries and batches exactly as
-it would to the API. The stand-in answers:
+it would to the API; in a cascade, each paid stage has its own fake (and
+its own bill), the other stages run as they are. The stand-in answers:
 
 * the pool file's own label of the text, when the pool has a label column;
 * else the label of the seed text nearest to it (TF-IDF cosine similarity).
 
 The requests are written to ``<stem>.dry-run.prompts.jsonl`` (the first
-:data:`N_PROMPTS`), and the bill the API would charge for them is the fake's
-ledger at the model's real prices. Its answers are kept apart, in
+:data:`N_PROMPTS` of each fake), and the bill the API would charge for them
+is the fake's ledger at the model's real prices. Its answers are kept apart, in
 ``<stem>.dry-run.cache.sqlite``, so that no stand-in answer is ever replayed
 as the model's.
 """
@@ -21,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ._cascade import plan_stages
 from ._io import InputError, read_table
-from ._options import default_model
+from ._options import PAID_TEACHERS, default_model
 
 __all__ = ["DryRun", "N_PROMPTS", "cache_path"]
 
@@ -38,48 +40,68 @@ def cache_path(cache):
 
 
 class DryRun:
-    """The fake API of a dry run, answering with the stand-in."""
+    """The fakes of a dry run, one per paid stage, answering with the stand-in.
+
+    ``servers`` maps each paid stage's index to its fake; ``stages`` are
+    those stages.
+    """
 
     def __init__(self, args, inputs):
         from ..teachers import testing
 
-        self.teacher = args.teacher
-        self.model = args.model or default_model(args.teacher)
-        self.price = args.price
         self.how, self.labeler = _stand_in(args, inputs)
-        fake = (testing.FakeOpenAI if args.teacher == "openai"
-                else testing.FakeAnthropic)
-        self.server = fake(labeler=self.labeler, api_key=API_KEY)
-        self.base_url = self.api_key = None
+        self.stages, self.servers = {}, {}
+        for i, stage in enumerate(plan_stages(args)):
+            if stage.kind not in PAID_TEACHERS:
+                continue
+            fake = (testing.FakeOpenAI if stage.kind == "openai"
+                    else testing.FakeAnthropic)
+            self.stages[i] = stage
+            self.servers[i] = fake(labeler=self.labeler, api_key=API_KEY)
 
     def __enter__(self):
-        self.server.start()
-        self.base_url, self.api_key = self.server.base_url, API_KEY
+        for server in self.servers.values():
+            server.start()
         return self
 
     def __exit__(self, *exc_info):
-        self.server.stop()
+        for server in self.servers.values():
+            server.stop()
+
+    def who(self, i):
+        """How the report names stage ``i``'s model."""
+        stage = self.stages[i]
+        return ("Claude" if stage.kind == "anthropic" and len(self.stages) == 1
+                else stage.model or default_model(stage.kind))
 
     def write_prompts(self, path):
-        """The first :data:`N_PROMPTS` request bodies, one JSON a line."""
-        bodies = self.server.answered_bodies()
+        """The first :data:`N_PROMPTS` request bodies of each fake, one JSON
+        a line; returns how many were sent."""
+        n_sent = 0
         with open(path, "w", encoding="utf-8") as out:
-            out.writelines(json.dumps(body, ensure_ascii=False) + "\n"
-                           for body in bodies[:N_PROMPTS])
-        return len(bodies)
+            for server in self.servers.values():
+                bodies = server.answered_bodies()
+                n_sent += len(bodies)
+                out.writelines(json.dumps(body, ensure_ascii=False) + "\n"
+                               for body in bodies[:N_PROMPTS])
+        return n_sent
 
-    def bill(self):
-        """``(usd, tokens, n_requests)``: what the API would charge for the
-        fake's ledger at the model's price."""
+    def bills(self):
+        """``{stage: (usd, tokens, n_requests)}``: what each API would charge
+        for its fake's ledger at the model's price."""
         from .. import teachers
         from ..teachers.openai import openai_price
 
-        if self.teacher == "openai":
-            price = openai_price(self.model, {self.model: self.price}
-                                 if self.price else None)
-        else:
-            price = teachers.model_price(self.model)
-        return self.server.priced(price)
+        found = {}
+        for i, stage in self.stages.items():
+            model = stage.model or default_model(stage.kind)
+            if stage.kind == "openai":
+                price = openai_price(model, {model: stage.price}
+                                     if stage.price else None)
+            else:
+                price = teachers.model_price(model)
+            found[i] = self.servers[i].priced(price)
+        return found
 
 
 def _stand_in(args, inputs):

@@ -9,6 +9,16 @@ With ``--batch-api`` Claude's price is the Message Batches half price; with
 ``--cache`` (a run's ``<stem>.cache.sqlite``) the answers kept there are not
 priced again. Nothing is sent to the teacher.
 
+A cascade (``--teacher local,anthropic``) is priced as
+:meth:`TeacherCascade.estimate_cost <skakd.teachers.TeacherCascade.estimate_cost>`
+prices it, each stage by its own ``estimate_cost`` on the same sample of
+the pool: the first stage for every label, each later one for the share of
+texts that reaches it, ``--escalation-share`` of those asked of the stage
+before (by default 1, every text reaching every stage: an upper bound; a
+run's summary says the share it measured). A confidence stated by Claude
+costs about 8 more output tokens per label of that stage, which the
+estimate leaves out and says.
+
 ``--target-accuracy A`` forecasts the labels and dollars to accuracy ``A``
 from a learning curve (:class:`~skakd.stopping.LearningCurveForecast`,
 fitted to the pilot's validation scores, else its teacher agreement, else
@@ -26,12 +36,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ._cascade import build_cascade, check_stages, is_cascade, plan_stages
 from ._inputs import load_inputs
 from ._io import InputError
 from ._options import add_arguments as add_shared_arguments
 from ._options import build_classifier, check_arguments, generates, pool_to_fit
 from ._parser import integer, number
-from ._registry import check_teacher, make_student, make_teacher
+from ._registry import make_student, make_teacher
 
 __all__ = ["USAGE", "add_arguments", "run"]
 
@@ -65,6 +76,11 @@ def add_arguments(parser):
     pilot.add_argument("--pilot-labels", type=integer(1), metavar="N",
                        help="run a pilot distillation of N teacher labels "
                        "first (the teacher is asked, and paid, for them)")
+    parser.add_argument("--escalation-share", type=number(0, 1), metavar="SHARE",
+                        help="a cascade: the share of the texts a stage is "
+                        "asked about that go on to the next (default: 1, an "
+                        "upper bound; a run's summary says the share it "
+                        "measured)")
 
 
 def run(args):
@@ -85,23 +101,26 @@ def run(args):
     check_arguments(args, "estimate-cost", need_budget=target is None)
     if args.pool is None:
         raise InputError("estimate-cost needs --pool: the texts to price.")
-    check_teacher(args.teacher, model=args.model, base_url=args.base_url,
-                  price=args.price)
+    if args.escalation_share is not None and not is_cascade(args):
+        raise InputError("--escalation-share is for a cascade (--teacher A,B).")
+    check_stages(args)
     inputs = load_inputs(args)
     n_pool = len(inputs.pool_texts)
     cold = len(inputs.seed_texts) == 0
     first_round = max(args.batch_size, len(inputs.classes)) if cold else args.batch_size
     n_labels, limit = _n_labels(args, n_pool, first_round)
-    teacher = make_teacher(args.teacher, pool_texts=inputs.pool_texts,
-                           pool_labels=inputs.pool_labels,
-                           class_descriptions=inputs.class_descriptions,
-                           examples=inputs.class_examples, **_llm_options(args))
-    per_item, how = _price_per_item(teacher, inputs,
-                                    getattr(args, "multi_label", False))
+    teacher = _teacher(args, inputs)
+    if is_cascade(args):
+        per_item, how = _price_cascade(args, teacher, inputs)
+    else:
+        per_item, how = _price_per_item(teacher, inputs,
+                                        getattr(args, "multi_label", False))
     if target is not None:
         return _forecast(args, inputs, teacher, per_item, how)
     rounds = math.ceil(n_labels / args.batch_size)
-    print(f"teacher: {args.teacher}" + (f" ({args.model})" if args.model else ""))
+    if not is_cascade(args):  # a cascade's stages were said with their prices
+        print(f"teacher: {args.teacher}"
+              + (f" ({args.model})" if args.model else ""))
     print(f"pool: {n_pool} texts; seed: {len(inputs.seed_texts)} labelled texts, "
           f"{len(inputs.classes)} classes")
     print(f"labels to buy: {n_labels} in {rounds} rounds of {args.batch_size} "
@@ -127,14 +146,80 @@ def run(args):
     return 0
 
 
-def _llm_options(args):
-    """What make_teacher needs of the options; a local model is priced, not
-    served (it costs nothing)."""
-    options = dict(model=args.model, cache=_cache(args), batch_api=args.batch_api,
-                   base_url=args.base_url, price=args.price)
-    if args.teacher == "local":
-        options.update(model=LOCAL_MODEL, base_url=LOCAL_URL, cache=None)
+def _teacher(args, inputs):
+    """The teacher to price: one, or a cascade of the stages (priced with
+    ``--escalation-share``)."""
+    teachers = [make_teacher(stage.kind, pool_texts=inputs.pool_texts,
+                             pool_labels=inputs.pool_labels,
+                             class_descriptions=inputs.class_descriptions,
+                             examples=inputs.class_examples,
+                             **_llm_options(args, stage))
+                for stage in plan_stages(args)]
+    if not is_cascade(args):
+        return teachers[0]
+    cascade = build_cascade(args, teachers)
+    return cascade.set_params(escalation_share=(
+        1.0 if args.escalation_share is None else args.escalation_share))
+
+
+def _llm_options(args, stage):
+    """What make_teacher needs of a stage's options; a local model is
+    priced, not served (it costs nothing)."""
+    options = dict(model=stage.model, cache=_cache(args), batch_api=args.batch_api,
+                   base_url=stage.base_url, price=stage.price,
+                   confidence=stage.confidence)
+    if stage.kind == "local":
+        options.update(model=LOCAL_MODEL, base_url=LOCAL_URL, cache=None,
+                       batch_api=False)
     return options
+
+
+def _price_cascade(args, cascade, inputs):
+    """USD per label through the cascade, and how it was found; says the
+    stages, each one's price and the escalation assumed."""
+    stages = cascade.get_params()["teachers"]
+    sample = _sample(inputs)
+    prices = [_stage_price(name, teacher, sample, inputs.classes)
+              for name, teacher in stages]
+    share = cascade.escalation_share
+    print(f"teacher: cascade {' -> '.join(name for name, _ in stages)}")
+    print("cost per label by stage: " + ", ".join(
+        f"{name} " + ("unknown" if price is None else f"${price:.6f}")
+        for (name, _), price in zip(stages, prices)))
+    print(f"assumed: {share:.0%} of the texts a stage is asked about go on to "
+          f"the next (--escalation-share {share:g}"
+          f"{', an upper bound' if share == 1 else ''}; a run's summary says "
+          "the share it measured)")
+    for stage in plan_stages(args):
+        if stage.confidence == "verbalized":
+            print(f"note: {stage.name} states a confidence with each label: "
+                  "about 8 more output tokens per label it is asked for, not "
+                  "in this estimate")
+    unknown = [name for (name, _), price in zip(stages, prices) if price is None]
+    if unknown:
+        return None, f"{', '.join(unknown)} says nothing about its price"
+    # Stage s is asked about share**s of the texts.
+    per_item = sum(price * share ** s for s, price in enumerate(prices))
+    return per_item, (f"the stages' prices on {len(sample)} pool texts at that "
+                      "escalation")
+
+
+def _stage_price(name, teacher, sample, classes):
+    """USD per label of one stage: its ``estimate_cost`` on ``sample``, else
+    its ``cost_per_item``, else ``None``."""
+    if hasattr(teacher, "estimate_cost"):
+        return float(teacher.estimate_cost(sample, classes)) / len(sample)
+    if hasattr(teacher, "cost_per_item"):
+        return float(teacher.cost_per_item)
+    return None
+
+
+def _sample(inputs):
+    """The pool texts an estimate is priced on: a random :data:`PRICE_SAMPLE`."""
+    rng = np.random.default_rng(0)
+    n = min(PRICE_SAMPLE, len(inputs.pool_texts))
+    rows = np.sort(rng.choice(len(inputs.pool_texts), size=n, replace=False))
+    return list(inputs.pool_texts[rows])
 
 
 def _forecast(args, inputs, teacher, per_item, how):
@@ -239,13 +324,11 @@ def _price_per_item(teacher, inputs, multi_label=False):
     """USD per label (per label set with ``multi_label``) and how it was
     found; ``None`` when the teacher can't tell."""
     if hasattr(teacher, "estimate_cost"):
-        rng = np.random.default_rng(0)
-        n = min(PRICE_SAMPLE, len(inputs.pool_texts))
-        rows = np.sort(rng.choice(len(inputs.pool_texts), size=n, replace=False))
-        sample = list(inputs.pool_texts[rows])
+        sample = _sample(inputs)
         asked = {"multi_label": True} if multi_label else {}
         cost = float(teacher.estimate_cost(sample, inputs.classes, **asked))
-        return cost / n, f"priced by the teacher on {n} pool texts"
+        return cost / len(sample), (f"priced by the teacher on {len(sample)} "
+                                    "pool texts")
     if hasattr(teacher, "cost_per_item"):
         return float(teacher.cost_per_item), "the teacher's cost_per_item"
     return None, f"{type(teacher).__name__} says nothing about its price"

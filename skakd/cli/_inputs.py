@@ -9,6 +9,7 @@ import numpy as np
 from ._classes import read_classes
 from ._io import InputError, iter_chunks, read_table
 from ._options import MAX_VALIDATION_ROWS
+from ._registry import teacher_kinds
 
 __all__ = ["Inputs", "load_inputs"]
 
@@ -60,7 +61,7 @@ def load_inputs(args):
         seed_texts, seed_labels = read_table(args.seed, label_column=args.label_column,
                                              **read)
     taxonomy = read_classes(args.classes, args.encoding)
-    oracle = args.teacher == "oracle"
+    oracle = "oracle" in teacher_kinds(args.teacher)  # a cascade's last stage too
     pool_texts = pool_labels = pool_rows = None
     if args.pool is not None and oracle:
         pool_texts, pool_labels = read_table(

@@ -11,8 +11,8 @@ import math
 from .._classifier import ActiveDistillationClassifier
 from ..strategy import is_generative
 from ._io import InputError
-from ._parser import integer, number, price_pair
-from ._registry import SAMPLERS, STUDENTS, make_sampler
+from ._parser import integer, number, price_pairs, shares
+from ._registry import SAMPLERS, STUDENTS, make_sampler, teacher_kinds
 
 __all__ = [
     "DEFAULTS",
@@ -49,7 +49,7 @@ REQUIRED = {
               "class to start without a seed",
     "--pool": "--pool FILE: the texts to label",
     "--teacher": "--teacher NAME: oracle, anthropic, openai, local or "
-                 "module:attribute",
+                 "module:attribute, or a cascade of them such as local,anthropic",
     "--out": "--out MODEL: the model file to write",
 }
 
@@ -85,8 +85,10 @@ def add_arguments(parser):
                           "(Claude; the llm extra), openai (an OpenAI model or "
                           "any OpenAI-compatible server; the openai extra), "
                           "local (a GGUF model served on this machine by "
-                          "llama.cpp; the local extra), or module:attribute "
-                          "(required)")
+                          "llama.cpp; the local extra), or module:attribute; "
+                          "or a cascade, cheapest first, e.g. local,anthropic: "
+                          "each stage labels what the ones before it were not "
+                          "sure of (--min-confidence) (required)")
     budget = parser.add_argument_group(
         "budget (at least one is required; the first reached stops the run)")
     budget.add_argument("--budget-labels", type=integer(1), metavar="N",
@@ -128,15 +130,27 @@ def add_arguments(parser):
                         f"(default: {default_model()}), OpenAI's or the "
                         f"server's (default: {default_model('openai')}), or "
                         "a GGUF file for --teacher local (default: the bundled "
-                        "SmolLM2-135M-Instruct)")
+                        "SmolLM2-135M-Instruct); for a cascade, one per stage "
+                        "separated by commas, empty for a stage's default "
+                        "(e.g. ,claude-sonnet-4-5)")
     method.add_argument("--base-url", metavar="URL",
                         help="--teacher openai: the server (vLLM, Ollama, "
                         "llama.cpp, LiteLLM...), e.g. http://127.0.0.1:8000/v1 "
-                        "(default: OpenAI's API, or OPENAI_BASE_URL)")
-    method.add_argument("--price", type=price_pair, metavar="IN,OUT",
+                        "(default: OpenAI's API, or OPENAI_BASE_URL); for a "
+                        "cascade with several openai stages, one per stage "
+                        "separated by commas")
+    method.add_argument("--price", type=price_pairs, metavar="IN,OUT",
                         help="--teacher openai: USD per million input and output "
                         "tokens of a model with no known price (free on "
-                        "localhost)")
+                        "localhost); for a cascade, one IN,OUT pair per openai "
+                        "stage (IN,OUT,IN,OUT)")
+    method.add_argument("--min-confidence", type=shares, metavar="C[,C...]",
+                        help="a cascade: the confidence a stage's label needs "
+                        "to be final, one for every stage but the last or one "
+                        "each; the stages before the last are asked for "
+                        "their confidence (token log-probabilities of openai "
+                        "and local, free; a stated one from anthropic, about 8 "
+                        "more output tokens per item) (default: 0.9)")
     method.add_argument("--sampler", default=DEFAULTS["sampler"], choices=SAMPLERS,
                         metavar="NAME", help=f"{', '.join(SAMPLERS)}")
     method.add_argument("--student", default=DEFAULTS["student"], metavar="NAME",
@@ -154,7 +168,8 @@ def add_arguments(parser):
     method.add_argument("--batch-api", action="store_true",
                         help="send each round as one batch (Claude's Message "
                         "Batches, OpenAI's Batch API): half the price, answers "
-                        "within minutes to hours (--teacher anthropic or openai)")
+                        "within minutes to hours (--teacher anthropic or openai, "
+                        "or those stages of a cascade)")
     method.add_argument("--random-state", type=integer(0, 2**32 - 1),
                         default=DEFAULTS["random_state"], metavar="SEED",
                         help="seed of every random choice")
@@ -194,12 +209,13 @@ def check_arguments(args, command, also_missing=(), need_budget=True):
             "--teacher oracle (the oracle is free); add --budget-labels N or "
             "--max-rounds N."
         )
-    if getattr(args, "dry_run", False) and args.teacher not in PAID_TEACHERS:
+    paid = any(kind in PAID_TEACHERS for kind in teacher_kinds(args.teacher))
+    if getattr(args, "dry_run", False) and not paid:
         raise InputError(
             "--dry-run rehearses --teacher anthropic or openai; --teacher "
             f"{args.teacher} is called as it is (free, or your own)."
         )
-    if args.batch_api and args.teacher not in PAID_TEACHERS:
+    if args.batch_api and not paid:
         raise InputError(
             "--batch-api: only --teacher anthropic and openai have a batch API."
         )

@@ -9,7 +9,8 @@ import argparse
 import math
 import textwrap
 
-__all__ = ["CommandParser", "HelpFormatter", "integer", "number", "price_pair"]
+__all__ = ["CommandParser", "HelpFormatter", "integer", "number", "price_pairs",
+           "shares"]
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -116,12 +117,15 @@ def number(minimum, maximum=math.inf, *, include_maximum=True,
     return parse
 
 
-def price_pair(text):
-    """An argparse type: ``IN,OUT``, two prices in USD per million tokens.
+def price_pairs(text):
+    """An argparse type: ``IN,OUT`` USD per million input and output tokens,
+    or one such pair per ``openai`` stage of a cascade (``IN,OUT,IN,OUT``).
 
-    >>> price_pair("0.4,1.6")
+    >>> price_pairs("0.4,1.6")
     (0.4, 1.6)
-    >>> price_pair("free")
+    >>> price_pairs("0,0,2,8")
+    (0.0, 0.0, 2.0, 8.0)
+    >>> price_pairs("free")
     Traceback (most recent call last):
     ...
     argparse.ArgumentTypeError: expected IN,OUT (USD per million tokens), got 'free'
@@ -130,7 +134,31 @@ def price_pair(text):
         values = tuple(float(part) for part in text.split(","))
     except ValueError:
         values = ()
-    if len(values) != 2 or not all(math.isfinite(v) and v >= 0 for v in values):
+    if not values or len(values) % 2 or not all(
+            math.isfinite(v) and v >= 0 for v in values):
         raise argparse.ArgumentTypeError(
             f"expected IN,OUT (USD per million tokens), got {text!r}")
     return values
+
+
+def shares(text):
+    """An argparse type: a number in [0, 1], or a comma list of them (one per
+    stage of a cascade but the last), normalised.
+
+    >>> shares("0.8")
+    '0.8'
+    >>> shares("0.70, 0.9")
+    '0.7,0.9'
+    >>> shares("0.8,high")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected numbers in [0, 1], got '0.8,high'
+    """
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or not all(0 <= v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"expected numbers in [0, 1], got {text!r}")
+    return ",".join(f"{v:g}" for v in values)

@@ -36,6 +36,7 @@ __all__ = [
     "optional",
     "require_extra",
     "serve_local",
+    "teacher_kinds",
 ]
 
 TEACHERS = ("oracle", "anthropic", "openai", "local")
@@ -62,6 +63,22 @@ EXTRAS = {
     "local": ("openai", "xllamacpp"),
 }
 # A dated snapshot or -latest alias costs what its family name costs.
+
+
+def teacher_kinds(teacher):
+    """The stages of ``--teacher``: ``"local,anthropic"`` is two, cheapest
+    first; a single name is one.
+
+    >>> teacher_kinds("local, anthropic")
+    ['local', 'anthropic']
+    """
+    kinds = [kind.strip() for kind in teacher.split(",")]
+    if not all(kinds):
+        raise InputError(
+            f"--teacher {teacher!r} has an empty stage; expected names "
+            "separated by commas, cheapest first, e.g. --teacher local,anthropic."
+        )
+    return kinds
 
 
 def require_extra(extra, what):
@@ -292,7 +309,7 @@ def make_sampler(name, batch_size):
 def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
                  generate=False, cache=None, batch_api=False, base_url=None,
                  api_key=None, price=None, random_state=None,
-                 class_descriptions=None, examples=None):
+                 class_descriptions=None, examples=None, confidence=None):
     """The teacher called ``name``.
 
     ``oracle`` answers from the pool's own labels (simulation mode; with
@@ -306,7 +323,8 @@ def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
     price, ``price`` is ``(input, output)`` USD per million tokens;
     ``random_state`` seeds the simulated writer, so that a run is the same
     in every process; ``class_descriptions`` and ``examples`` come from a
-    classes file and go into an LLM teacher's prompt);
+    classes file and go into an LLM teacher's prompt; ``confidence`` is how
+    an LLM teacher says how sure it is, for a cascade's stage);
     anything else is imported as ``module:attribute``: a teacher object or
     class, or a function ``items -> labels``.
     """
@@ -326,6 +344,8 @@ def make_teacher(name, *, pool_texts=None, pool_labels=None, model=None,
                        api_key=api_key)
         if model is not None:
             options["model"] = model
+        if confidence is not None:
+            options["confidence"] = confidence
         if class_descriptions or examples:  # a classes file's, for the prompt
             options.update(class_descriptions=class_descriptions or None,
                            examples=examples or None)

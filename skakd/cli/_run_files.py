@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from .._process import is_alive
+from ._cascade import is_cascade, stage_names
 from ._io import InputError, check_output, create_folder
 from ._options import DEFAULTS
 
@@ -35,15 +36,21 @@ __all__ = [
 RUN_SETTINGS = (
     "seed", "pool", "validation", "teacher", "model", "sampler", "student",
     "batch_size", "validation_size", "classes", "text_column", "label_column",
-    "random_state", "batch_api", "stop", "base_url", "price",
+    "random_state", "batch_api", "stop", "base_url", "price", "min_confidence",
+    "review_out",
 )
-PATH_SETTINGS = ("seed", "pool", "validation")
+PATH_SETTINGS = ("seed", "pool", "validation", "review_out", "review_in")
+# Settings a resumed run may add or change (recorded, restored when not given):
+# a person's labels read first change who answers, never what was paid.
+FREE_SETTINGS = ("review_in",)
 # What a run writes (next to the cache, which outlives runs).
 OUTPUTS = ("model", "labels", "history", "plot", "run", "prompts")
 # What the teacher's answers cost, summed over the rounds of history_.
 BILL_KEYS = ("input_tokens", "output_tokens", "cache_write_tokens",
              "cache_read_tokens", "n_requests", "n_unlabeled", "n_duplicates",
              "n_seed_duplicates")
+# A cascade's counters per stage (``n_stage_<i>``...), summed the same way.
+_STAGE_COUNTERS = ("n_stage_", "cost_stage_", "n_asked_stage_", "n_escalated")
 
 
 def output_paths(out):
@@ -200,7 +207,8 @@ def _recorded_status(manifest_path):
 
 
 def _settings(args):
-    settings = {name: getattr(args, name, None) for name in RUN_SETTINGS}
+    settings = {name: getattr(args, name, None)
+                for name in RUN_SETTINGS + FREE_SETTINGS}
     if settings["price"] is not None:  # as JSON keeps it
         settings["price"] = list(settings["price"])
     for name in PATH_SETTINGS:
@@ -220,8 +228,11 @@ def _bill(clf):
     bill = {"teacher_cost_usd": float(getattr(clf, "teacher_cost_", 0.0) or 0.0)}
     keys = list(BILL_KEYS) + sorted({key for record in records for key in record
                                      if key.startswith("n_unlabeled_")})
+    keys += sorted({key for record in records for key in record
+                    if key.startswith(_STAGE_COUNTERS)})
     for key in keys:
-        bill[key] = int(sum(record.get(key, 0) or 0 for record in records))
+        total = sum(record.get(key, 0) or 0 for record in records)
+        bill[key] = float(total) if key.startswith("cost_") else int(total)
     return bill
 
 
@@ -235,6 +246,8 @@ def write_manifest(path, args, cache, status, clf=None):
         "cache": None if cache is None else str(Path(cache).resolve()),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "bill": _bill(clf),
+        # Whose counters n_stage_<i>, cost_stage_<i>... of the bill are.
+        "stages": stage_names(args) if is_cascade(args) else None,
         "dry_run": bool(args.dry_run),
     }
     path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -271,6 +284,9 @@ def restore_settings(args, manifest_path):
         )
     for name in RUN_SETTINGS:  # runs recorded before a setting existed: default
         setattr(args, name, recorded.get(name, DEFAULTS.get(name)))
+    for name in FREE_SETTINGS:
+        if getattr(args, name, None) is None:
+            setattr(args, name, recorded.get(name))
     for name, value in manifest["budgets"].items():
         if getattr(args, name) is None:
             setattr(args, name, value)

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import reasons
 from .._multilabel import label_sets
+from ._cascade import is_cascade, stage_names
 from ._dry_run import N_PROMPTS
 from ._io import RowWriter
 from ._run_files import OUTPUTS
@@ -66,6 +67,7 @@ class Summary:
         self.strategy_summary = getattr(sampler, "summary_", {})
         self.n_validation = int(self.strategy_summary.get("validation_size", 0))
         self.validation_refit = False
+        self.stages = stage_names(args) if is_cascade(args) else None
         if self.n_validation and self.n_seed:  # a cold start's are "generated"
             self._find_validation(inputs)
 
@@ -76,7 +78,10 @@ class Summary:
         held_out = self.strategy_summary["validation_indices"]
         split = _pairs(inputs.seed_texts[held_out], inputs.seed_labels[held_out])
         tail = np.arange(max(len(self.sources) - len(held_out), 0), len(self.sources))
-        added_back = _pairs(self.clf.labeled_X_[tail], self.clf.labeled_y_[tail])
+        y_tail = self.clf.labeled_y_[tail]
+        if np.ndim(y_tail) == 2:  # indicator rows, as the seed's label sets
+            y_tail = [tuple(self.clf.classes_[row.astype(bool)]) for row in y_tail]
+        added_back = _pairs(self.clf.labeled_X_[tail], y_tail)
         if (self.sources[tail] == "seed").all() and added_back == split:
             self.sources[tail] = "validation"
             self.validation_refit = True
@@ -176,6 +181,35 @@ class Summary:
         return (f"the teacher wrote {n_generated} texts where "
                 f"{asked} were asked for")
 
+    def by_stage(self):
+        """What each stage of a cascade labelled and cost, and how many texts
+        went on past the first."""
+        if self.stages is None:
+            return None
+        totals = _totals(self.clf.history_)
+        parts = [f"{name} {totals.get(f'n_stage_{s}', 0)} "
+                 f"(${totals.get(f'cost_stage_{s}', 0.0):.4f})"
+                 for s, name in enumerate(self.stages)]
+        asked = totals.get("n_asked_stage_0", 0)
+        return (f"labels by stage: {', '.join(parts)}; "
+                f"{totals.get('n_escalated', 0)} of the {asked} texts "
+                f"{self.stages[0]} was asked about went on past it")
+
+    def awaiting_review(self):
+        """How many texts wait for a person in ``--review-out``, and what to
+        do about them."""
+        review = getattr(self.args, "review_out", None)
+        if review is None:
+            return None
+        n = _totals(self.clf.history_).get(
+            f"n_unlabeled_{reasons.AWAITING_REVIEW}", 0)
+        if not n:
+            return f"awaiting review: none (no text is waiting in {review})"
+        return (f"awaiting review: {n} text{'' if n == 1 else 's'} no teacher "
+                f"was sure of, unlabelled, in {review}: fill in their label "
+                "and run again with --resume (or pass the file as --review-in "
+                "to a new run); no teacher is paid for them again")
+
     def validation(self, labels_path):
         """The strategy's validation split, and where to find it."""
         if not self.n_validation:
@@ -191,8 +225,21 @@ class Summary:
                 f"(source=validation in {labels_path}); {trained}")
 
 
+def _totals(history):
+    """The cascade's counters (and the awaiting review), summed over rounds."""
+    totals = {}
+    for record in history:
+        for key, value in record.items():
+            if key.startswith(("n_stage_", "cost_stage_", "n_asked_stage_",
+                               "n_escalated", "n_unlabeled_")):
+                totals[key] = totals.get(key, 0) + (value or 0)
+    return totals
+
+
 def _pairs(texts, labels):
-    return [(str(text), str(label)) for text, label in zip(texts, labels)]
+    """``(text, label)`` pairs to compare; a label set compares as a set."""
+    return [(str(text), frozenset(label) if isinstance(label, (tuple, list))
+             else str(label)) for text, label in zip(texts, labels)]
 
 
 # -- output files --------------------------------------------------------------
@@ -220,8 +267,11 @@ def _write_labels(clf, summary, path):
     if pool_rows is not None:  # the oracle's pool lost its validation rows
         pool_index = np.where(pool_index < 0, -1, pool_rows[pool_index])
     rows = zip(clf.labeled_X_, _written_labels(clf, summary.args), summary.sources,
-               clf.label_round_, pool_index)
-    with RowWriter(path, ["text", "label", "source", "round", "pool_row"]) as out:
+               clf.label_round_, pool_index, clf.label_teacher_)
+    columns = ["text", "label", "source", "round", "pool_row"]
+    if summary.stages is not None:  # which stage of the cascade gave it
+        columns.append("teacher")
+    with RowWriter(path, columns) as out:
         out.write(
             {
                 "text": text,
@@ -229,8 +279,9 @@ def _write_labels(clf, summary, path):
                 "source": source,
                 "round": int(round_),
                 "pool_row": "" if index < 0 else int(index),
+                "teacher": teacher,
             }
-            for text, label, source, round_, index in rows
+            for text, label, source, round_, index, teacher in rows
         )
         out.write(
             {"text": text, "label": label, "source": "validation", "round": 0,
@@ -323,25 +374,30 @@ def failure(exc, clf, paths, cache):
 
 
 def report_dry_run(dry, paths, args, n_sent):
-    """What the dry run would have sent and cost, and where to see it."""
-    usd, tokens, n_requests = dry.bill()
-    who = "Claude" if args.teacher == "anthropic" else dry.model
-    batches = ("the Message Batches price" if args.teacher == "anthropic"
-               else "the Batch API price")
-    print(
-        f"dry run: nothing was sent to {who}; a local fake answered with "
-        f"{dry.how}.\n"
-        f"dry run: {who} would have been sent {n_requests} request"
-        f"{'' if n_requests == 1 else 's'} ({tokens['input_tokens']:,} input, "
-        f"{tokens['output_tokens']:,} output, "
-        f"{tokens['cache_write_tokens']:,} cache-write and "
-        f"{tokens['cache_read_tokens']:,} cache-read tokens, counted "
-        f"as characters / 4) for about ${usd:.4f}"
-        f"{' at ' + batches if args.batch_api else ''}.\n"
-        f"dry run: the first {min(n_sent, N_PROMPTS)} request bodies are "
-        f"in {paths['prompts']}; the model and labels come from the fake's "
-        "answers (run.json says dry_run: true)."
-    )
+    """What the dry run would have sent and cost, and where to see it (per
+    paid stage of a cascade)."""
+    bills = dry.bills()
+    names = [dry.who(i) for i in bills]
+    fakes = "a local fake" if len(bills) == 1 else "local fakes"
+    lines = [f"dry run: nothing was sent to {' or '.join(names)}; {fakes} "
+             f"answered with {dry.how}."]
+    for name, (i, (usd, tokens, n_requests)) in zip(names, bills.items()):
+        batches = ("the Message Batches price" if dry.stages[i].kind == "anthropic"
+                   else "the Batch API price")
+        lines.append(
+            f"dry run: {name} would have been sent {n_requests} request"
+            f"{'' if n_requests == 1 else 's'} ({tokens['input_tokens']:,} input, "
+            f"{tokens['output_tokens']:,} output, "
+            f"{tokens['cache_write_tokens']:,} cache-write and "
+            f"{tokens['cache_read_tokens']:,} cache-read tokens, counted "
+            f"as characters / 4) for about ${usd:.4f}"
+            f"{' at ' + batches if args.batch_api else ''}.")
+    first = (f"the first {min(n_sent, N_PROMPTS)} request bodies" if len(bills) == 1
+             else f"the first request bodies (up to {N_PROMPTS} of each fake)")
+    lines.append(
+        f"dry run: {first} are in {paths['prompts']}; the model and labels "
+        "come from the fake's answers (run.json says dry_run: true).")
+    print("\n".join(lines))
 
 
 def report(summary, paths, cache, status, seconds):
@@ -364,7 +420,8 @@ def report(summary, paths, cache, status, seconds):
         + (f"; validation accuracy {last[VALIDATION_KEY]:.3f}."
            if VALIDATION_KEY in last else "."),
     ]
-    for sentence in (summary.budget_use(), summary.cold_start(),
+    for sentence in (summary.budget_use(), summary.by_stage(),
+                     summary.awaiting_review(), summary.cold_start(),
                      summary.paid_twice(), summary.validation(paths["labels"])):
         if sentence is not None:
             lines.append(sentence + ".")

@@ -112,7 +112,7 @@ class CachedTeacher(BaseTeacher):
         stored = cache.get(key)
         if stored is not None:
             by_text = {str(c): c for c in request.classes}
-            samples = [(text, by_text.get(str(lab), lab)) for text, lab in stored]
+            samples = [(text, _restored(lab, by_text)) for text, lab in stored]
             return GenerationResult(samples, n_cached=len(samples))
         answer = self.teacher.generate(request)
         samples = [(str(text), label) for text, label in answer]
@@ -182,6 +182,14 @@ def _stored_answer(entry):
     if "labels" in entry:
         return tuple(entry["labels"])
     return entry.get("label")
+
+
+def _restored(label, by_text):
+    """A stored generated label as the class it names; a label set (stored
+    as a list) as a tuple of them."""
+    if isinstance(label, list):
+        return tuple(by_text.get(str(one), one) for one in label)
+    return by_text.get(str(label), label)
 
 
 def _plain(label):

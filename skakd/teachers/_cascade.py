@@ -311,8 +311,10 @@ class TeacherCascade(BaseTeacher):
         ``estimate_cost``, which counts what its cache already holds), each
         later stage for the share that reaches it: the product of the
         escalation shares before it (``escalation_share``, else the shares
-        measured so far, else 1). A stage is priced by its
-        ``estimate_cost(n, classes)``, else its ``cost_per_item``.
+        measured so far, else 1): given texts, that share of the price of
+        asking it about all of them (their own lengths, not an average
+        text's). A stage is priced by its ``estimate_cost(items_or_n,
+        classes)``, else its ``cost_per_item``.
 
         Parameters
         ----------
@@ -341,8 +343,13 @@ class TeacherCascade(BaseTeacher):
                   for share in self.escalation_shares_]
         total, reach = 0.0, 1.0
         for s, (name, teacher) in enumerate(stages):
-            what = items_or_n if s == 0 else math.ceil(reach * n)
-            total += stage_cost(teacher, what, classes, name, multi_label)
+            if isinstance(items_or_n, Integral):
+                what, scale = math.ceil(reach * n), 1.0
+            else:  # priced on the texts themselves, for the share reaching it
+                what, scale = items_or_n, reach
+            if scale > 0:
+                total += scale * stage_cost(teacher, what, classes, name,
+                                            multi_label)
             reach *= shares[s] if s < len(shares) else 0.0
         return total
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from ._cache import request_key
 from ._confidence import item_confidence
-from ._label_sets import parse_label_sets
+from ._label_sets import parse_label_set_samples, parse_label_sets
 from ._prompts import (
     n_loose_matches,
     parse_labels,
@@ -147,18 +147,20 @@ def _entry(answer, confidence, multi_label=False):
     return entry
 
 
-def exchange(request, n_samples, names, link, cache, usage):
+def exchange(request, n_samples, names, link, cache, usage, multi_label=False):
     """Ask for generated samples once (plus one correction), or replay them.
 
     Returns ``(samples, cached)``; a complete, valid answer is stored under
-    the request's hash before it is used.
+    the request's hash before it is used. ``multi_label`` reads samples with
+    label sets (``{"text", "labels"}``).
     """
+    parse = parse_label_set_samples if multi_label else parse_samples
     key = request_key(request)
     hit = cache.get(key) if cache is not None else None
     if hit is not None:
         return [tuple(s) for s in hit["samples"]], True
     answers, _, problems = ask(
-        request, lambda r: parse_samples(r, n_samples, names), link, usage)
+        request, lambda r: parse(r, n_samples, names), link, usage)
     samples = answers[-1] or answers[0]
     if cache is not None and samples and not problems:
         # The first writer wins: a process that raced us goes on with the

@@ -33,7 +33,7 @@ from ._cost import (
 )
 from ._exchange import Link, exchange, item_keys, label_batch
 from ._generation import GenerationResult
-from ._label_sets import label_sets_prompt
+from ._label_sets import label_set_samples_prompt, label_sets_prompt, named_labels
 from ._prompts import class_names, label_prompt, samples_prompt
 from ._secret import Secret
 from ._transport import Settings, Transport, map_batches
@@ -239,8 +239,9 @@ class LLMTeacher(BaseTeacher):
         -------
         samples : GenerationResult
             A list of ``(text, label)`` pairs (labels from
-            ``request.classes``), with tokens, cost, latency, ``n_cached``
-            and ``info["n_invalid"]`` (samples dropped as invalid).
+            ``request.classes``; a tuple of them, maybe empty, when
+            ``request.multi_label``), with tokens, cost, latency,
+            ``n_cached`` and ``info["n_invalid"]`` (samples dropped as invalid).
         """
         self._validate_params()
         names, by_name = class_names(request.classes, "request.classes")
@@ -251,17 +252,19 @@ class LLMTeacher(BaseTeacher):
             )
         start = time.perf_counter()
         provider = self._provider()
-        message = provider.request(samples_prompt(
+        multi_label = request.multi_label  # each text with its label set
+        write = label_set_samples_prompt if multi_label else samples_prompt
+        message = provider.request(write(
             self.model, request.to_prompt(), names, instructions=self.instructions,
             temperature=self.temperature, n_samples=request.n_samples))
         usage = Usage()
         try:
             samples, cached = exchange(message, request.n_samples, names, link,
-                                       cache, usage)
+                                       cache, usage, multi_label)
         except BaseException as exc:
             exc.teacher_result = _usage_result(usage, [], start)
             raise
-        samples = [(text, by_name[label]) for text, label in samples]
+        samples = [(text, named_labels(label, by_name)) for text, label in samples]
         return GenerationResult(
             samples,
             input_tokens=usage.input_tokens,

@@ -111,6 +111,17 @@ class HumanReview(BaseTeacher):
                   "n_awaiting_review": len(labels) - sum(known)},
         )
 
+    def reviewed(self, classes):
+        """The labels a person has filled in the file, ``{text: class}``.
+
+        Nothing is written: a look at the file, e.g. to answer from it
+        before any teacher is asked.
+        """
+        self._validate_params()
+        found = self._read(class_names(classes)[1])
+        return {text: label for text, label in found.items()
+                if label is not UNLABELED}
+
     def estimate_cost(self, items_or_n, classes=None):
         """A person's labels cost nothing here: 0.0."""
         return 0.0

@@ -14,6 +14,7 @@ from ._faults import (
     default_generator,
     default_labeler,
     label_entries,
+    sample_entries,
     wanted,
 )
 from ._server import FakeServer, Handler
@@ -45,7 +46,8 @@ class FakeAnthropic(FakeServer):
         ``labeler(text, classes) -> label`` for ``label_items`` requests.
     generator : callable, default=default_generator
         ``generator(classes, n_samples, prompt, counter) -> [(text, label)]``
-        for ``write_samples`` requests.
+        for ``write_samples`` requests (a label may be a collection of
+        labels when the request asks for label sets).
     api_key : str or None, default="test-key"
         Required key, as ``x-api-key`` or ``Authorization: Bearer`` (``None``
         accepts any).
@@ -211,15 +213,15 @@ class FakeAnthropic(FakeServer):
                                    fault, multi_label=True)
             stated = self.confidence if "confidence" in properties else None
             return self._label(body, properties["label"]["enum"], fault, stated)
-        classes = schema["samples"]["items"]["properties"]["label"]["enum"]
+        properties = schema["samples"]["items"]["properties"]
+        multi_label = "labels" in properties  # texts with label sets
+        classes = properties["labels" if multi_label else "label"]
+        classes = classes["items"]["enum"] if multi_label else classes["enum"]
         prompt = _text_of(body["messages"][0]["content"])
         n_samples = wanted(prompt)
         counter = self.count_generated(n_samples)
         samples = self.generator(classes, n_samples, prompt, counter)
-        entries = [{"text": text, "label": label} for text, label in samples]
-        if fault.answer == "unknown_label" and entries:
-            entries[0]["label"] = "NOT_A_CLASS"
-        return {"samples": entries}
+        return {"samples": sample_entries(samples, fault, multi_label)}
 
     def _label(self, body, classes, fault, confidence=None, multi_label=False):
         prompt = _text_of(body["messages"][0]["content"])

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 __all__ = ["Fault", "char_tokens", "default_confidence", "default_generator",
            "default_labeler",
-           "items_of", "label_entries", "random_faults", "subword_tokens",
-           "wanted"]
+           "items_of", "label_entries", "random_faults", "sample_entries",
+           "subword_tokens", "wanted"]
 
 ITEM = re.compile(r'<item id="(\d+)">(.*?)</item>', re.DOTALL)
 _WANTED = re.compile(r"Write (\d+) new")
@@ -101,6 +101,23 @@ def default_generator(classes, n_samples, prompt, counter):
          classes[i % len(classes)])
         for i in range(n_samples)
     ]
+
+
+def sample_entries(samples, fault, multi_label=False):
+    """The entries of a generation answer a model would give to ``samples``
+    (``(text, label)`` from a generator): ``{"text", "label"}``, or
+    ``{"text", "labels"}`` when ``multi_label`` (a generator's single label
+    is then a set of one, its collection a list)."""
+    key = "labels" if multi_label else "label"
+    entries = [{"text": text, key: (_as_list(label) if multi_label else label)}
+               for text, label in samples]
+    if fault.answer == "unknown_label" and entries:
+        entries[0][key] = ["NOT_A_CLASS"] if multi_label else "NOT_A_CLASS"
+    return entries
+
+
+def _as_list(label):
+    return [label] if isinstance(label, str) else list(label)
 
 
 def char_tokens(text):

@@ -20,6 +20,7 @@ from ._faults import (
     default_labeler,
     items_of,
     label_entries,
+    sample_entries,
     wanted,
 )
 from ._server import FakeServer, Handler
@@ -55,7 +56,8 @@ class FakeOpenAI(FakeServer):
     labeler : callable, default=default_labeler
         ``labeler(text, classes) -> label``.
     generator : callable, default=default_generator
-        ``generator(classes, n_samples, prompt, counter) -> [(text, label)]``.
+        ``generator(classes, n_samples, prompt, counter) -> [(text, label)]``
+        (a label may be a collection of labels for label sets).
     api_key : str or None, default="test-key"
         Required bearer token (``None`` accepts any, as local servers do).
     latency : float, default=0.0
@@ -218,8 +220,8 @@ class FakeOpenAI(FakeServer):
         prompt = next(_text(m) for m in body["messages"] if m["role"] == "user")
         schema = schema or _schema_in(system)
         if name == "write_samples" or (name is None and "<item id=" not in prompt):
-            classes, _ = _classes(schema, system, "samples")
-            return json.dumps(self._samples(prompt, classes, fault))
+            classes, multi_label = _classes(schema, system, "samples")
+            return json.dumps(self._samples(prompt, classes, fault, multi_label))
         classes, multi_label = _classes(schema, system, "items")
         stated = "confidence" in _item_properties(schema)
         answer = label_entries(prompt, classes, self.labeler, fault,
@@ -239,13 +241,11 @@ class FakeOpenAI(FakeServer):
         sure = [self.confidence(t, classes) for _, t in items_of(prompt)]
         return token_logprobs(text, classes, sure, body.get("top_logprobs") or 0)
 
-    def _samples(self, prompt, classes, fault):
+    def _samples(self, prompt, classes, fault, multi_label=False):
         n_samples = wanted(prompt)
         counter = self.count_generated(n_samples)
-        entries = [{"text": text, "label": label} for text, label in
-                   self.generator(classes, n_samples, prompt, counter)]
-        if fault.answer == "unknown_label" and entries:
-            entries[0]["label"] = "NOT_A_CLASS"
+        entries = sample_entries(self.generator(classes, n_samples, prompt, counter),
+                                 fault, multi_label)
         if fault.answer == "malformed":
             return {"texts": [e["text"] for e in entries]}
         return {"samples": entries}
