@@ -190,10 +190,11 @@ class LabelAudit(Callback):
         are at most ``budget_share`` times the labels bought so far.
     every : int or None, default=None
         Audit after every ``every``-th round as well as at the end; ``None``
-        only at the end. "The end" is each round after which the budget
-        left is within the audit's share (``max_labels``, ``max_cost``), the
-        round ``max_iter``, and the round that uses up the pool; a fit that
-        stops otherwise (early stopping) has no end audit.
+        only at the end. "The end" is each round after which one more
+        batch of the sampler would spend the audit's share of the budget
+        (``max_labels``, ``max_cost``), the round ``max_iter``, and the round
+        that uses up the pool; a fit that stops otherwise (early stopping)
+        has no end audit.
     cv : int >= 2 or splitter, default=5
         Folds of :func:`find_label_issues`; each audit fits the student
         ``cv`` more times.
@@ -330,17 +331,23 @@ class LabelAudit(Callback):
         return self.every is not None and state.round % self.every == 0
 
     def _at_end(self, clf, state):
-        """Whether this round is the last the budget, the rounds or the pool
-        allow, counting the audit's share as spent."""
+        """Whether this round is the last the rounds or the pool allow, or
+        one more round of the sampler would eat into the audit's share of
+        the budget."""
         if clf.max_iter is not None and state.round >= clf.max_iter:
             return True
         if state.unlabeled is not None and not state.unlabeled.any():
             return True
+        # A round bigger than the share left would spend it: audit first.
+        batch = int(getattr(clf.sampler_, "batch_size", 0) or 0)
         if clf.max_labels is not None:
             left = clf.max_labels - state.n_used
-            if left <= self._share_left(state):
+            if left <= self._share_left(state) + batch:
                 return True
-        return (clf.max_cost is not None and state.teacher_cost
+        if clf.max_cost is None:
+            return False
+        per_item = state.teacher_cost / state.n_used if state.n_used else 0.0
+        return (state.teacher_cost + batch * per_item
                 >= (1 - self.budget_share) * clf.max_cost)
 
     def _share_left(self, state):
