@@ -226,8 +226,9 @@ class LabelAudit(Callback):
     similar classes (``python -m benchmarks.audit``, the "Label audit"
     benchmark page): the rows re-asked were mostly wrong, but at the same
     budget the student won back about a quarter of the accuracy the noise
-    cost, not half: every re-ask is an item not bought, and the wrong labels
-    that hurt most look plausible to the student.
+    cost (M-RARU in batches of 100; a sixth in batches of 25), not half:
+    every re-ask is an item not bought, and the wrong labels that hurt most
+    look plausible to the student.
 
     Examples
     --------
