@@ -60,6 +60,8 @@ CHEAP_PRICE, STRONG_PRICE = 0.1, 1.0
 CHEAP_ACCURACY = 0.75
 CALIBRATION_ITEMS, TARGET_AGREEMENT = 200, 0.95
 THRESHOLDS = (0.5, 0.7)
+CONFIGS = ["strong", "cheap", *(f"cascade_t{t}" for t in THRESHOLDS),
+           "cascade_calibrated"]
 TARGETS = {"max_accuracy_gap": 0.01, "max_bill_ratio": 0.35}
 
 
@@ -73,6 +75,11 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--concentration", type=float, default=1.0,
                         help="the cheap teacher's confidence_concentration")
+    parser.add_argument("--configs", nargs="+", default=CONFIGS,
+                        help="teachers to compare; a '_w' suffix weights the "
+                             "student's rows by the teacher's confidence")
+    parser.add_argument("--tag", default="",
+                        help="added to the results' file names")
     args = parser.parse_args(argv)
     if args.quick:
         args.datasets, args.seeds, args.labels = ["banking77"], 1, 500
@@ -104,17 +111,19 @@ def teachers(X, y, seed, concentration):
 
 def run_one(data, config, seed, args):
     X, y, X_test, y_test = data
+    weighted = config.endswith("_w")
+    kind = config.removesuffix("_w")
     seed_idx = one_per_class(y, seed)
     pool = np.setdiff1d(np.arange(len(y)), seed_idx)
     strong, cheap = teachers(X[pool], y[pool], seed, args.concentration)
     classes = sorted(np.unique(y))
     X_seed, y_seed, budget = X[seed_idx], y[seed_idx], args.labels
     before, calibration = 0.0, None
-    if config == "strong":
+    if kind == "strong":
         teacher = strong
-    elif config == "cheap":
+    elif kind == "cheap":
         teacher = cheap
-    elif config == "cascade_calibrated":
+    elif kind == "cascade_calibrated":
         teacher = TeacherCascade([("cheap", cheap), ("strong", strong)])
         sample = pool[np.random.default_rng(seed).choice(
             len(pool), CALIBRATION_ITEMS, replace=False)]
@@ -126,13 +135,14 @@ def run_one(data, config, seed, args):
         y_seed = np.concatenate([y_seed, teacher.label(X[sample], classes).labels])
         pool, budget = np.setdiff1d(pool, sample), budget - CALIBRATION_ITEMS
     else:
-        threshold = float(config.rsplit("_t", 1)[1])
+        threshold = float(kind.rsplit("_t", 1)[1])
         teacher = TeacherCascade([("cheap", cheap), ("strong", strong)],
                                  min_confidence=threshold)
     student = make_pipeline(TfidfVectorizer(sublinear_tf=True),
                             LogisticRegression(C=20, max_iter=1000))
     clf = ActiveDistillationClassifier(
-        student, teacher=teacher, sampler=MRARU(batch_size=args.batch_size),
+        student, teacher=teacher,
+        sampler=MRARU(batch_size=args.batch_size, weight_by_confidence=weighted),
         max_iter=-(-budget // args.batch_size), max_labels=budget,
         random_state=seed, callbacks=[Scoring(X_test, y_test)])
     start = time.perf_counter()
@@ -220,9 +230,9 @@ def write_docs():
     """The page's generated section, from the full runs' JSON files."""
     lines = []
     for path in sorted(RESULTS.glob("cascade*.json")):
-        if "quick" in path.name:
-            continue
         result = json.loads(path.read_text())
+        if "quick" in path.name or "cheap_confidence_concentration" not in result:
+            continue  # a smoke run, or another benchmark's (cascade_bill)
         machine = result["machine"]
         lines += [
             f"**Cheap teacher's confidence concentration "
@@ -246,8 +256,7 @@ def write_docs():
 
 def main(argv=None):
     args = parse_args(argv)
-    configs = ["strong", "cheap", *(f"cascade_t{t}" for t in THRESHOLDS),
-               "cascade_calibrated"]
+    configs = args.configs
     rows = []
     for dataset in args.datasets:
         data = load(dataset)
@@ -264,6 +273,7 @@ def main(argv=None):
     name = "cascade_quick" if args.quick else "cascade"
     if args.concentration != 1.0:
         name += f"_k{args.concentration:g}"
+    name += f"_{args.tag}" if args.tag else ""
     meta = {"command": command_line("cascade", argv), "machine": machine_info(),
             "targets": TARGETS, "cheap_price": CHEAP_PRICE,
             "strong_price": STRONG_PRICE, "cheap_accuracy": CHEAP_ACCURACY,
