@@ -230,7 +230,8 @@ def test_param_reaches_the_sampler_of_a_run():
 @pytest.mark.parametrize("argv, message", [
     (["--samplers", "random", "mraru", "--param", "temperature=2"],
      "--param temperature: sampler 'random' (RandomSampler) has no parameter "
-     "'temperature'; its parameters are ['batch_size', 'cold_start']"),
+     "'temperature'; its parameters are ['batch_size', 'cold_start', "
+     "'weight_by_confidence']"),
     (["--samplers", "mraru", "--param", "temprature=2"],
      "sampler 'mraru' (MRARU) has no parameter 'temprature'"),
     (["--samplers", "mraru", "modal_lc", "--param", "temperature=2"],
