@@ -108,7 +108,7 @@ def row(name, clf, accuracy, seconds, truth):
 def page(payload):
     strong = payload["runs"][0]
     return [
-        "## The local model as a cascade's cheap stage", "",
+        "### Measured", "",
         f"Command: `{payload['command']}`; load average "
         f"{', '.join(f'{x:.1f}' for x in payload['machine']['loadavg'])} at "
         f"the start, {payload['seconds'] / 60:.0f} minutes. trec, M-RARU "
