@@ -2,6 +2,8 @@
 cheap stage, the rest escalated once, answers to sets kept apart from single
 labels, and a multi-label fit whose rows name the stage that labelled them."""
 
+import json
+
 import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -90,12 +92,52 @@ def test_label_sets_and_single_labels_are_remembered_apart():
     assert cheap.asked[5:] == [(text, False) for text in TEXTS[1:6]]
 
 
-def test_a_stage_that_cannot_answer_label_sets_is_refused_before_any_call(tmp_path):
+class SingleLabelOnly:
+    cost_per_item = 1.0
+
+    def label(self, items, classes):
+        raise AssertionError("asked about label sets")
+
+
+def test_a_stage_that_cannot_answer_label_sets_is_refused_before_any_call():
     teachers = TeacherCascade([("cheap", cascade()[1]),
-                               ("person", HumanReview(tmp_path / "review.csv"))])
-    with pytest.raises(TypeError, match="teacher person cannot answer label sets"):
+                               ("single", SingleLabelOnly())])
+    with pytest.raises(TypeError, match="teacher single cannot answer label sets"):
         teachers.label(TEXTS[:5], CLASSES, multi_label=True)
     assert teachers.teachers[0][1].asked == []
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_person_reviews_label_sets_the_empty_set_included(tmp_path, suffix):
+    path = tmp_path / f"review{suffix}"
+    cheap = cascade()[1]
+    teachers = TeacherCascade([("cheap", cheap), ("person", HumanReview(path))],
+                              min_confidence=0.8)
+    first = teachers.label(TEXTS[:40], CLASSES, multi_label=True)
+    waiting = [t for t, why in zip(TEXTS[:40], first.reasons or [])
+               if why == "awaiting_review"]
+    assert waiting and all(first.labels[TEXTS.index(t)] is None for t in waiting)
+    # The person fills in every waiting text: its true set, [] for none.
+    truth = {t: SETS[TEXTS.index(t)] for t in waiting}
+    if suffix == ".csv":
+        rows = ["text,label"] + [f"{t},{'|'.join(truth[t]) or '[]'}" for t in waiting]
+        path.write_text("\n".join(rows) + "\n")
+    else:
+        path.write_text("".join(json.dumps({"text": t, "label": truth[t]}) + "\n"
+                                for t in waiting))
+    second = teachers.label(TEXTS[:40], CLASSES, multi_label=True)
+    for t in waiting:
+        i = TEXTS.index(t)
+        assert second.labels[i] == tuple(truth[t]) and second.sources[i] == "human"
+    assert () in [second.labels[TEXTS.index(t)] for t in waiting]
+    assert len(cheap.asked) == 40  # the cheap stage was not asked again
+
+
+def test_a_reviewed_label_outside_the_classes_names_its_line(tmp_path):
+    path = tmp_path / "review.csv"
+    path.write_text("text,label\nsome text,billing|refnud\n")
+    with pytest.raises(ValueError, match="line 2: label 'refnud' is not one"):
+        HumanReview(path).label(["some text"], CLASSES, multi_label=True)
 
 
 def test_estimate_cost_prices_label_sets_through_the_stages():

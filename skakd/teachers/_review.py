@@ -17,6 +17,8 @@ from ._prompts import class_names
 __all__ = ["HumanReview"]
 
 _FIELDS = ("text", "label")
+#: How a person writes the empty label set, "none of these".
+_NO_LABELS = "[]"
 
 
 class HumanReview(BaseTeacher):
@@ -34,7 +36,11 @@ class HumanReview(BaseTeacher):
     skakd's datasets: open it in a spreadsheet), or JSON Lines
     ``{"text": ..., "label": null}`` for ``.jsonl``/``.json`` names. A label
     is one of the classes as written in the file (``str(class)``); a label
-    outside the classes is an error naming the line.
+    outside the classes is an error naming the line. A label set (asked
+    with ``multi_label=True``) is its labels joined by ``|`` in CSV
+    (``billing|refund``) or a list in JSON Lines, and the empty set ("none
+    of these") is written ``[]`` in both: an empty cell or ``null`` is an
+    item not reviewed yet.
 
     Parameters
     ----------
@@ -73,7 +79,7 @@ class HumanReview(BaseTeacher):
         self.path = path
         self.file_format = file_format
 
-    def label(self, items, classes):
+    def label(self, items, classes, multi_label=False):
         """Answer the items a person labelled; queue the others for review.
 
         Parameters
@@ -82,6 +88,9 @@ class HumanReview(BaseTeacher):
             The texts.
         classes : sequence
             The labels to answer from.
+        multi_label : bool, default=False
+            Read a label set per item (a tuple of classes, ``()`` for
+            ``[]``).
 
         Returns
         -------
@@ -95,7 +104,7 @@ class HumanReview(BaseTeacher):
         items = list(items) if isinstance(items, Iterator) else items
         texts = check_texts(items, "items", hint="a person reviews texts.").tolist()
         _, by_name = class_names(classes)
-        reviewed = self._read(by_name)
+        reviewed = self._read(by_name, multi_label)
         waiting = [t for t in dict.fromkeys(texts) if t not in reviewed]
         self._append(waiting)
         labels = [reviewed.get(t, UNLABELED) for t in texts]
@@ -111,14 +120,15 @@ class HumanReview(BaseTeacher):
                   "n_awaiting_review": len(labels) - sum(known)},
         )
 
-    def reviewed(self, classes):
-        """The labels a person has filled in the file, ``{text: class}``.
+    def reviewed(self, classes, multi_label=False):
+        """The labels a person has filled in the file, ``{text: class}``
+        (``{text: tuple of classes}`` with ``multi_label``).
 
         Nothing is written: a look at the file, e.g. to answer from it
         before any teacher is asked.
         """
         self._validate_params()
-        found = self._read(class_names(classes)[1])
+        found = self._read(class_names(classes)[1], multi_label)
         return {text: label for text, label in found.items()
                 if label is not UNLABELED}
 
@@ -132,23 +142,25 @@ class HumanReview(BaseTeacher):
         return "jsonl" if Path(self.path).suffix.lower() in (".jsonl", ".json") \
             else "csv"
 
-    def _read(self, by_name):
-        """``{text: class or UNLABELED}`` of every item in the file."""
+    def _read(self, by_name, multi_label=False):
+        """``{text: class, label set or UNLABELED}`` of every item in the file."""
         path = Path(self.path)
         if not path.is_file():
             return {}
         rows = {}
         for line, text, label in self._rows(path):
-            if label is None or not str(label).strip():
+            if label is None or (isinstance(label, str) and not label.strip()):
                 rows.setdefault(text, UNLABELED)
                 continue
-            label = str(label).strip()
-            if label not in by_name:
-                raise ValueError(
-                    f"{path}, line {line}: label {label!r} is not one of the "
-                    f"classes {sorted(by_name)}; correct it or leave it empty."
-                )
-            rows[text] = by_name[label]
+            names = _label_set(label) if multi_label else [str(label).strip()]
+            for name in names:
+                if name not in by_name:
+                    raise ValueError(
+                        f"{path}, line {line}: label {name!r} is not one of the "
+                        f"classes {sorted(by_name)}; correct it or leave it empty."
+                    )
+            found = [by_name[name] for name in names]
+            rows[text] = tuple(dict.fromkeys(found)) if multi_label else found[0]
         return rows
 
     def _rows(self, path):
@@ -185,6 +197,17 @@ class HumanReview(BaseTeacher):
             if new:
                 writer.writerow(_FIELDS)
             writer.writerows((t, "") for t in texts)
+
+
+def _label_set(label):
+    """The class names of a reviewed label set: a list, ``[]``, or names
+    joined by ``|``."""
+    if isinstance(label, (list, tuple)):
+        return [str(name).strip() for name in label]
+    label = str(label).strip()
+    if label == _NO_LABELS:
+        return []
+    return [name.strip() for name in label.split("|")]
 
 
 def _json_entry(raw, path, number):
