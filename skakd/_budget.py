@@ -10,7 +10,8 @@ def round_size(batch_size, state, *, max_labels=None, max_cost=None):
 
     ``max_labels`` caps the items sent to the teacher or written by it;
     ``max_cost`` shrinks the round to what the USD left buys at the expected
-    cost per item (see :func:`cost_per_item`).
+    cost per item (see :func:`cost_per_item`), and, for a teacher that can
+    say the most a round may cost (a cascade), to what it buys at that.
     """
     n_wanted = int(batch_size)
     if max_labels is not None:
@@ -26,9 +27,27 @@ def round_size(batch_size, state, *, max_labels=None, max_cost=None):
             # The epsilon keeps float rounding (0.05 / 0.01 = 4.999...)
             # from losing an affordable item.
             n_wanted = min(n_wanted, int(left / per_item + 1e-9))
-            if n_wanted <= 0:
-                return 0, MAX_COST
+        n_wanted = _within_worst_case(state, n_wanted, left)
+        if n_wanted <= 0:
+            return 0, MAX_COST
     return n_wanted, None
+
+
+def _within_worst_case(state, n_wanted, left):
+    """``n_wanted``, shrunk so that a teacher whose cost per item varies
+    (a cascade: one item is paid once, another at every stage) cannot pass
+    the budget even at its most expensive; teachers say it with
+    ``estimate_max_cost(n_items, classes)``."""
+    most = getattr(state.teacher, "estimate_max_cost", None)
+    if most is None or n_wanted <= 0:
+        return n_wanted
+    classes = list(state.classes)
+    while n_wanted > 0 and most(n_wanted, classes) > left + 1e-12:
+        # The worst case is about linear in n: one step lands near the
+        # bound, the loop only corrects rounding.
+        per_item = most(n_wanted, classes) / n_wanted
+        n_wanted = min(n_wanted - 1, int(left / per_item + 1e-9))
+    return n_wanted
 
 
 def cost_per_item(state, n_wanted):

@@ -347,3 +347,29 @@ def test_a_fit_records_who_gave_each_label_and_how_sure_it_was():
         assert history[r, "teacher_confidence"] == pytest.approx(
             np.nanmean(stated))
     assert "teacher_confidence" not in history[0]
+
+
+@pytest.mark.parametrize("max_cost", [5.0, 20.0, 33.3])
+def test_max_cost_holds_however_many_items_a_round_escalates(max_cost):
+    from sklearn.linear_model import LogisticRegression
+
+    from skakd import ActiveDistillationClassifier
+    from skakd.sampling import RandomSampler
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 5))
+    y = np.where(X[:, 0] > 0, "pos", "neg")
+    cheap = OracleTeacher(X, y, noise_rate=0.2, random_state=0,
+                          confidence="calibrated", cost_per_item=0.1)
+    strong = OracleTeacher(X, y, cost_per_item=1.0)
+    cascade = TeacherCascade([("cheap", cheap), ("strong", strong)],
+                             min_confidence=0.9)
+    assert cascade.estimate_max_cost(10, ["neg", "pos"]) == pytest.approx(11.0)
+    clf = ActiveDistillationClassifier(
+        LogisticRegression(), teacher=cascade, sampler=RandomSampler(batch_size=20),
+        max_iter=100, max_cost=max_cost, random_state=0).fit(
+            X[:10], y[:10], X_pool=X[10:])
+    assert clf.termination_condition_ == "max_cost"
+    assert clf.teacher_cost_ <= max_cost
+    # It stops only once not even one item can be paid at every stage.
+    assert max_cost - clf.teacher_cost_ < 1.1

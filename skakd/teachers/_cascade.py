@@ -353,6 +353,32 @@ class TeacherCascade(BaseTeacher):
             reach *= shares[s] if s < len(shares) else 0.0
         return total
 
+    def estimate_max_cost(self, items_or_n, classes=None, multi_label=False):
+        """The most labelling items through the cascade can cost, in USD:
+        every item asked of every stage.
+
+        A classifier's ``max_cost`` sizes its rounds by it as well as by
+        :meth:`estimate_cost`, so that a round escalating more items than
+        usual cannot pass the budget.
+
+        Parameters
+        ----------
+        items_or_n : int or sequence
+            The items, or how many.
+        classes : sequence or None, default=None
+            The label set.
+        multi_label : bool, default=False
+            Price answers of label sets.
+
+        Returns
+        -------
+        cost : float
+            USD, each stage priced as in :meth:`estimate_cost`.
+        """
+        self._validate_params()
+        return sum(stage_cost(teacher, items_or_n, classes, name, multi_label)
+                   for name, teacher in self._stages(multi_label))
+
     @property
     def escalation_shares_(self):
         """Per stage but the last: the share of its decided items passed on."""
