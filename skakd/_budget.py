@@ -42,11 +42,12 @@ def _within_worst_case(state, n_wanted, left):
     if most is None or n_wanted <= 0:
         return n_wanted
     classes = list(state.classes)
-    while n_wanted > 0 and most(n_wanted, classes) > left + 1e-12:
+    cost = most(n_wanted, classes)
+    while n_wanted > 0 and cost > left + 1e-12:
         # The worst case is about linear in n: one step lands near the
         # bound, the loop only corrects rounding.
-        per_item = most(n_wanted, classes) / n_wanted
-        n_wanted = min(n_wanted - 1, int(left / per_item + 1e-9))
+        n_wanted = min(n_wanted - 1, int(left / (cost / n_wanted) + 1e-9))
+        cost = most(n_wanted, classes) if n_wanted > 0 else 0.0
     return n_wanted
 
 

@@ -19,7 +19,6 @@ from ._stage import (
     ask_stage,
     default_name,
     item_keys,
-    rows,
     stage_cost,
     sure,
 )
@@ -332,19 +331,14 @@ class TeacherCascade(BaseTeacher):
         """
         self._validate_params()
         stages = self._stages(multi_label)
-        if isinstance(items_or_n, Integral):
-            if items_or_n < 0:
-                raise ValueError(f"items_or_n={items_or_n} must be >= 0.")
-            n = int(items_or_n)
-        else:
-            n = len(rows(items_or_n))
+        _check_count(items_or_n)
         shares = [self.escalation_share if self.escalation_share is not None
                   else (1.0 if share is None else share)
                   for share in self.escalation_shares_]
         total, reach = 0.0, 1.0
         for s, (name, teacher) in enumerate(stages):
             if isinstance(items_or_n, Integral):
-                what, scale = math.ceil(reach * n), 1.0
+                what, scale = math.ceil(reach * items_or_n), 1.0
             else:  # priced on the texts themselves, for the share reaching it
                 what, scale = items_or_n, reach
             if scale > 0:
@@ -376,6 +370,7 @@ class TeacherCascade(BaseTeacher):
             USD, each stage priced as in :meth:`estimate_cost`.
         """
         self._validate_params()
+        _check_count(items_or_n)
         return sum(stage_cost(teacher, items_or_n, classes, name, multi_label)
                    for name, teacher in self._stages(multi_label))
 
@@ -455,3 +450,9 @@ class TeacherCascade(BaseTeacher):
         state = super().__getstate__()
         state.pop("_mutex", None)
         return state
+
+
+def _check_count(items_or_n):
+    """Refuse a negative number of items to price."""
+    if isinstance(items_or_n, Integral) and items_or_n < 0:
+        raise ValueError(f"items_or_n={items_or_n} must be >= 0.")

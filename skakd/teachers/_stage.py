@@ -9,7 +9,7 @@ from ._base import UNLABELED, check_teacher_labels
 from ._oracle import _item_key
 
 __all__ = ["Answer", "add_bill", "ask_stage", "default_name", "item_keys",
-           "rows", "stage_cost", "sure"]
+           "stage_cost", "sure"]
 
 _BILL = ("input_tokens", "output_tokens", "cost")
 
@@ -54,7 +54,7 @@ def sure(found, threshold):
 def ask_stage(teacher, items, classes, name, multi_label):
     """``teacher``'s checked answer to ``items``: one label (a tuple of
     labels when ``multi_label``) and at most one of each per-item field."""
-    n = len(rows(items))
+    n = len(_rows(items))
     if multi_label:
         result = teacher.label(items, classes, multi_label=True)
         result.labels = check_label_sets(
@@ -98,7 +98,7 @@ def stage_cost(teacher, what, classes, name, multi_label):
             "estimate_cost(items_or_n, classes) nor cost_per_item; the cascade "
             "cannot price it."
         )
-    return price * (what if isinstance(what, Integral) else len(rows(what)))
+    return price * (what if isinstance(what, Integral) else len(_rows(what)))
 
 
 def default_name(teacher):
@@ -109,11 +109,11 @@ def default_name(teacher):
 
 def item_keys(items, multi_label):
     """Each item's key in the stages' memory; label sets kept apart."""
-    keys = [_item_key(row) for row in rows(items)]
+    keys = [_item_key(row) for row in _rows(items)]
     return [("label set", key) for key in keys] if multi_label else keys
 
 
-def rows(items):
+def _rows(items):
     """The items one by one (for their keys), whatever their container."""
     if hasattr(items, "tocsr"):
         return [items.tocsr()[i] for i in range(items.shape[0])]
